@@ -1,0 +1,927 @@
+//! Stage 2: AST → checked [`Model`]. Resolves every name, checks types,
+//! ranks and cycles, and collects every problem rather than stopping at the
+//! first.
+
+use super::ids::*;
+use super::model::*;
+use crate::error::{did_you_mean, Diagnostic};
+use crate::source::{Sources, Span};
+use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Deepest node nesting accepted (scope trees are a handful of levels deep;
+/// the bound keeps every walk up the tree short).
+pub const MAX_DEPTH: usize = 64;
+
+/// Checks parsed files and builds the model, or returns every problem found.
+pub fn check(sources: Sources, files: &[PolicyFile]) -> Result<Model, (Sources, Vec<Diagnostic>)> {
+    let mut c = Checker {
+        m: Model {
+            sources,
+            ..Model::default()
+        },
+        errors: Vec::new(),
+    };
+    let items: Vec<&Item> = files.iter().flat_map(|f| &f.items).collect();
+    c.declare(&items);
+    c.resolve(&items);
+    c.check_cycles();
+    if c.errors.is_empty() {
+        Ok(c.m)
+    } else {
+        Err((c.m.sources, c.errors))
+    }
+}
+
+struct Checker {
+    m: Model,
+    errors: Vec<Diagnostic>,
+}
+
+/// Which table a name is looked up in, for messages.
+#[derive(Clone, Copy)]
+enum Kind {
+    Type,
+    Action,
+    Role,
+    Principal,
+    Group,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Type => "type",
+            Kind::Action => "action",
+            Kind::Role => "role",
+            Kind::Principal => "user",
+            Kind::Group => "group",
+        }
+    }
+    fn declare_hint(self) -> &'static str {
+        match self {
+            Kind::Type => "declare it with `type NAME`",
+            Kind::Action => "declare it with `action NAME`",
+            Kind::Role => "declare it with `role NAME on TYPE { ... }`",
+            Kind::Principal => "declare it with `user NAME` (or `service user NAME`)",
+            Kind::Group => "declare it with `group NAME { ... }`",
+        }
+    }
+}
+
+impl Checker {
+    fn fact(&mut self, span: Span) -> FactId {
+        self.m.facts.push(span);
+        FactId(self.m.facts.len() as u32 - 1)
+    }
+
+    fn sym(&mut self, text: &str) -> Sym {
+        if let Some(&s) = self.m.names.symbols.get(text) {
+            return s;
+        }
+        let s = Sym(self.m.symbols.len() as u32);
+        self.m.symbols.push(text.to_string());
+        self.m.names.symbols.insert(text.to_string(), s);
+        s
+    }
+
+    fn duplicate(&mut self, what: &str, name: &Name, first: Span) {
+        let first = self.m.sources.locate(first);
+        self.errors.push(
+            Diagnostic::new(
+                format!("{what} `{}` is defined twice", name.text),
+                name.span,
+            )
+            .label("second definition")
+            .help(format!(
+                "the first definition is at {}:{}:{}; remove one or rename it",
+                first.file, first.line, first.column
+            )),
+        );
+    }
+
+    /// Pass 1: give every declared name an id.
+    fn declare(&mut self, items: &[&Item]) {
+        let mut spans: FxHashMap<(u8, String), Span> = FxHashMap::default();
+        for item in items {
+            match &item.statement {
+                Statement::Type { name, .. } => {
+                    if let Some(&first) = spans.get(&(0, name.text.clone())) {
+                        self.duplicate("type", name, first);
+                        continue;
+                    }
+                    spans.insert((0, name.text.clone()), name.span);
+                    let id = TypeId(self.m.types.len() as u32);
+                    self.m.names.types.insert(name.text.clone(), id);
+                    self.m.types.push(TypeDef {
+                        name: name.text.clone(),
+                        parents: Vec::new(),
+                        children: Vec::new(),
+                        overrides: false,
+                        highest: false,
+                        span: name.span,
+                    });
+                }
+                Statement::Action { names } => {
+                    for name in names {
+                        if let Some(&first) = spans.get(&(1, name.text.clone())) {
+                            self.duplicate("action", name, first);
+                            continue;
+                        }
+                        spans.insert((1, name.text.clone()), name.span);
+                        let id = ActionId(self.m.actions.len() as u32);
+                        self.m.names.actions.insert(name.text.clone(), id);
+                        self.m.actions.push(name.text.clone());
+                    }
+                }
+                Statement::Role { name, .. } => {
+                    if let Some(&first) = spans.get(&(2, name.text.clone())) {
+                        self.duplicate("role", name, first);
+                        continue;
+                    }
+                    spans.insert((2, name.text.clone()), name.span);
+                    let id = RoleId(self.m.roles.len() as u32);
+                    self.m.names.roles.insert(name.text.clone(), id);
+                    let fact = self.fact(item.span);
+                    self.m.roles.push(RoleDef {
+                        name: name.text.clone(),
+                        on: Vec::new(),
+                        rank: 0,
+                        includes: Vec::new(),
+                        sticky: false,
+                        actions: Vec::new(),
+                        actions_fact: fact,
+                        span: name.span,
+                    });
+                }
+                Statement::Principal { name, .. } => {
+                    if let Some(&first) = spans.get(&(3, name.text.clone())) {
+                        self.duplicate("user", name, first);
+                        continue;
+                    }
+                    spans.insert((3, name.text.clone()), name.span);
+                    let id = PrincipalId(self.m.principals.len() as u32);
+                    self.m.names.principals.insert(name.text.clone(), id);
+                    let fact = self.fact(item.span);
+                    self.m.principals.push(PrincipalDef {
+                        name: name.text.clone(),
+                        kind: PrincipalKind::Human,
+                        attrs: Vec::new(),
+                        homes: Vec::new(),
+                        fact,
+                    });
+                }
+                Statement::Group { name, .. } => {
+                    if let Some(&first) = spans.get(&(4, name.text.clone())) {
+                        self.duplicate("group", name, first);
+                        continue;
+                    }
+                    spans.insert((4, name.text.clone()), name.span);
+                    let id = GroupId(self.m.groups.len() as u32);
+                    self.m.names.groups.insert(name.text.clone(), id);
+                    let fact = self.fact(item.span);
+                    self.m.groups.push(GroupDef {
+                        name: name.text.clone(),
+                        homes: Vec::new(),
+                        fact,
+                    });
+                }
+                _ => {}
+            }
+        }
+        // Nodes need their type resolved to form their key.
+        for item in items {
+            if let Statement::Node { ty, name, .. } = &item.statement {
+                let Some(t) = self.lookup(Kind::Type, ty) else {
+                    continue;
+                };
+                let key = format!("{}:{}", ty.text, name.text);
+                if let Some(&first) = spans.get(&(5, key.clone())) {
+                    self.duplicate(
+                        "node",
+                        &Name {
+                            text: key,
+                            span: name.span,
+                        },
+                        first,
+                    );
+                    continue;
+                }
+                spans.insert((5, key.clone()), name.span);
+                let id = NodeId(self.m.nodes.len() as u32);
+                self.m.names.nodes.insert(key, id);
+                let fact = self.fact(item.span);
+                self.m.nodes.push(NodeDef {
+                    ty: t,
+                    name: name.text.clone(),
+                    parent: None,
+                    creator: None,
+                    fact,
+                });
+            }
+        }
+        for (name, limit) in [
+            ("nodes", self.m.nodes.len()),
+            ("users", self.m.principals.len()),
+            ("groups", self.m.groups.len()),
+        ] {
+            if limit > MAX_IDS {
+                self.errors.push(Diagnostic::global(format!(
+                    "too many {name}: {limit} (at most {MAX_IDS})"
+                )));
+            }
+        }
+    }
+
+    fn lookup<T: Copy>(&mut self, kind: Kind, name: &Name) -> Option<T>
+    where
+        Checker: Table<T>,
+    {
+        if let Some(id) = self.table(kind).get(&name.text) {
+            return Some(*id);
+        }
+        let candidates: Vec<String> = self.table(kind).keys().cloned().collect();
+        let mut d = Diagnostic::new(
+            format!("unknown {} `{}`", kind.word(), name.text),
+            name.span,
+        )
+        .label(format!("no {} has this name", kind.word()));
+        d = match did_you_mean(&name.text, candidates.iter().map(String::as_str)) {
+            Some(hint) => d.help(hint),
+            None => d.help(kind.declare_hint()),
+        };
+        self.errors.push(d);
+        None
+    }
+
+    fn node(&mut self, r: &ast::NodeRef) -> Option<NodeId> {
+        let ty: TypeId = self.lookup(Kind::Type, &r.ty)?;
+        let key = format!("{}:{}", r.ty.text, r.name.text);
+        if let Some(&n) = self.m.names.nodes.get(&key) {
+            return Some(n);
+        }
+        let prefix = format!("{}:", r.ty.text);
+        let same_type: Vec<String> = self
+            .m
+            .names
+            .nodes
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+            .collect();
+        let span = Span {
+            start: r.ty.span.start,
+            ..r.name.span
+        };
+        let mut d = Diagnostic::new(format!("unknown node `{key}`"), span).label(format!(
+            "no {} has this name",
+            self.m.types[ty.index()].name
+        ));
+        d = match did_you_mean(&r.name.text, same_type.iter().map(String::as_str)) {
+            Some(hint) => d.help(format!(
+                "{hint} (as `{}{}`)",
+                prefix,
+                hint.trim_start_matches("did you mean `")
+                    .trim_end_matches("`?")
+            )),
+            None => d.help(format!(
+                "declare it with `{} {} in PARENT`",
+                r.ty.text,
+                quote(&r.name.text)
+            )),
+        };
+        self.errors.push(d);
+        None
+    }
+
+    fn subject(&mut self, s: &ast::Subject) -> Option<SubjectId> {
+        match s {
+            ast::Subject::Principal(name) => {
+                self.lookup(Kind::Principal, name).map(SubjectId::principal)
+            }
+            ast::Subject::Group(name) => self.lookup(Kind::Group, name).map(SubjectId::group),
+            ast::Subject::Selector { span, conditions } => {
+                let mut conds = Vec::new();
+                for c in conditions {
+                    let known = matches!(c.key.text.as_str(), "status" | "kind")
+                        || self.m.names.symbols.contains_key(&c.key.text);
+                    if !known {
+                        let keys: Vec<String> = self
+                            .m
+                            .principals
+                            .iter()
+                            .flat_map(|p| {
+                                p.attrs
+                                    .iter()
+                                    .map(|(k, _)| self.m.symbols[k.index()].clone())
+                            })
+                            .chain(["status".to_string(), "kind".to_string()])
+                            .collect();
+                        let mut d = Diagnostic::new(
+                            format!("unknown attribute `{}`", c.key.text),
+                            c.key.span,
+                        )
+                        .label("no user has this attribute");
+                        d = match did_you_mean(&c.key.text, keys.iter().map(String::as_str)) {
+                            Some(h) => d.help(h),
+                            None => d.help("conditions test `status`, `kind`, or an attribute given with `user NAME with KEY = VALUE`"),
+                        };
+                        self.errors.push(d);
+                        return None;
+                    }
+                    let key = self.sym(&c.key.text);
+                    let value = self.sym(&c.value.text);
+                    conds.push((key, c.equal, value));
+                }
+                let text = self.m.sources.file(span.file).text
+                    [span.start as usize..span.end as usize]
+                    .to_string();
+                let id = SelectorId(self.m.selectors.len() as u32);
+                self.m.selectors.push(SelectorDef {
+                    conditions: conds,
+                    text,
+                });
+                Some(SubjectId::selector(id))
+            }
+        }
+    }
+
+    fn actions(&mut self, actions: &Actions) -> Vec<ActionId> {
+        match actions {
+            Actions::All(_) => (0..self.m.actions.len() as u32).map(ActionId).collect(),
+            Actions::List(names) => names
+                .iter()
+                .filter_map(|n| self.lookup(Kind::Action, n))
+                .collect(),
+        }
+    }
+
+    fn role_on(&mut self, role: RoleId, ty: TypeId, span: Span, what: &str) -> bool {
+        let r = &self.m.roles[role.index()];
+        if r.on.contains(&ty) {
+            return true;
+        }
+        let on: Vec<String> =
+            r.on.iter()
+                .map(|t| format!("`{}`", self.m.types[t.index()].name))
+                .collect();
+        self.errors.push(
+            Diagnostic::new(
+                format!(
+                    "role `{}` cannot be {what} a `{}`",
+                    r.name, self.m.types[ty.index()].name
+                ),
+                span,
+            )
+            .label(format!("this is a `{}`", self.m.types[ty.index()].name))
+            .help(format!("`{}` is declared on {}; assign it on one of those, or add the type to its `on` list", r.name, on.join(", "))),
+        );
+        false
+    }
+
+    /// Pass 2: resolve every reference.
+    fn resolve(&mut self, items: &[&Item]) {
+        // Attribute keys first so selectors can be checked against them.
+        for item in items {
+            if let Statement::Principal { attrs, .. } = &item.statement {
+                for (k, _) in attrs {
+                    self.sym(&k.text);
+                }
+            }
+        }
+        let mut modes: Vec<Option<Vec<Mode>>> = vec![None; self.m.types.len()];
+        for item in items {
+            let span = item.span;
+            match &item.statement {
+                Statement::Type {
+                    name,
+                    parents,
+                    modes: ms,
+                } => {
+                    let Some(&t) = self.m.names.types.get(&name.text) else {
+                        continue;
+                    };
+                    if self.m.types[t.index()].span != name.span {
+                        continue; // a duplicate, already reported
+                    }
+                    for p in parents {
+                        if let Some(pt) = self.lookup::<TypeId>(Kind::Type, p) {
+                            self.m.types[t.index()].parents.push(pt);
+                            self.m.types[pt.index()].children.push(t);
+                        }
+                    }
+                    if !ms.is_empty() {
+                        modes[t.index()] = Some(ms.clone());
+                    }
+                }
+                Statement::Role {
+                    name,
+                    on,
+                    rank,
+                    includes,
+                    sticky,
+                    actions,
+                } => {
+                    let Some(&r) = self.m.names.roles.get(&name.text) else {
+                        continue;
+                    };
+                    if self.m.roles[r.index()].span != name.span {
+                        continue;
+                    }
+                    let on: Vec<TypeId> = on
+                        .iter()
+                        .filter_map(|t| self.lookup(Kind::Type, t))
+                        .collect();
+                    let mut inc = Vec::new();
+                    for i in includes {
+                        if let Some(ir) = self.lookup::<RoleId>(Kind::Role, i) {
+                            let f = self.fact(span);
+                            inc.push((ir, f));
+                        }
+                    }
+                    let acts = actions
+                        .as_ref()
+                        .map(|a| self.actions(a))
+                        .unwrap_or_default();
+                    let role = &mut self.m.roles[r.index()];
+                    role.on = on;
+                    role.rank = rank.map_or(0, |(v, _)| v);
+                    role.includes = inc;
+                    role.sticky = *sticky;
+                    role.actions = acts;
+                }
+                Statement::Node {
+                    ty,
+                    name,
+                    parent,
+                    creator,
+                } => {
+                    let key = format!("{}:{}", ty.text, name.text);
+                    let Some(&n) = self.m.names.nodes.get(&key) else {
+                        continue;
+                    };
+                    if self.m.facts[self.m.nodes[n.index()].fact.index()] != span {
+                        continue;
+                    }
+                    let t = self.m.nodes[n.index()].ty;
+                    if let Some(p) = parent {
+                        if let Some(pn) = self.node(p) {
+                            let pt = self.m.nodes[pn.index()].ty;
+                            if self.m.types[t.index()].parents.contains(&pt) {
+                                self.m.nodes[n.index()].parent = Some(pn);
+                            } else {
+                                let allowed: Vec<String> = self.m.types[t.index()]
+                                    .parents
+                                    .iter()
+                                    .map(|x| format!("`{}`", self.m.types[x.index()].name))
+                                    .collect();
+                                self.errors.push(
+                                    Diagnostic::new(format!("a `{}` cannot be placed in a `{}`", ty.text, self.m.types[pt.index()].name), Span { start: p.ty.span.start, ..p.name.span })
+                                        .label("wrong kind of parent")
+                                        .help(if allowed.is_empty() {
+                                            format!("`{}` is a top-level type; declare `type {} in {}` to allow it", ty.text, ty.text, self.m.types[pt.index()].name)
+                                        } else {
+                                            format!("a `{}` goes in {}", ty.text, allowed.join(" or "))
+                                        }),
+                                );
+                            }
+                        }
+                    } else if !self.m.types[t.index()].parents.is_empty() {
+                        let allowed: Vec<String> = self.m.types[t.index()]
+                            .parents
+                            .iter()
+                            .map(|x| format!("`{}`", self.m.types[x.index()].name))
+                            .collect();
+                        self.errors.push(
+                            Diagnostic::new(format!("`{key}` has no parent"), name.span)
+                                .label("missing `in PARENT`")
+                                .help(format!(
+                                    "a `{}` goes in {}: add `in TYPE:NAME`",
+                                    ty.text,
+                                    allowed.join(" or ")
+                                )),
+                        );
+                    }
+                    if let Some(c) = creator {
+                        if let Some(p) = self.lookup::<PrincipalId>(Kind::Principal, c) {
+                            let f = self.fact(span);
+                            self.m.nodes[n.index()].creator = Some((p, f));
+                        }
+                    }
+                }
+                Statement::Principal {
+                    name,
+                    kind,
+                    homes,
+                    status,
+                    attrs,
+                } => {
+                    let Some(&p) = self.m.names.principals.get(&name.text) else {
+                        continue;
+                    };
+                    if self.m.facts[self.m.principals[p.index()].fact.index()] != span {
+                        continue;
+                    }
+                    let kind = match kind.as_ref().map(|k| k.text.as_str()) {
+                        Some("service") => PrincipalKind::Service,
+                        _ => PrincipalKind::Human,
+                    };
+                    let homes: Vec<NodeId> = homes.iter().filter_map(|h| self.node(h)).collect();
+                    let mut syms = Vec::new();
+                    let k = self.sym("kind");
+                    let v = self.sym(match kind {
+                        PrincipalKind::Human => "human",
+                        PrincipalKind::Service => "service",
+                    });
+                    syms.push((k, v));
+                    let k = self.sym("status");
+                    let v = self.sym(status.as_ref().map_or("active", |s| s.text.as_str()));
+                    syms.push((k, v));
+                    for (key, value) in attrs {
+                        if matches!(key.text.as_str(), "status" | "kind") {
+                            self.errors.push(
+                                Diagnostic::new(
+                                    format!("`{}` is set with its own keyword", key.text),
+                                    key.span,
+                                )
+                                .help(format!(
+                                    "write `{}` before `with`, e.g. `user alice status banned`",
+                                    if key.text == "kind" {
+                                        "service user NAME"
+                                    } else {
+                                        "status VALUE"
+                                    }
+                                )),
+                            );
+                            continue;
+                        }
+                        let ks = self.sym(&key.text);
+                        let vs = self.sym(&value.text);
+                        syms.push((ks, vs));
+                    }
+                    let def = &mut self.m.principals[p.index()];
+                    def.kind = kind;
+                    def.homes = homes;
+                    def.attrs = syms;
+                }
+                Statement::Group {
+                    name,
+                    homes,
+                    members,
+                } => {
+                    let Some(&g) = self.m.names.groups.get(&name.text) else {
+                        continue;
+                    };
+                    if self.m.facts[self.m.groups[g.index()].fact.index()] != span {
+                        continue;
+                    }
+                    let homes: Vec<NodeId> = homes.iter().filter_map(|h| self.node(h)).collect();
+                    self.m.groups[g.index()].homes = homes;
+                    self.members(members, g, span);
+                }
+                Statement::Add { members, group } => {
+                    if let Some(g) = self.lookup::<GroupId>(Kind::Group, group) {
+                        self.members(members, g, span);
+                    }
+                }
+                Statement::Assign { role, on, to } => {
+                    let r = self.lookup::<RoleId>(Kind::Role, role);
+                    let n = self.node(on);
+                    let subjects: Vec<_> = to.iter().filter_map(|s| self.subject(s)).collect();
+                    if let (Some(r), Some(n)) = (r, n) {
+                        let t = self.m.nodes[n.index()].ty;
+                        if self.role_on(
+                            r,
+                            t,
+                            Span {
+                                start: on.ty.span.start,
+                                ..on.name.span
+                            },
+                            "assigned on",
+                        ) {
+                            let fact = self.fact(span);
+                            for subject in subjects {
+                                self.m.assignments.push(Assignment {
+                                    subject,
+                                    role: r,
+                                    node: n,
+                                    fact,
+                                });
+                            }
+                        }
+                    }
+                }
+                Statement::Grant { actions, on, to } => {
+                    let acts = self.actions(actions);
+                    let n = self.node(on);
+                    let subjects: Vec<_> = to.iter().filter_map(|s| self.subject(s)).collect();
+                    if let Some(node) = n {
+                        let fact = self.fact(span);
+                        for &subject in &subjects {
+                            for &action in &acts {
+                                self.m.grants.push(Grant {
+                                    subject,
+                                    action,
+                                    node,
+                                    fact,
+                                });
+                            }
+                        }
+                    }
+                }
+                Statement::Deny { actions, on, to } => {
+                    let acts = self.actions(actions);
+                    let node = on.as_ref().map(|n| self.node(n));
+                    if matches!(node, Some(None)) {
+                        continue;
+                    }
+                    if let Some(subject) = self.subject(to) {
+                        let fact = self.fact(span);
+                        for &action in &acts {
+                            self.m.denies.push(Deny {
+                                subject,
+                                action,
+                                node: node.flatten(),
+                                fact,
+                            });
+                        }
+                    }
+                }
+                Statement::Creator { types, role } => {
+                    let r = self.lookup::<RoleId>(Kind::Role, role);
+                    for ty in types {
+                        if let (Some(t), Some(r)) = (self.lookup::<TypeId>(Kind::Type, ty), r) {
+                            if self.role_on(r, t, ty.span, "held on") {
+                                let fact = self.fact(span);
+                                self.m.creator_rules.push(CreatorRule {
+                                    ty: t,
+                                    role: r,
+                                    fact,
+                                });
+                            }
+                        }
+                    }
+                }
+                Statement::Default { role, on, to } => {
+                    let r = self.lookup::<RoleId>(Kind::Role, role);
+                    let t = self.lookup::<TypeId>(Kind::Type, on);
+                    let subject = match to {
+                        Some(s) => self.subject(s),
+                        None => {
+                            let id = SelectorId(self.m.selectors.len() as u32);
+                            self.m.selectors.push(SelectorDef {
+                                conditions: Vec::new(),
+                                text: "everyone".into(),
+                            });
+                            Some(SubjectId::selector(id))
+                        }
+                    };
+                    if let (Some(r), Some(t), Some(subject)) = (r, t, subject) {
+                        if self.role_on(r, t, on.span, "given on") {
+                            let fact = self.fact(span);
+                            self.m.defaults.push(DefaultRule {
+                                ty: t,
+                                role: r,
+                                subject,
+                                fact,
+                            });
+                        }
+                    }
+                }
+                Statement::Constraint(ConstraintKind::Holders {
+                    min,
+                    max,
+                    role,
+                    per,
+                }) => {
+                    let r = self.lookup::<RoleId>(Kind::Role, role);
+                    let t = self.lookup::<TypeId>(Kind::Type, per);
+                    if let (Some(role), Some(per)) = (r, t) {
+                        let fact = self.fact(span);
+                        self.m.constraints.push(Constraint::Holders {
+                            min: *min,
+                            max: *max,
+                            role,
+                            per,
+                            fact,
+                        });
+                    }
+                }
+                Statement::Constraint(ConstraintKind::NoGroups { kind }) => {
+                    let kind = if kind.text == "service" {
+                        PrincipalKind::Service
+                    } else {
+                        PrincipalKind::Human
+                    };
+                    let fact = self.fact(span);
+                    self.m.constraints.push(Constraint::NoGroups { kind, fact });
+                }
+                Statement::Test { name, expectations } => {
+                    let mut out = Vec::new();
+                    for e in expectations {
+                        let p = self.lookup::<PrincipalId>(Kind::Principal, &e.principal);
+                        let a = self.lookup::<ActionId>(Kind::Action, &e.action);
+                        let n = self.node(&e.resource);
+                        if let Some(by) = &e.by {
+                            if !matches!(
+                                by.text.as_str(),
+                                "creator" | "default" | "grant" | "deny" | "nothing"
+                            ) {
+                                self.lookup::<RoleId>(Kind::Role, by);
+                            }
+                        }
+                        if p.is_some() && a.is_some() && n.is_some() {
+                            out.push(Expectation {
+                                allow: e.allow,
+                                principal: e.principal.text.clone(),
+                                action: e.action.text.clone(),
+                                resource: format!(
+                                    "{}:{}",
+                                    e.resource.ty.text, e.resource.name.text
+                                ),
+                                by: e.by.as_ref().map(|b| b.text.clone()),
+                                span: e.span,
+                            });
+                        }
+                    }
+                    self.m.tests.push(Test {
+                        name: name.text.clone(),
+                        expectations: out,
+                    });
+                }
+                Statement::Action { .. } => {}
+            }
+        }
+        self.resolve_modes(modes);
+    }
+
+    fn members(&mut self, members: &[ast::Subject], group: GroupId, span: Span) {
+        let fact = self.fact(span);
+        for m in members {
+            if let Some(member) = self.subject(m) {
+                self.m.memberships.push(Membership {
+                    member,
+                    group,
+                    fact,
+                });
+            }
+        }
+    }
+
+    /// A type without `combine` takes its first parent type's modes.
+    fn resolve_modes(&mut self, modes: Vec<Option<Vec<Mode>>>) {
+        for t in 0..self.m.types.len() {
+            let mut cur = t;
+            let mut seen = 0;
+            let ms = loop {
+                if let Some(ms) = &modes[cur] {
+                    break ms.clone();
+                }
+                match self.m.types[cur].parents.first() {
+                    Some(p) if seen < self.m.types.len() => {
+                        cur = p.index();
+                        seen += 1;
+                    }
+                    _ => break vec![Mode::Union],
+                }
+            };
+            let def = &mut self.m.types[t];
+            def.overrides = ms.contains(&Mode::Override);
+            def.highest = ms.contains(&Mode::Highest);
+        }
+    }
+
+    /// Rejects cycles in types, role inclusion, groups and the node tree.
+    fn check_cycles(&mut self) {
+        let type_edges: Vec<Vec<usize>> = self
+            .m
+            .types
+            .iter()
+            .map(|t| t.parents.iter().map(|p| p.index()).collect())
+            .collect();
+        if let Some(cycle) = find_cycle(&type_edges) {
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&i| self.m.types[i].name.clone())
+                .collect();
+            self.errors.push(Diagnostic::new(format!("type containment cycle: {}", names.join(" in ")), self.m.types[cycle[0]].span).label("this type ends up inside itself").help("a type cannot contain itself, directly or through others; remove one of the `in` clauses"));
+        }
+        let role_edges: Vec<Vec<usize>> = self
+            .m
+            .roles
+            .iter()
+            .map(|r| r.includes.iter().map(|(i, _)| i.index()).collect())
+            .collect();
+        if let Some(cycle) = find_cycle(&role_edges) {
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&i| self.m.roles[i].name.clone())
+                .collect();
+            self.errors.push(
+                Diagnostic::new(
+                    format!("role inheritance cycle: {}", names.join(" includes ")),
+                    self.m.roles[cycle[0]].span,
+                )
+                .label("this role includes itself")
+                .help("roles include lower roles; remove one `includes` from the cycle"),
+            );
+        }
+        let mut group_edges: Vec<Vec<usize>> = vec![Vec::new(); self.m.groups.len()];
+        let mut group_facts: FxHashMap<(usize, usize), FactId> = FxHashMap::default();
+        for ms in &self.m.memberships {
+            if let SubjectKind::Group(g) = ms.member.kind() {
+                group_edges[g.index()].push(ms.group.index());
+                group_facts.insert((g.index(), ms.group.index()), ms.fact);
+            }
+        }
+        if let Some(cycle) = find_cycle(&group_edges) {
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&i| self.m.groups[i].name.clone())
+                .collect();
+            let fact = group_facts
+                .get(&(cycle[0], cycle[1 % cycle.len()]))
+                .copied()
+                .unwrap_or(self.m.groups[cycle[0]].fact);
+            self.errors.push(Diagnostic::new(format!("group cycle: {}", names.join(" is in ")), self.m.facts[fact.index()]).label("this membership closes the cycle").help("a group cannot contain itself, directly or through other groups; remove one of these memberships"));
+        }
+        let mut depth_error = FxHashSet::default();
+        for n in 0..self.m.nodes.len() {
+            let mut steps = 0;
+            let mut cur = NodeId(n as u32);
+            while let Some(p) = self.m.nodes[cur.index()].parent {
+                steps += 1;
+                cur = p;
+                if steps > MAX_DEPTH {
+                    break;
+                }
+            }
+            if steps > MAX_DEPTH && depth_error.insert(cur) {
+                let fact = self.m.nodes[n].fact;
+                self.errors.push(
+                    Diagnostic::new(
+                        format!(
+                            "node `{}` is nested more than {MAX_DEPTH} levels deep",
+                            self.m.node_name(NodeId(n as u32))
+                        ),
+                        self.m.facts[fact.index()],
+                    )
+                    .help("scope trees are a few levels deep; check the `in` clauses for a loop"),
+                );
+            }
+        }
+    }
+}
+
+trait Table<T> {
+    fn table(&self, kind: Kind) -> &FxHashMap<String, T>;
+}
+
+macro_rules! table {
+    ($ty:ty, $field:ident, $kind:path) => {
+        impl Table<$ty> for Checker {
+            fn table(&self, _kind: Kind) -> &FxHashMap<String, $ty> {
+                &self.m.names.$field
+            }
+        }
+    };
+}
+table!(TypeId, types, Kind::Type);
+table!(ActionId, actions, Kind::Action);
+table!(RoleId, roles, Kind::Role);
+table!(PrincipalId, principals, Kind::Principal);
+table!(GroupId, groups, Kind::Group);
+
+/// The first cycle in a directed graph, as the list of its vertices.
+fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
+    // 0 = unvisited, 1 = on the stack, 2 = done. Iterative to bound stack use.
+    let mut state = vec![0u8; edges.len()];
+    for start in 0..edges.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        state[start] = 1;
+        while let Some(&mut (v, ref mut i)) = stack.last_mut() {
+            if let Some(&w) = edges[v].get(*i) {
+                *i += 1;
+                match state[w] {
+                    0 => {
+                        state[w] = 1;
+                        stack.push((w, 0));
+                    }
+                    1 => {
+                        let pos = stack.iter().position(|&(x, _)| x == w).unwrap_or(0);
+                        let mut cycle: Vec<usize> = stack[pos..].iter().map(|&(x, _)| x).collect();
+                        cycle.push(w);
+                        return Some(cycle);
+                    }
+                    _ => {}
+                }
+            } else {
+                state[v] = 2;
+                stack.pop();
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,7 @@
+//! Stage 2: AST → checked model.
+
+mod check;
+pub mod ids;
+pub mod model;
+
+pub use check::{check, MAX_DEPTH};

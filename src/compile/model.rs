@@ -1,0 +1,344 @@
+//! The checked model: every declaration and fact of a policy, names resolved
+//! to ids, ready to be lowered into Datalog relations.
+//!
+//! A `Model` is what the checker produces once every name resolves and every
+//! constraint holds; nothing downstream has to handle an undefined name.
+
+use super::ids::*;
+use crate::source::{Location, Sources, Span};
+use rustc_hash::FxHashMap;
+
+/// A node type.
+#[derive(Clone, Debug)]
+pub struct TypeDef {
+    /// Declared name.
+    pub name: String,
+    /// Types a node of this type may sit in.
+    pub parents: Vec<TypeId>,
+    /// Types that may sit in a node of this type.
+    pub children: Vec<TypeId>,
+    /// An assignment on a node of this type replaces inherited roles.
+    pub overrides: bool,
+    /// Only the highest-ranked applicable roles count at this type.
+    pub highest: bool,
+    /// Declaration.
+    pub span: Span,
+}
+
+/// A role.
+#[derive(Clone, Debug)]
+pub struct RoleDef {
+    /// Declared name.
+    pub name: String,
+    /// Node types it may be assigned on.
+    pub on: Vec<TypeId>,
+    /// Rank for highest-privilege.
+    pub rank: i64,
+    /// Included roles, each with the span of the `includes` clause.
+    pub includes: Vec<(RoleId, FactId)>,
+    /// Never dropped by override.
+    pub sticky: bool,
+    /// Actions the role allows itself (not counting included roles).
+    pub actions: Vec<ActionId>,
+    /// The fact recording the role's permission list.
+    pub actions_fact: FactId,
+    /// Declaration.
+    pub span: Span,
+}
+
+/// A node of the scope tree.
+#[derive(Clone, Debug)]
+pub struct NodeDef {
+    /// Its type.
+    pub ty: TypeId,
+    /// Its name within the type.
+    pub name: String,
+    /// The node that contains it.
+    pub parent: Option<NodeId>,
+    /// Who created it, and the fact that says so.
+    pub creator: Option<(PrincipalId, FactId)>,
+    /// Declaration.
+    pub fact: FactId,
+}
+
+/// Human or service user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    /// A person.
+    Human,
+    /// A non-human account acting through tokens.
+    Service,
+}
+
+/// A principal.
+#[derive(Clone, Debug)]
+pub struct PrincipalDef {
+    /// Name.
+    pub name: String,
+    /// Human or service.
+    pub kind: PrincipalKind,
+    /// Attributes, `status` and `kind` included, as interned symbols.
+    pub attrs: Vec<(Sym, Sym)>,
+    /// Nodes the principal belongs to.
+    pub homes: Vec<NodeId>,
+    /// Declaration.
+    pub fact: FactId,
+}
+
+/// A group.
+#[derive(Clone, Debug)]
+pub struct GroupDef {
+    /// Name.
+    pub name: String,
+    /// Nodes it belongs to.
+    pub homes: Vec<NodeId>,
+    /// Declaration.
+    pub fact: FactId,
+}
+
+/// A `users where ...` selector: all conditions must hold.
+#[derive(Clone, Debug)]
+pub struct SelectorDef {
+    /// `(key, equal, value)` triples.
+    pub conditions: Vec<(Sym, bool, Sym)>,
+    /// The selector as written.
+    pub text: String,
+}
+
+/// `member` is in `group`.
+#[derive(Clone, Copy, Debug)]
+pub struct Membership {
+    /// Principal or group.
+    pub member: SubjectId,
+    /// The group.
+    pub group: GroupId,
+    /// Where it is said.
+    pub fact: FactId,
+}
+
+/// `subject` holds `role` on `node`.
+#[derive(Clone, Copy, Debug)]
+pub struct Assignment {
+    /// Who.
+    pub subject: SubjectId,
+    /// What role.
+    pub role: RoleId,
+    /// Where.
+    pub node: NodeId,
+    /// Where it is said.
+    pub fact: FactId,
+}
+
+/// `subject` may `action` on `node` (and below).
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    /// Who.
+    pub subject: SubjectId,
+    /// What.
+    pub action: ActionId,
+    /// Where.
+    pub node: NodeId,
+    /// Where it is said.
+    pub fact: FactId,
+}
+
+/// `subject` may not `action` on `node` (and below), or anywhere.
+#[derive(Clone, Copy, Debug)]
+pub struct Deny {
+    /// Who.
+    pub subject: SubjectId,
+    /// What.
+    pub action: ActionId,
+    /// Where; every node when `None`.
+    pub node: Option<NodeId>,
+    /// Where it is said.
+    pub fact: FactId,
+}
+
+/// The creator of a node of `ty` holds `role` on it.
+#[derive(Clone, Copy, Debug)]
+pub struct CreatorRule {
+    /// Resource type.
+    pub ty: TypeId,
+    /// Role.
+    pub role: RoleId,
+    /// Where it is said.
+    pub fact: FactId,
+}
+
+/// Principals matching `subject` with no assignment on a node of `ty` inside
+/// their home hold `role` there.
+#[derive(Clone, Copy, Debug)]
+pub struct DefaultRule {
+    /// Node type.
+    pub ty: TypeId,
+    /// Role.
+    pub role: RoleId,
+    /// Who gets it.
+    pub subject: SubjectId,
+    /// Where it is said.
+    pub fact: FactId,
+}
+
+/// A load-time constraint.
+#[derive(Clone, Copy, Debug)]
+pub enum Constraint {
+    /// Holders of `role` per node of `per`.
+    Holders {
+        /// Minimum.
+        min: Option<u32>,
+        /// Maximum.
+        max: Option<u32>,
+        /// Role.
+        role: RoleId,
+        /// Type.
+        per: TypeId,
+        /// Where it is said.
+        fact: FactId,
+    },
+    /// Principals of this kind cannot be group members.
+    NoGroups {
+        /// Kind.
+        kind: PrincipalKind,
+        /// Where it is said.
+        fact: FactId,
+    },
+}
+
+/// One expectation of a policy test, resolved as far as names allow.
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    /// Expected decision.
+    pub allow: bool,
+    /// Principal name as written.
+    pub principal: String,
+    /// Action as written.
+    pub action: String,
+    /// Resource as written (`type:name`).
+    pub resource: String,
+    /// Required deciding role, if any.
+    pub by: Option<String>,
+    /// Where.
+    pub span: Span,
+}
+
+/// A named policy test.
+#[derive(Clone, Debug)]
+pub struct Test {
+    /// Name.
+    pub name: String,
+    /// Expectations.
+    pub expectations: Vec<Expectation>,
+}
+
+/// Name → id lookups.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    /// Types by name.
+    pub types: FxHashMap<String, TypeId>,
+    /// Actions by name.
+    pub actions: FxHashMap<String, ActionId>,
+    /// Roles by name.
+    pub roles: FxHashMap<String, RoleId>,
+    /// Nodes by `type:name`.
+    pub nodes: FxHashMap<String, NodeId>,
+    /// Principals by name.
+    pub principals: FxHashMap<String, PrincipalId>,
+    /// Groups by name.
+    pub groups: FxHashMap<String, GroupId>,
+    /// Attribute symbols.
+    pub symbols: FxHashMap<String, Sym>,
+}
+
+/// A checked policy.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    /// The files the policy was read from.
+    pub sources: Sources,
+    /// Span of each fact, indexed by [`FactId`].
+    pub facts: Vec<Span>,
+    /// Types.
+    pub types: Vec<TypeDef>,
+    /// Actions.
+    pub actions: Vec<String>,
+    /// Roles.
+    pub roles: Vec<RoleDef>,
+    /// Nodes.
+    pub nodes: Vec<NodeDef>,
+    /// Principals.
+    pub principals: Vec<PrincipalDef>,
+    /// Groups.
+    pub groups: Vec<GroupDef>,
+    /// Selectors.
+    pub selectors: Vec<SelectorDef>,
+    /// Symbol texts, indexed by [`Sym`].
+    pub symbols: Vec<String>,
+    /// Memberships.
+    pub memberships: Vec<Membership>,
+    /// Role assignments.
+    pub assignments: Vec<Assignment>,
+    /// Direct grants.
+    pub grants: Vec<Grant>,
+    /// Denies.
+    pub denies: Vec<Deny>,
+    /// Creator rules.
+    pub creator_rules: Vec<CreatorRule>,
+    /// Default roles.
+    pub defaults: Vec<DefaultRule>,
+    /// Constraints.
+    pub constraints: Vec<Constraint>,
+    /// Policy tests.
+    pub tests: Vec<Test>,
+    /// Lookups.
+    pub names: Names,
+}
+
+impl Model {
+    /// Where a fact was stated.
+    pub fn locate(&self, fact: FactId) -> Location {
+        self.sources.locate(self.facts[fact.index()])
+    }
+
+    /// `type:name` of a node.
+    pub fn node_name(&self, n: NodeId) -> String {
+        let node = &self.nodes[n.index()];
+        format!("{}:{}", self.types[node.ty.index()].name, quote(&node.name))
+    }
+
+    /// How a subject is written in a policy.
+    pub fn subject_name(&self, s: SubjectId) -> String {
+        match s.kind() {
+            SubjectKind::Principal(p) => quote(&self.principals[p.index()].name),
+            SubjectKind::Group(g) => format!("group {}", quote(&self.groups[g.index()].name)),
+            SubjectKind::Selector(s) => self.selectors[s.index()].text.clone(),
+        }
+    }
+
+    /// The chain of nodes from `n` up to its root, `n` first.
+    pub fn ancestry(&self, n: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        std::iter::successors(Some(n), |n| self.nodes[n.index()].parent)
+    }
+
+    /// The symbol for `text`, if the policy uses it anywhere.
+    pub fn symbol(&self, text: &str) -> Option<Sym> {
+        self.names.symbols.get(text).copied()
+    }
+}
+
+/// A name as it is written back in a policy: quoted when it is not bare.
+pub fn quote(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c));
+    if bare {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}

@@ -1,0 +1,122 @@
+//! The answer to a request: allow or deny, and why in one line.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// "May `principal` do `action` on `resource`?"
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Request {
+    /// Principal name, as declared.
+    pub principal: String,
+    /// Action name, e.g. `app.edit`.
+    pub action: String,
+    /// Resource as `type:name`, e.g. `app:chatbot`.
+    pub resource: String,
+}
+
+impl Request {
+    /// A request from its three parts.
+    pub fn new(
+        principal: impl Into<String>,
+        action: impl Into<String>,
+        resource: impl Into<String>,
+    ) -> Request {
+        Request {
+            principal: principal.into(),
+            action: action.into(),
+            resource: resource.into(),
+        }
+    }
+}
+
+/// Allow or deny.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// The action is allowed.
+    Allow,
+    /// The action is denied.
+    Deny,
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        })
+    }
+}
+
+/// Why a request was denied before any rule was consulted. These are the
+/// fail-closed paths: every one of them is a deny.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestError {
+    /// No principal has this name.
+    UnknownPrincipal {
+        /// The name asked about.
+        name: String,
+    },
+    /// No action has this name.
+    UnknownAction {
+        /// The name asked about.
+        name: String,
+    },
+    /// No node has this name, or it is not written `type:name`.
+    UnknownResource {
+        /// The name asked about.
+        name: String,
+    },
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::UnknownPrincipal { name } => write!(f, "unknown principal `{name}`"),
+            RequestError::UnknownAction { name } => write!(f, "unknown action `{name}`"),
+            RequestError::UnknownResource { name } => {
+                write!(
+                    f,
+                    "unknown resource `{name}` (resources are written `type:name`)"
+                )
+            }
+        }
+    }
+}
+
+/// The outcome of a check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Allow or deny.
+    pub decision: Effect,
+    /// Set when the request itself was invalid (always with `deny`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RequestError>,
+}
+
+impl Decision {
+    /// An allow.
+    pub const ALLOW: Decision = Decision {
+        decision: Effect::Allow,
+        error: None,
+    };
+    /// A deny because nothing allows the action, or a deny rule fired.
+    pub const DENY: Decision = Decision {
+        decision: Effect::Deny,
+        error: None,
+    };
+
+    /// A deny caused by an invalid request.
+    pub fn invalid(error: RequestError) -> Decision {
+        Decision {
+            decision: Effect::Deny,
+            error: Some(error),
+        }
+    }
+
+    /// Whether the action is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.decision == Effect::Allow
+    }
+}

@@ -1,0 +1,232 @@
+//! Errors: what went wrong while loading a policy, where, and what to do.
+//!
+//! Every stage (parse, check, constraints) reports [`Diagnostic`]s; a load
+//! collects all of them and fails with one [`LoadError`]. Messages are
+//! lowercase, user input is in backticks, and the fix goes in `help`.
+//! Rendering (a source snippet with a caret) is done by `miette`.
+
+use crate::source::{Sources, Span};
+use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+use serde::Serialize;
+use std::fmt;
+
+/// One problem found in a policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// What is wrong.
+    pub message: String,
+    /// Where, if the problem has a place in the source.
+    #[serde(skip)]
+    pub span: Option<Span>,
+    /// A short note under the caret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `span`.
+    pub fn new(message: impl Into<String>, span: Span) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            span: Some(span),
+            label: None,
+            help: None,
+        }
+    }
+
+    /// A diagnostic with no source position.
+    pub fn global(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            span: None,
+            label: None,
+            help: None,
+        }
+    }
+
+    /// Adds the note printed under the caret.
+    pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Adds advice.
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// A policy that could not be loaded, with every problem found.
+#[derive(Clone, Debug)]
+pub struct LoadError {
+    sources: Sources,
+    /// The problems, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A diagnostic as JSON: position resolved to file, line and column.
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    #[serde(flatten)]
+    diagnostic: &'a Diagnostic,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<u32>,
+}
+
+impl LoadError {
+    pub(crate) fn new(sources: Sources, mut diagnostics: Vec<Diagnostic>) -> LoadError {
+        diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.start)));
+        diagnostics.dedup();
+        LoadError {
+            sources,
+            diagnostics,
+        }
+    }
+
+    /// Renders every diagnostic with its source snippet, as a person reads it.
+    pub fn render(&self, color: bool) -> String {
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            let report = Report::new(&self.sources, d);
+            if handler.render_report(&mut out, &report).is_err() {
+                out.push_str(&format!("error: {}\n", d.message));
+            }
+        }
+        let n = self.diagnostics.len();
+        out.push_str(&format!(
+            "{n} error{} found; nothing was loaded\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
+
+    /// Every diagnostic as a JSON value, for editors and CI.
+    pub fn to_json(&self) -> serde_json::Value {
+        let items: Vec<_> = self
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let loc = d.span.map(|s| self.sources.locate(s));
+                JsonDiagnostic {
+                    diagnostic: d,
+                    file: loc.as_ref().map(|l| l.file.clone()),
+                    line: loc.as_ref().map(|l| l.line),
+                    column: loc.as_ref().map(|l| l.column),
+                }
+            })
+            .collect();
+        serde_json::json!({ "errors": items })
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Adapter giving one diagnostic miette's view of it.
+#[derive(Debug)]
+struct Report {
+    message: String,
+    source: Option<NamedSource<String>>,
+    labels: Vec<miette::LabeledSpan>,
+    help: Option<String>,
+}
+
+impl Report {
+    fn new(sources: &Sources, d: &Diagnostic) -> Report {
+        let (source, labels) = match d.span {
+            Some(span) => {
+                let file = sources.file(span.file);
+                let len = (span.end - span.start) as usize;
+                let labels = vec![miette::LabeledSpan::new_with_span(
+                    d.label.clone(),
+                    SourceSpan::new((span.start as usize).into(), len),
+                )];
+                (
+                    Some(NamedSource::new(file.name.clone(), file.text.clone())),
+                    labels,
+                )
+            }
+            None => (None, Vec::new()),
+        };
+        Report {
+            message: d.message.clone(),
+            source,
+            labels,
+            help: d.help.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Report {}
+
+impl miette::Diagnostic for Report {
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+/// Everything that can stop a policy from loading.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The policy text has errors.
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// A file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Suggests the closest of `candidates` to `name`, if one is close enough.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let best = candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|&(d, c)| d <= (name.len().max(c.len()) / 3).max(1))
+        .min()?;
+    Some(format!("did you mean `{}`?", best.1))
+}

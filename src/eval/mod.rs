@@ -1,0 +1,7 @@
+//! Stage 3: relations → evaluated snapshot.
+
+pub mod constraints;
+pub mod index;
+pub mod program;
+pub mod snapshot;
+pub mod universe;

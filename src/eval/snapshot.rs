@@ -1,0 +1,169 @@
+//! The evaluated, immutable state that answers requests.
+//!
+//! A [`Snapshot`] holds the checked model, its indexes, and one decision table
+//! per principal, computed by the Datalog program the first time the
+//! principal is asked about (or all at once with [`Snapshot::warm`]). A check
+//! is then a few hash lookups: find the nearest node on the resource's
+//! ancestry that the principal's table covers, and test one bit.
+
+use super::index::Index;
+use super::universe::{evaluate, Scope};
+use crate::compile::ids::*;
+use crate::compile::model::Model;
+use crate::decision::{Decision, RequestError};
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, OnceLock};
+
+/// One principal's decision table: for each anchor node and each type path
+/// below it, the set of allowed actions as a bitset.
+#[derive(Debug, Default)]
+pub struct Table {
+    slots: FxHashMap<NodeId, u32>,
+    bits: Box<[u64]>,
+}
+
+/// An evaluated policy. `Send + Sync`: share it behind an `Arc` and check
+/// from any number of threads.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub(crate) model: Arc<Model>,
+    pub(crate) index: Arc<Index>,
+    tables: Box<[OnceLock<Table>]>,
+    words: usize,
+}
+
+impl Snapshot {
+    pub(crate) fn new(model: Model, index: Index) -> Snapshot {
+        let tables = (0..model.principals.len())
+            .map(|_| OnceLock::new())
+            .collect();
+        let words = model.actions.len().div_ceil(64).max(1);
+        Snapshot {
+            model: Arc::new(model),
+            index: Arc::new(index),
+            tables,
+            words,
+        }
+    }
+
+    /// The checked model this snapshot evaluates.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Evaluates every principal's table now (on all cores) instead of on
+    /// first use, so that no later check pays for an evaluation.
+    pub fn warm(&self) {
+        let n = self.tables.len();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(n.max(1));
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                s.spawn(move || {
+                    for p in (t..n).step_by(threads) {
+                        self.table(PrincipalId(p as u32));
+                    }
+                });
+            }
+        });
+    }
+
+    fn table(&self, p: PrincipalId) -> &Table {
+        self.tables[p.index()].get_or_init(|| self.build_table(p))
+    }
+
+    fn build_table(&self, p: PrincipalId) -> Table {
+        let m = &*self.model;
+        let (universe, derived) = evaluate(m, &self.index, p, Scope::Table);
+        let mut slots = FxHashMap::default();
+        let mut next = 0u32;
+        for &n in &universe.real {
+            slots.insert(n, next);
+            let paths = self.index.type_paths[m.nodes[n.index()].ty.index()]
+                .paths
+                .len();
+            next += (paths * self.words) as u32;
+        }
+        let mut bits = vec![0u64; next as usize].into_boxed_slice();
+        let base = m.nodes.len() as u32;
+        for allow in &derived.allow {
+            let (anchor, path) = if allow.2 .0 < base {
+                (allow.2, 0)
+            } else {
+                universe.virtuals[(allow.2 .0 - base) as usize]
+            };
+            let a = allow.1.index();
+            let at = slots[&anchor] as usize + path as usize * self.words + a / 64;
+            bits[at] |= 1 << (a % 64);
+        }
+        Table { slots, bits }
+    }
+
+    /// Resolves the names of a request to ids.
+    pub fn resolve(
+        &self,
+        principal: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(PrincipalId, ActionId, NodeId), RequestError> {
+        let names = &self.model.names;
+        let p = names
+            .principals
+            .get(principal)
+            .ok_or_else(|| RequestError::UnknownPrincipal {
+                name: principal.to_string(),
+            })?;
+        let a = names
+            .actions
+            .get(action)
+            .ok_or_else(|| RequestError::UnknownAction {
+                name: action.to_string(),
+            })?;
+        let n = names
+            .nodes
+            .get(resource)
+            .ok_or_else(|| RequestError::UnknownResource {
+                name: resource.to_string(),
+            })?;
+        Ok((*p, *a, *n))
+    }
+
+    /// May `principal` do `action` on `resource` (written `type:name`)?
+    ///
+    /// Unknown names are a deny carrying a [`RequestError`].
+    pub fn check(&self, principal: &str, action: &str, resource: &str) -> Decision {
+        match self.resolve(principal, action, resource) {
+            Ok((p, a, n)) if self.allowed(p, a, n) => Decision::ALLOW,
+            Ok(_) => Decision::DENY,
+            Err(e) => Decision::invalid(e),
+        }
+    }
+
+    /// The decision for resolved ids: the `Allow` relation at the resource.
+    pub fn allowed(&self, p: PrincipalId, a: ActionId, n: NodeId) -> bool {
+        let m = &*self.model;
+        let table = self.table(p);
+        // Types of the nodes walked past, bottom-up: the path below the anchor.
+        let mut path = [TypeId(0); crate::compile::MAX_DEPTH + 1];
+        for (len, node) in m.ancestry(n).enumerate() {
+            if let Some(&slot) = table.slots.get(&node) {
+                let paths = &self.index.type_paths[m.nodes[node.index()].ty.index()];
+                let Some(&i) = paths.lookup.get(&path[..len]) else {
+                    return false;
+                };
+                let at = slot as usize + i as usize * self.words + a.index() / 64;
+                return table
+                    .bits
+                    .get(at)
+                    .is_some_and(|w| w & (1 << (a.index() % 64)) != 0);
+            }
+            if len == path.len() {
+                return false;
+            }
+            path[len] = m.nodes[node.index()].ty;
+        }
+        // No node above the resource carries any fact about the principal.
+        false
+    }
+}

@@ -1,0 +1,635 @@
+//! Stage 5: decision → explanation. Reads the derived relations of a
+//! [`Scope::Path`] evaluation and names, for each step, the fact or rule and
+//! where it is written. It never decides anything itself: every reason below
+//! is a derived tuple of the Datalog program.
+
+use crate::compile::ids::*;
+use crate::compile::model::{quote, Model};
+use crate::decision::{Effect, Request, RequestError};
+use crate::eval::program::*;
+use crate::eval::snapshot::Snapshot;
+use crate::eval::universe::{evaluate, Derived, Scope};
+use crate::source::Location;
+use serde::Serialize;
+use std::fmt::{self, Write};
+
+/// One step of a derivation: a sentence and the source line that states it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// What this step says, in the policy's terms.
+    pub text: String,
+    /// Where it is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<Location>,
+}
+
+/// A chain of steps that ends in an allow or a deny.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// The conclusion of the chain.
+    pub title: String,
+    /// The steps, from the principal to the conclusion.
+    pub steps: Vec<Step>,
+}
+
+/// A role that applies to the principal at the resource, and how it got there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeldRole {
+    /// Role name.
+    pub role: String,
+    /// How the principal holds it here.
+    pub steps: Vec<Step>,
+}
+
+/// A role that reached the resource but does not count, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DroppedRole {
+    /// Role name.
+    pub role: String,
+    /// Why it was dropped.
+    pub reason: String,
+}
+
+/// For a deny with nothing granting: what would allow the action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    /// Roles that include the action and can be assigned on the resource or
+    /// a node above it.
+    pub roles: Vec<String>,
+    /// The advice, as a sentence.
+    pub hint: String,
+}
+
+/// Why a request is allowed or denied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// The decision explained.
+    pub decision: Effect,
+    /// The request.
+    pub request: Request,
+    /// One line.
+    pub summary: String,
+    /// Chains that allow the action (for a deny, the allows a deny overruled).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_by: Vec<Reason>,
+    /// Deny rules that fired.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub denied_by: Vec<Reason>,
+    /// Roles in effect at the resource.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<HeldRole>,
+    /// Roles dropped by highest privilege or override.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<DroppedRole>,
+    /// What is missing, for a deny that nothing granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Missing>,
+    /// Set when the request itself was invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RequestError>,
+}
+
+/// The roles of a principal at a node: what applies and what was dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Roles {
+    /// Roles in effect.
+    pub effective: Vec<HeldRole>,
+    /// Roles dropped by highest privilege or override.
+    pub dropped: Vec<DroppedRole>,
+}
+
+impl Snapshot {
+    /// Decides a request and explains the decision.
+    ///
+    /// ```
+    /// let snapshot = grantlog::Snapshot::from_paths(&["policies/dify.policy"]).unwrap();
+    /// let why = snapshot.explain("carol", "app.edit", "app:chatbot");
+    /// assert_eq!(why.decision, grantlog::Effect::Allow);
+    /// println!("{why}");
+    /// ```
+    pub fn explain(&self, principal: &str, action: &str, resource: &str) -> Explanation {
+        let request = Request::new(principal, action, resource);
+        let (p, a, n) = match self.resolve(principal, action, resource) {
+            Ok(ids) => ids,
+            Err(error) => {
+                return Explanation {
+                    decision: Effect::Deny,
+                    summary: format!("deny: {error}"),
+                    request,
+                    allowed_by: Vec::new(),
+                    denied_by: Vec::new(),
+                    roles: Vec::new(),
+                    dropped: Vec::new(),
+                    missing: None,
+                    error: Some(error),
+                }
+            }
+        };
+        let m = self.model();
+        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
+        let ex = Explainer { m, d: &d, p };
+        let allowed = d.allow.contains(&Allow(p, a, n));
+        let mut allowed_by = ex.role_reasons(a, n);
+        allowed_by.extend(ex.grant_reasons(a, n));
+        let denied_by = ex.deny_reasons(a, n);
+        let roles = ex.held_roles(n);
+        let dropped = ex.dropped_roles(n);
+        let who = quote(principal);
+        let what = format!("`{action}` on {}", m.node_name(n));
+        let (decision, summary, missing) = if allowed {
+            (Effect::Allow, format!("allow: {who} may {what}"), None)
+        } else if !denied_by.is_empty() {
+            let why = if allowed_by.is_empty() {
+                "a deny rule applies".to_string()
+            } else {
+                format!(
+                    "a deny rule overrides {} allow{}",
+                    allowed_by.len(),
+                    if allowed_by.len() == 1 { "" } else { "s" }
+                )
+            };
+            (
+                Effect::Deny,
+                format!("deny: {who} may not {what}: {why}"),
+                None,
+            )
+        } else {
+            let missing = ex.missing(a, n);
+            (
+                Effect::Deny,
+                format!("deny: {who} may not {what}: no role or grant allows it"),
+                Some(missing),
+            )
+        };
+        Explanation {
+            decision,
+            request,
+            summary,
+            allowed_by,
+            denied_by,
+            roles,
+            dropped,
+            missing,
+            error: None,
+        }
+    }
+
+    /// The roles `principal` holds at `node`, with the ones dropped by
+    /// highest privilege or override. `None` if a name is unknown.
+    pub fn roles(&self, principal: &str, node: &str) -> Option<Roles> {
+        let m = self.model();
+        let p = *m.names.principals.get(principal)?;
+        let n = *m.names.nodes.get(node)?;
+        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
+        let ex = Explainer { m, d: &d, p };
+        Some(Roles {
+            effective: ex.held_roles(n),
+            dropped: ex.dropped_roles(n),
+        })
+    }
+}
+
+struct Explainer<'a> {
+    m: &'a Model,
+    d: &'a Derived,
+    p: PrincipalId,
+}
+
+impl Explainer<'_> {
+    fn step(&self, text: String, fact: FactId) -> Step {
+        Step {
+            text,
+            at: Some(self.m.locate(fact)),
+        }
+    }
+
+    fn role(&self, r: RoleId) -> &str {
+        &self.m.roles[r.index()].name
+    }
+
+    fn principal(&self) -> String {
+        quote(&self.m.principals[self.p.index()].name)
+    }
+
+    /// How the principal matches subject `s`: the shortest membership chain,
+    /// or the selector it satisfies.
+    fn subject_steps(&self, s: SubjectId) -> Vec<Step> {
+        let me = SubjectId::principal(self.p);
+        match s.kind() {
+            SubjectKind::Principal(_) => Vec::new(),
+            SubjectKind::Selector(_) => {
+                let def = &self.m.principals[self.p.index()];
+                vec![self.step(
+                    format!("{} matches `{}`", self.principal(), self.m.subject_name(s)),
+                    def.fact,
+                )]
+            }
+            SubjectKind::Group(_) => {
+                // Breadth-first over memberships of subjects the program matched.
+                let mut prev: Vec<(SubjectId, Option<(usize, usize)>)> = vec![(me, None)];
+                let mut i = 0;
+                while i < prev.len() {
+                    let cur = prev[i].0;
+                    if cur == s {
+                        break;
+                    }
+                    for (k, ms) in self.m.memberships.iter().enumerate() {
+                        let g = SubjectId::group(ms.group);
+                        if ms.member == cur
+                            && self.d.matches.contains(&Matches(self.p, g))
+                            && !prev.iter().any(|(x, _)| *x == g)
+                        {
+                            prev.push((g, Some((i, k))));
+                        }
+                    }
+                    i += 1;
+                }
+                let mut steps = Vec::new();
+                let mut at = prev.iter().position(|(x, _)| *x == s);
+                while let Some(j) = at {
+                    let Some((from, k)) = prev[j].1 else { break };
+                    let ms = &self.m.memberships[k];
+                    steps.push(self.step(
+                        format!(
+                            "{} is in {}",
+                            self.m.subject_name(ms.member),
+                            self.m.subject_name(SubjectId::group(ms.group))
+                        ),
+                        ms.fact,
+                    ));
+                    at = Some(from);
+                }
+                steps.reverse();
+                steps
+            }
+        }
+    }
+
+    /// "x is in y" for each node from `n` up to (not including) `top`.
+    fn flow_steps(&self, n: NodeId, top: NodeId) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for node in self.m.ancestry(n) {
+            if node == top {
+                break;
+            }
+            let def = &self.m.nodes[node.index()];
+            if let Some(parent) = def.parent {
+                steps.push(self.step(
+                    format!(
+                        "{} is in {}",
+                        self.m.node_name(node),
+                        self.m.node_name(parent)
+                    ),
+                    def.fact,
+                ));
+            }
+        }
+        steps.reverse();
+        steps
+    }
+
+    /// How role `r` comes to apply at `n`: the fact that gives it, then the
+    /// nodes it flows through.
+    fn held_steps(&self, r: RoleId, n: NodeId) -> Vec<Step> {
+        let mut sources: Vec<NodeId> = self
+            .d
+            .applies
+            .iter()
+            .filter(|x| x.1 == r && x.2 == n)
+            .map(|x| x.3)
+            .collect();
+        sources.sort();
+        let Some(&src) = sources.last() else {
+            return Vec::new();
+        };
+        let mut steps = Vec::new();
+        let me = self.principal();
+        let mut held: Vec<&Held> = self
+            .d
+            .held
+            .iter()
+            .filter(|h| h.1 == r && h.2 == src)
+            .collect();
+        held.sort_by_key(|h| (h.3, h.4));
+        let mut created: Vec<&Created> = self
+            .d
+            .created
+            .iter()
+            .filter(|c| c.1 == r && c.2 == src)
+            .collect();
+        created.sort_by_key(|c| c.3);
+        let mut defaulted: Vec<&Defaulted> = self
+            .d
+            .defaulted
+            .iter()
+            .filter(|x| x.1 == r && x.2 == src)
+            .collect();
+        defaulted.sort_by_key(|x| x.3);
+        if let Some(h) = held.first() {
+            steps.extend(self.subject_steps(h.4));
+            steps.push(self.step(
+                format!(
+                    "{} holds {} on {}",
+                    self.m.subject_name(h.4),
+                    self.role(r),
+                    self.m.node_name(src)
+                ),
+                h.3,
+            ));
+        } else if let Some(c) = created.first() {
+            steps.push(self.step(format!("{me} created {}", self.m.node_name(src)), c.4));
+            let ty = &self.m.types[self.m.nodes[src.index()].ty.index()].name;
+            steps.push(self.step(format!("the creator of a {ty} holds {}", self.role(r)), c.3));
+        } else if let Some(x) = defaulted.first() {
+            steps.push(self.step(
+                format!(
+                    "{me} holds no role of its own on {}, so the default {} applies",
+                    self.m.node_name(src),
+                    self.role(r)
+                ),
+                x.3,
+            ));
+        }
+        steps.extend(self.flow_steps(n, src));
+        steps
+    }
+
+    /// Steps from role `r` through `includes` to role `r2`.
+    fn include_steps(&self, r: RoleId, r2: RoleId) -> Vec<Step> {
+        // Breadth-first over the include edges.
+        let mut prev: Vec<(RoleId, Option<(usize, FactId)>)> = vec![(r, None)];
+        let mut i = 0;
+        while i < prev.len() && prev[i].0 != r2 {
+            let cur = prev[i].0;
+            for &(inc, f) in &self.m.roles[cur.index()].includes {
+                if !prev.iter().any(|(x, _)| *x == inc) {
+                    prev.push((inc, Some((i, f))));
+                }
+            }
+            i += 1;
+        }
+        let mut steps = Vec::new();
+        let mut at = prev.iter().position(|(x, _)| *x == r2);
+        while let Some(j) = at {
+            let Some((from, f)) = prev[j].1 else { break };
+            steps.push(self.step(
+                format!(
+                    "{} includes {}",
+                    self.role(prev[from].0),
+                    self.role(prev[j].0)
+                ),
+                f,
+            ));
+            at = Some(from);
+        }
+        steps.reverse();
+        steps
+    }
+
+    fn role_reasons(&self, a: ActionId, n: NodeId) -> Vec<Reason> {
+        let mut pairs: Vec<(RoleId, RoleId)> = self
+            .d
+            .from_role
+            .iter()
+            .filter(|x| x.1 == a && x.2 == n)
+            .map(|x| (x.3, x.4))
+            .collect();
+        pairs.sort();
+        pairs.dedup_by_key(|x| x.0);
+        let action = &self.m.actions[a.index()];
+        pairs
+            .into_iter()
+            .map(|(r, r2)| {
+                let mut steps = self.held_steps(r, n);
+                steps.extend(self.include_steps(r, r2));
+                let def = &self.m.roles[r2.index()];
+                steps.push(self.step(format!("{} allows {action}", def.name), def.actions_fact));
+                Reason {
+                    title: format!("role {} allows {action}", self.role(r)),
+                    steps,
+                }
+            })
+            .collect()
+    }
+
+    fn grant_reasons(&self, a: ActionId, n: NodeId) -> Vec<Reason> {
+        let mut grants: Vec<&Granted> = self
+            .d
+            .granted
+            .iter()
+            .filter(|g| g.1 == a && g.2 == n)
+            .collect();
+        grants.sort_by_key(|g| (g.3, g.4));
+        grants.dedup_by_key(|g| g.3);
+        let action = &self.m.actions[a.index()];
+        grants
+            .into_iter()
+            .map(|g| {
+                let mut steps = self.subject_steps(g.4);
+                let node = self
+                    .m
+                    .grants
+                    .iter()
+                    .find(|x| x.fact == g.3 && x.subject == g.4 && x.action == a)
+                    .map(|x| x.node);
+                if let Some(node) = node {
+                    steps.push(self.step(
+                        format!(
+                            "{} is granted {action} on {}",
+                            self.m.subject_name(g.4),
+                            self.m.node_name(node)
+                        ),
+                        g.3,
+                    ));
+                    steps.extend(self.flow_steps(n, node));
+                }
+                Reason {
+                    title: format!("a direct grant allows {action}"),
+                    steps,
+                }
+            })
+            .collect()
+    }
+
+    fn deny_reasons(&self, a: ActionId, n: NodeId) -> Vec<Reason> {
+        let mut denies: Vec<&DenyAt> = self
+            .d
+            .deny_at
+            .iter()
+            .filter(|x| x.1 == a && x.2 == n)
+            .collect();
+        denies.sort_by_key(|x| (x.3, x.4));
+        denies.dedup_by_key(|x| x.3);
+        denies
+            .into_iter()
+            .map(|x| {
+                let mut steps = self.subject_steps(x.4);
+                let rule = self.m.locate(x.3).text;
+                steps.push(self.step(format!("`{rule}` denies it"), x.3));
+                Reason {
+                    title: "a deny rule applies, and deny wins".to_string(),
+                    steps,
+                }
+            })
+            .collect()
+    }
+
+    fn held_roles(&self, n: NodeId) -> Vec<HeldRole> {
+        let mut roles: Vec<RoleId> = self
+            .d
+            .effective
+            .iter()
+            .filter(|e| e.2 == n)
+            .map(|e| e.1)
+            .collect();
+        roles.sort();
+        roles
+            .into_iter()
+            .map(|r| HeldRole {
+                role: self.role(r).to_string(),
+                steps: self.held_steps(r, n),
+            })
+            .collect()
+    }
+
+    fn dropped_roles(&self, n: NodeId) -> Vec<DroppedRole> {
+        let mut out = Vec::new();
+        let mut outranked: Vec<&Outranked> = self.d.outranked.iter().filter(|o| o.2 == n).collect();
+        outranked.sort_by_key(|o| (o.1, std::cmp::Reverse(self.m.roles[o.3.index()].rank), o.3));
+        outranked.dedup_by_key(|o| o.1);
+        for o in outranked {
+            let (lo, hi) = (&self.m.roles[o.1.index()], &self.m.roles[o.3.index()]);
+            let ty = &self.m.types[self.m.nodes[n.index()].ty.index()].name;
+            out.push(DroppedRole {
+                role: lo.name.clone(),
+                reason: format!(
+                    "outranked by {} (rank {} > {}); roles on a `{ty}` combine by highest privilege",
+                    hi.name, hi.rank, lo.rank
+                ),
+            });
+        }
+        for node in self.m.ancestry(n) {
+            let mut overridden: Vec<&Overridden> =
+                self.d.overridden.iter().filter(|o| o.2 == node).collect();
+            overridden.sort_by_key(|o| (o.1, o.3));
+            overridden.dedup_by_key(|o| o.1);
+            for o in overridden {
+                out.push(DroppedRole {
+                    role: self.role(o.1).to_string(),
+                    reason: format!(
+                        "held on {}, but replaced on {} by a role assigned there (override)",
+                        self.m.node_name(o.3),
+                        self.m.node_name(node)
+                    ),
+                });
+            }
+        }
+        out
+    }
+
+    fn missing(&self, a: ActionId, n: NodeId) -> Missing {
+        let types: Vec<TypeId> = self
+            .m
+            .ancestry(n)
+            .map(|x| self.m.nodes[x.index()].ty)
+            .collect();
+        let mut roles: Vec<&RoleAllows> = self
+            .d
+            .role_allows
+            .iter()
+            .filter(|x| {
+                x.1 == a
+                    && self.m.roles[x.0.index()]
+                        .on
+                        .iter()
+                        .any(|t| types.contains(t))
+            })
+            .collect();
+        roles.sort_by_key(|x| (self.m.roles[x.0.index()].rank, x.0));
+        let names: Vec<String> = roles.iter().map(|x| self.role(x.0).to_string()).collect();
+        let action = &self.m.actions[a.index()];
+        let target = self.m.node_name(n);
+        let hint = if names.is_empty() {
+            format!(
+                "no role includes {action}; grant it with `grant {action} on {target} to {}`",
+                self.principal()
+            )
+        } else {
+            let list: Vec<String> = names.iter().map(|r| format!("`{r}`")).collect();
+            format!(
+                "assign one of {} on {target} or a node above it, or `grant {action} on {target} to {}`",
+                list.join(", "),
+                self.principal()
+            )
+        };
+        Missing { roles: names, hint }
+    }
+}
+
+impl fmt::Display for Explanation {
+    /// An indented tree, as people read it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        writeln!(out, "{}", self.summary)?;
+        let mut sections: Vec<(String, Vec<Step>)> = Vec::new();
+        for r in &self.denied_by {
+            sections.push((r.title.clone(), r.steps.clone()));
+        }
+        let overruled = self.decision == Effect::Deny;
+        for r in &self.allowed_by {
+            let title = if overruled {
+                format!("{} (overruled by the deny)", r.title)
+            } else {
+                r.title.clone()
+            };
+            sections.push((title, r.steps.clone()));
+        }
+        if self.decision == Effect::Deny && self.allowed_by.is_empty() {
+            for r in &self.roles {
+                sections.push((
+                    format!("holds role {} here, which does not allow it", r.role),
+                    r.steps.clone(),
+                ));
+            }
+        }
+        for d in &self.dropped {
+            sections.push((
+                format!("role {} does not count: {}", d.role, d.reason),
+                Vec::new(),
+            ));
+        }
+        if let Some(m) = &self.missing {
+            sections.push((format!("missing: {}", m.hint), Vec::new()));
+        }
+        if let Some(e) = &self.error {
+            sections.push((format!("fix the request: {e}"), Vec::new()));
+        }
+        let width = sections
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|s| s.text.chars().count()))
+            .max()
+            .unwrap_or(0);
+        let last_section = sections.len().saturating_sub(1);
+        for (i, (title, steps)) in sections.iter().enumerate() {
+            let (branch, stem) = if i == last_section {
+                ("└─", "   ")
+            } else {
+                ("├─", "│  ")
+            };
+            writeln!(out, "{branch} {title}")?;
+            let last_step = steps.len().saturating_sub(1);
+            for (j, s) in steps.iter().enumerate() {
+                let b = if j == last_step { "└─" } else { "├─" };
+                let at = s.at.as_ref().map(|l| format!("  {l}")).unwrap_or_default();
+                let pad = width - s.text.chars().count();
+                writeln!(
+                    out,
+                    "{stem}{b} {}{}{at}",
+                    s.text,
+                    " ".repeat(if at.is_empty() { 0 } else { pad })
+                )?;
+            }
+        }
+        f.write_str(out.trim_end())
+    }
+}

@@ -1,0 +1,115 @@
+//! The whole pipeline in one call: text → AST → checked model → constraints
+//! → indexes → [`Snapshot`]. All-or-nothing: a policy with any error loads
+//! nothing and reports every error found.
+
+use crate::compile;
+use crate::error::{Diagnostic, Error, LoadError};
+use crate::eval::{constraints, index::Index, snapshot::Snapshot};
+use crate::source::Sources;
+use crate::syntax;
+use std::path::{Path, PathBuf};
+
+/// Largest policy file accepted, in bytes.
+pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
+
+impl Snapshot {
+    /// Loads a policy from files and directories (a directory contributes its
+    /// `*.policy` files, sorted by name).
+    pub fn from_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Snapshot, Error> {
+        Ok(Snapshot::from_sources(read_paths(paths)?)?)
+    }
+
+    /// Loads a policy from one string; `name` is what errors and explanations
+    /// call the file.
+    ///
+    /// ```
+    /// let snapshot = grantlog::Snapshot::from_text("inline.policy", r#"
+    ///     type workspace
+    ///     action app.use
+    ///     role member on workspace { app.use }
+    ///     workspace w
+    ///     user alice
+    ///     assign member on workspace:w to alice
+    /// "#).unwrap();
+    /// assert!(snapshot.check("alice", "app.use", "workspace:w").is_allowed());
+    /// assert!(!snapshot.check("bob", "app.use", "workspace:w").is_allowed());
+    /// ```
+    pub fn from_text(name: &str, text: &str) -> Result<Snapshot, LoadError> {
+        let mut sources = Sources::default();
+        sources.add(name, text);
+        Snapshot::from_sources(sources)
+    }
+
+    /// Loads a policy made of several named texts.
+    pub fn from_sources(sources: Sources) -> Result<Snapshot, LoadError> {
+        let mut files = Vec::new();
+        let mut errors = Vec::new();
+        for (id, file) in sources.iter() {
+            if file.text.len() > MAX_FILE_BYTES {
+                errors.push(Diagnostic::global(format!(
+                    "`{}` is {} bytes; the limit is {MAX_FILE_BYTES}",
+                    file.name,
+                    file.text.len()
+                )));
+                continue;
+            }
+            match syntax::parse(id, &file.text) {
+                Ok(f) => files.push(f),
+                Err(d) => errors.push(d),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(LoadError::new(sources, errors));
+        }
+        let model = compile::check(sources, &files).map_err(|(s, e)| LoadError::new(s, e))?;
+        let violations = constraints::check(&model);
+        if !violations.is_empty() {
+            return Err(LoadError::new(model.sources.clone(), violations));
+        }
+        let index =
+            Index::new(&model).map_err(|d| LoadError::new(model.sources.clone(), vec![d]))?;
+        Ok(Snapshot::new(model, index))
+    }
+}
+
+/// Reads files and directories into a source set.
+pub fn read_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Sources, Error> {
+    let mut sources = Sources::default();
+    for path in paths {
+        for file in expand(path.as_ref())? {
+            let bytes = std::fs::read(&file).map_err(|source| Error::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
+            let text = String::from_utf8(bytes).map_err(|e| Error::Io {
+                path: file.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "not UTF-8 text (invalid byte at offset {})",
+                        e.utf8_error().valid_up_to()
+                    ),
+                ),
+            })?;
+            sources.add(file.display().to_string(), text);
+        }
+    }
+    Ok(sources)
+}
+
+fn expand(path: &Path) -> Result<Vec<PathBuf>, Error> {
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "policy"))
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,266 @@
+//! The typed syntax tree of a policy file, as the parser produces it.
+//!
+//! Names are kept as written; resolving them to declarations is the checker's
+//! job. Every node that an error or an explanation can point at carries a
+//! [`Span`], and [`Name`] compares by text alone so the span never affects
+//! equality.
+
+use crate::source::Span;
+use std::hash::{Hash, Hasher};
+
+/// A name as written in the source, with where it was written.
+#[derive(Clone, Debug)]
+pub struct Name {
+    /// The name, with quotes and escapes removed.
+    pub text: String,
+    /// Where it was written.
+    pub span: Span,
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.text == other.text
+    }
+}
+impl Eq for Name {}
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.text.hash(state)
+    }
+}
+
+/// A reference to a node: `type:name`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeRef {
+    /// The node's type.
+    pub ty: Name,
+    /// The node's name within its type.
+    pub name: Name,
+}
+
+/// How the roles that apply at a node of some type are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Everything any applicable role grants.
+    Union,
+    /// Only the applicable roles of the highest rank count.
+    Highest,
+    /// An assignment on the node replaces what is inherited from above.
+    Override,
+}
+
+/// Which actions a rule names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actions {
+    /// `*`: every declared action.
+    All(Span),
+    /// An explicit list.
+    List(Vec<Name>),
+}
+
+/// A comparison in a `where` clause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    /// Attribute tested (`status`, `kind`, or a declared `with` attribute).
+    pub key: Name,
+    /// `true` for `=`, `false` for `!=`.
+    pub equal: bool,
+    /// Value compared against.
+    pub value: Name,
+}
+
+/// Who a rule applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// One principal, by name.
+    Principal(Name),
+    /// Every member of a group, transitively.
+    Group(Name),
+    /// Every principal matching the conditions (`users where ...`).
+    Selector {
+        /// The selector's text, for explanations.
+        span: Span,
+        /// All must hold.
+        conditions: Vec<Condition>,
+    },
+}
+
+/// What a constraint requires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConstraintKind {
+    /// How many principals may hold `role` on each node of type `per`.
+    Holders {
+        /// Lower bound.
+        min: Option<u32>,
+        /// Upper bound.
+        max: Option<u32>,
+        /// The role counted.
+        role: Name,
+        /// The node type counted over.
+        per: Name,
+    },
+    /// Principals of this kind (`service`, `human`) may not be group members.
+    NoGroups {
+        /// The kind.
+        kind: Name,
+    },
+}
+
+/// One expectation in a policy test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectation {
+    /// `true` for `expect allow`.
+    pub allow: bool,
+    /// The principal asking.
+    pub principal: Name,
+    /// The action.
+    pub action: Name,
+    /// The resource.
+    pub resource: NodeRef,
+    /// `by ROLE`: the decision must come from this role (or rule keyword).
+    pub by: Option<Name>,
+    /// The whole line.
+    pub span: Span,
+}
+
+/// One statement of a policy file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Statement {
+    /// `type workspace in team combine highest`
+    Type {
+        /// Declared name.
+        name: Name,
+        /// Types a node of this type may be placed in.
+        parents: Vec<Name>,
+        /// Combination modes, empty to inherit the parent type's.
+        modes: Vec<Mode>,
+    },
+    /// `action app.use, app.edit`
+    Action {
+        /// Declared names.
+        names: Vec<Name>,
+    },
+    /// `role editor on workspace rank 20 includes normal { app.edit }`
+    Role {
+        /// Declared name.
+        name: Name,
+        /// Node types the role may be assigned on.
+        on: Vec<Name>,
+        /// Rank for highest-privilege combination.
+        rank: Option<(i64, Span)>,
+        /// Roles whose permissions this one includes.
+        includes: Vec<Name>,
+        /// Kept when a more specific assignment overrides inherited roles.
+        sticky: bool,
+        /// Permissions.
+        actions: Option<Actions>,
+    },
+    /// `creator of app holds editor`
+    Creator {
+        /// Resource types.
+        types: Vec<Name>,
+        /// Role the creator holds on what they created.
+        role: Name,
+    },
+    /// `default viewer on deployment [to subject]`
+    Default {
+        /// The role.
+        role: Name,
+        /// Node type it is given on.
+        on: Name,
+        /// Who gets it (everyone when absent).
+        to: Option<Subject>,
+    },
+    /// `deny app.publish on app:a to everyone`
+    Deny {
+        /// Denied actions.
+        actions: Actions,
+        /// Node the deny is scoped to (every node when absent).
+        on: Option<NodeRef>,
+        /// Who it denies.
+        to: Subject,
+    },
+    /// `grant app.publish on app:a to alice`
+    Grant {
+        /// Granted actions.
+        actions: Actions,
+        /// Node.
+        on: NodeRef,
+        /// Receivers.
+        to: Vec<Subject>,
+    },
+    /// `assign editor on workspace:w to alice, group support`
+    Assign {
+        /// Role.
+        role: Name,
+        /// Node.
+        on: NodeRef,
+        /// Receivers.
+        to: Vec<Subject>,
+    },
+    /// `constraint exactly one owner per workspace`
+    Constraint(ConstraintKind),
+    /// `user alice in team:acme status active with dept = "sales"`
+    Principal {
+        /// Principal name.
+        name: Name,
+        /// `service` or `human` (humans when absent).
+        kind: Option<Name>,
+        /// Nodes the principal belongs to.
+        homes: Vec<NodeRef>,
+        /// Status.
+        status: Option<Name>,
+        /// Other attributes.
+        attrs: Vec<(Name, Name)>,
+    },
+    /// `group support in team:acme { alice, group frontline }`
+    Group {
+        /// Group name.
+        name: Name,
+        /// Nodes the group belongs to.
+        homes: Vec<NodeRef>,
+        /// Members.
+        members: Vec<Subject>,
+    },
+    /// `add alice, bob to group support`
+    Add {
+        /// New members.
+        members: Vec<Subject>,
+        /// The group.
+        group: Name,
+    },
+    /// `workspace marketing in team:acme`
+    Node {
+        /// The node's type.
+        ty: Name,
+        /// The node's name.
+        name: Name,
+        /// Its parent.
+        parent: Option<NodeRef>,
+        /// Its creator.
+        creator: Option<Name>,
+    },
+    /// `test "name" { expect allow alice app.use app:chat }`
+    Test {
+        /// Description.
+        name: Name,
+        /// Expectations.
+        expectations: Vec<Expectation>,
+    },
+}
+
+/// A statement and the span of its text.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// What was said.
+    pub statement: Statement,
+    /// Where.
+    pub span: Span,
+}
+
+/// One parsed file.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyFile {
+    /// Statements in source order.
+    pub items: Vec<Item>,
+}

@@ -1,0 +1,657 @@
+//! The pest parser and the walk from its parse tree to the typed AST.
+//!
+//! Parse errors are reworded from pest's rule names into the words a policy
+//! author uses ("a role name", "`to` followed by who it applies to").
+
+use super::ast::*;
+use crate::error::Diagnostic;
+use crate::source::{FileId, Span};
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/policy.pest"]
+struct Grammar;
+
+/// Parses one file. On failure returns the one syntax error found (parsing
+/// stops at the first error, as the rest of the file cannot be trusted).
+pub fn parse(file: FileId, text: &str) -> Result<PolicyFile, Diagnostic> {
+    if let Some(pos) = text.find('\0') {
+        return Err(Diagnostic::new(
+            "policy text contains a NUL byte",
+            Span::new(file, pos, pos + 1),
+        )
+        .help("policy files are plain UTF-8 text; remove the NUL character"));
+    }
+    let mut pairs = Grammar::parse(Rule::policy, text).map_err(|e| syntax_error(file, text, e))?;
+    let walker = Walker { file };
+    let mut items = Vec::new();
+    if let Some(policy) = pairs.next() {
+        for pair in policy.into_inner() {
+            if pair.as_rule() == Rule::EOI {
+                continue;
+            }
+            let span = walker.span(&pair);
+            items.push(Item {
+                statement: walker.statement(pair),
+                span,
+            });
+        }
+    }
+    Ok(PolicyFile { items })
+}
+
+fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let pos = match e.location {
+        InputLocation::Pos(p) | InputLocation::Span((p, _)) => p,
+    };
+    let end = text[pos..]
+        .char_indices()
+        .find(|&(i, c)| i > 0 && (c.is_whitespace() || c == ','))
+        .map_or(text.len(), |(i, _)| pos + i)
+        .max(pos + text[pos..].chars().next().map_or(0, char::len_utf8));
+    let found = match text[pos..].split_whitespace().next() {
+        None => "the end of the file".to_string(),
+        Some(word) => {
+            let word: String = word.chars().take(40).collect();
+            format!("`{word}`")
+        }
+    };
+    let mut expected: Vec<&str> = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter_map(|r| describe(*r)).collect()
+        }
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    expected.sort();
+    expected.dedup();
+    let unterminated = text[pos..].starts_with('"') && !text[pos + 1..].contains('"');
+    let message = if unterminated {
+        "unterminated string".to_string()
+    } else if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", one_of(&expected))
+    };
+    let d = Diagnostic::new(message, Span::new(file, pos, end.min(text.len())));
+    if unterminated {
+        d.label("this string has no closing quote")
+            .help("close the string with `\"` on the same line")
+    } else {
+        d.label("not expected here").help(
+            "each statement starts with a keyword (`type`, `role`, `assign`, `grant`, `deny`, `user`, `group`, ...) or a node type; see grammar/README.md",
+        )
+    }
+}
+
+fn one_of(items: &[&str]) -> String {
+    match items {
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+        [] => String::new(),
+    }
+}
+
+/// The words for a grammar rule in an error message; `None` hides the rule.
+fn describe(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "the end of the file",
+        Rule::ident | Rule::name | Rule::bare_name => "a name",
+        Rule::string => "a quoted string",
+        Rule::int => "a number",
+        Rule::action | Rule::actions => "an action name such as `app.edit`",
+        Rule::all_actions => "`*`",
+        Rule::node_ref => "a node such as `workspace:marketing`",
+        Rule::value => "a value",
+        Rule::cmp => "`=` or `!=`",
+        Rule::mode => "`union`, `highest` or `override`",
+        Rule::subject | Rule::subjects | Rule::subject_ref | Rule::principal_ref => {
+            "who it applies to (a user, `group NAME`, `everyone` or `users where ...`)"
+        }
+        Rule::group_ref => "`group NAME`",
+        Rule::selector | Rule::selector_head => "`everyone` or `users`",
+        Rule::verdict => "`allow` or `deny`",
+        Rule::kind => "`service` or `human`",
+        Rule::count => "`exactly one`, `at most one` or `at least one`",
+        Rule::holder_count | Rule::no_groups => "a constraint",
+        Rule::type_decl
+        | Rule::action_decl
+        | Rule::role_decl
+        | Rule::creator_rule
+        | Rule::default_rule
+        | Rule::deny_rule
+        | Rule::grant_stmt
+        | Rule::assign_stmt
+        | Rule::constraint_stmt
+        | Rule::principal_decl
+        | Rule::group_decl
+        | Rule::add_stmt
+        | Rule::test_decl
+        | Rule::node_decl => "a statement",
+        Rule::role_body | Rule::members => "`{`",
+        Rule::parent_types | Rule::homes | Rule::K_IN => "`in`",
+        Rule::combine => "`combine`",
+        Rule::rank => "`rank`",
+        Rule::includes => "`includes`",
+        Rule::not_overridable => "`not overridable`",
+        Rule::status => "`status`",
+        Rule::attrs => "`with`",
+        Rule::attr => "an attribute such as `dept = sales`",
+        Rule::condition => "a condition such as `status = banned`",
+        Rule::expectation => "`expect`",
+        Rule::K_ON => "`on`",
+        Rule::K_TO => "`to`",
+        Rule::K_OF => "`of`",
+        Rule::K_HOLDS => "`holds`",
+        Rule::K_PER => "`per`",
+        Rule::K_USER => "`user`",
+        Rule::K_USERS => "`users`",
+        Rule::K_GROUP => "`group`",
+        Rule::K_BY => "`by`",
+        Rule::K_WHERE => "`where`",
+        Rule::K_AND => "`and`",
+        Rule::K_CREATED => "`created by`",
+        Rule::K_CANNOT => "`cannot join groups`",
+        Rule::K_OVERRIDABLE => "`overridable`",
+        Rule::K_ONE => "`one`",
+        _ => return None,
+    })
+}
+
+struct Walker {
+    file: FileId,
+}
+
+impl Walker {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn name(&self, pair: Pair<Rule>) -> Name {
+        let span = self.span(&pair);
+        let text = match pair.as_rule() {
+            Rule::name | Rule::value => {
+                let inner = pair.into_inner().next();
+                match inner {
+                    Some(p) if p.as_rule() == Rule::string => unescape(p.as_str()),
+                    Some(p) => p.as_str().to_string(),
+                    None => String::new(),
+                }
+            }
+            _ => pair.as_str().to_string(),
+        };
+        Name { text, span }
+    }
+
+    /// Names of the children with rule `rule`, in order.
+    fn names(&self, pair: Pair<Rule>, rule: Rule) -> Vec<Name> {
+        pair.into_inner()
+            .filter(|p| p.as_rule() == rule)
+            .map(|p| self.name(p))
+            .collect()
+    }
+
+    fn node_ref(&self, pair: Pair<Rule>) -> NodeRef {
+        let mut inner = pair.into_inner();
+        let ty = inner.next().map(|p| self.name(p));
+        let name = inner.next().map(|p| self.name(p));
+        match (ty, name) {
+            (Some(ty), Some(name)) => NodeRef { ty, name },
+            _ => unreachable!("grammar: node_ref is ident ':' name"),
+        }
+    }
+
+    fn actions(&self, pair: Pair<Rule>) -> Actions {
+        let span = self.span(&pair);
+        let mut names = Vec::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::all_actions => return Actions::All(span),
+                Rule::action => names.push(self.name(p)),
+                _ => {}
+            }
+        }
+        Actions::List(names)
+    }
+
+    fn subject(&self, pair: Pair<Rule>) -> Subject {
+        let span = self.span(&pair);
+        let Some(inner) = pair.into_inner().next() else {
+            unreachable!("grammar: subject has one child")
+        };
+        match inner.as_rule() {
+            Rule::subject_ref => self.subject(inner),
+            Rule::group_ref | Rule::principal_ref => {
+                let group = inner.as_rule() == Rule::group_ref;
+                let name = inner
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::name)
+                    .map(|p| self.name(p));
+                let Some(name) = name else {
+                    unreachable!("grammar: reference has a name")
+                };
+                if group {
+                    Subject::Group(name)
+                } else {
+                    Subject::Principal(name)
+                }
+            }
+            Rule::selector => {
+                // The selector's own tokens, without whitespace or comments after it.
+                let end = inner.clone().into_inner().map(|p| p.as_span().end()).max();
+                let span = Span {
+                    end: end.map_or(span.end, |e| e as u32),
+                    ..span
+                };
+                let mut conditions = Vec::new();
+                for p in inner.into_inner() {
+                    match p.as_rule() {
+                        Rule::selector_head => {
+                            if let Some(kind) = p.into_inner().find(|k| k.as_rule() == Rule::kind) {
+                                let kind = self.name(kind);
+                                conditions.push(Condition {
+                                    key: Name {
+                                        text: "kind".into(),
+                                        span: kind.span,
+                                    },
+                                    equal: true,
+                                    value: kind,
+                                });
+                            }
+                        }
+                        Rule::condition => {
+                            let mut c = p.into_inner();
+                            let (Some(key), Some(cmp), Some(value)) =
+                                (c.next(), c.next(), c.next())
+                            else {
+                                unreachable!("grammar: condition is key cmp value")
+                            };
+                            conditions.push(Condition {
+                                key: self.name(key),
+                                equal: cmp.as_str() == "=",
+                                value: self.name(value),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+                Subject::Selector { span, conditions }
+            }
+            _ => unreachable!("grammar: unexpected subject {:?}", inner.as_rule()),
+        }
+    }
+
+    fn subjects(&self, pair: Pair<Rule>) -> Vec<Subject> {
+        pair.into_inner()
+            .filter(|p| matches!(p.as_rule(), Rule::subject | Rule::subject_ref))
+            .map(|p| self.subject(p))
+            .collect()
+    }
+
+    fn statement(&self, pair: Pair<Rule>) -> Statement {
+        let rule = pair.as_rule();
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().filter(|p| !p.as_rule().is_keyword());
+        match rule {
+            Rule::type_decl => {
+                let mut name = None;
+                let mut parents = Vec::new();
+                let mut modes = Vec::new();
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::ident => name = Some(self.name(p)),
+                        Rule::parent_types => parents = self.names(p, Rule::ident),
+                        Rule::combine => {
+                            modes = p
+                                .into_inner()
+                                .filter(|m| m.as_rule() == Rule::mode)
+                                .map(|m| match m.as_str() {
+                                    "highest" => Mode::Highest,
+                                    "override" => Mode::Override,
+                                    _ => Mode::Union,
+                                })
+                                .collect()
+                        }
+                        _ => {}
+                    }
+                }
+                Statement::Type {
+                    name: name.unwrap_or_else(|| unreachable!("grammar: type has a name")),
+                    parents,
+                    modes,
+                }
+            }
+            Rule::action_decl => Statement::Action {
+                names: inner.map(|p| self.name(p)).collect(),
+            },
+            Rule::role_decl => {
+                let mut idents = Vec::new();
+                let mut rank = None;
+                let mut includes = Vec::new();
+                let mut sticky = false;
+                let mut actions = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::ident => idents.push(self.name(p)),
+                        Rule::rank => {
+                            let sp = self.span(&p);
+                            let n = p.into_inner().find(|i| i.as_rule() == Rule::int);
+                            let value = n.and_then(|n| n.as_str().parse().ok()).unwrap_or(0);
+                            rank = Some((value, sp));
+                        }
+                        Rule::includes => includes = self.names(p, Rule::ident),
+                        Rule::not_overridable => sticky = true,
+                        Rule::role_body => {
+                            actions = Some(
+                                p.into_inner()
+                                    .find(|a| a.as_rule() == Rule::actions)
+                                    .map_or(Actions::List(Vec::new()), |a| self.actions(a)),
+                            )
+                        }
+                        _ => {}
+                    }
+                }
+                let mut idents = idents.into_iter();
+                let name = idents
+                    .next()
+                    .unwrap_or_else(|| unreachable!("grammar: role has a name"));
+                Statement::Role {
+                    name,
+                    on: idents.collect(),
+                    rank,
+                    includes,
+                    sticky,
+                    actions,
+                }
+            }
+            Rule::creator_rule => {
+                let mut types: Vec<Name> = inner.map(|p| self.name(p)).collect();
+                let role = types
+                    .pop()
+                    .unwrap_or_else(|| unreachable!("grammar: creator rule has a role"));
+                Statement::Creator { types, role }
+            }
+            Rule::default_rule => {
+                let (Some(role), Some(on)) = (inner.next(), inner.next()) else {
+                    unreachable!("grammar: default has role and type")
+                };
+                Statement::Default {
+                    role: self.name(role),
+                    on: self.name(on),
+                    to: inner.next().map(|s| self.subject(s)),
+                }
+            }
+            Rule::deny_rule => {
+                let mut actions = None;
+                let mut on = None;
+                let mut to = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::actions => actions = Some(self.actions(p)),
+                        Rule::node_ref => on = Some(self.node_ref(p)),
+                        Rule::subject => to = Some(self.subject(p)),
+                        _ => {}
+                    }
+                }
+                match (actions, to) {
+                    (Some(actions), Some(to)) => Statement::Deny { actions, on, to },
+                    _ => unreachable!("grammar: deny has actions and subject"),
+                }
+            }
+            Rule::grant_stmt => {
+                let (Some(actions), Some(on), Some(to)) =
+                    (inner.next(), inner.next(), inner.next())
+                else {
+                    unreachable!("grammar: grant has actions, node, subjects")
+                };
+                Statement::Grant {
+                    actions: self.actions(actions),
+                    on: self.node_ref(on),
+                    to: self.subjects(to),
+                }
+            }
+            Rule::assign_stmt => {
+                let (Some(role), Some(on), Some(to)) = (inner.next(), inner.next(), inner.next())
+                else {
+                    unreachable!("grammar: assign has role, node, subjects")
+                };
+                Statement::Assign {
+                    role: self.name(role),
+                    on: self.node_ref(on),
+                    to: self.subjects(to),
+                }
+            }
+            Rule::constraint_stmt => {
+                let Some(c) = inner.next() else {
+                    unreachable!("grammar: constraint has a body")
+                };
+                Statement::Constraint(self.constraint(c))
+            }
+            Rule::principal_decl => {
+                let mut name = None;
+                let mut kind = None;
+                let mut homes = Vec::new();
+                let mut status = None;
+                let mut attrs = Vec::new();
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::kind => kind = Some(self.name(p)),
+                        Rule::name => name = Some(self.name(p)),
+                        Rule::homes => {
+                            homes = p
+                                .into_inner()
+                                .filter(|n| n.as_rule() == Rule::node_ref)
+                                .map(|n| self.node_ref(n))
+                                .collect()
+                        }
+                        Rule::status => {
+                            status = p
+                                .into_inner()
+                                .find(|v| v.as_rule() == Rule::value)
+                                .map(|v| self.name(v))
+                        }
+                        Rule::attrs => {
+                            for a in p.into_inner().filter(|a| a.as_rule() == Rule::attr) {
+                                let mut kv = a.into_inner();
+                                if let (Some(k), Some(v)) = (kv.next(), kv.next()) {
+                                    attrs.push((self.name(k), self.name(v)));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Statement::Principal {
+                    name: name.unwrap_or_else(|| unreachable!("grammar: user has a name")),
+                    kind,
+                    homes,
+                    status,
+                    attrs,
+                }
+            }
+            Rule::group_decl => {
+                let mut name = None;
+                let mut homes = Vec::new();
+                let mut members = Vec::new();
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::name => name = Some(self.name(p)),
+                        Rule::homes => {
+                            homes = p
+                                .into_inner()
+                                .filter(|n| n.as_rule() == Rule::node_ref)
+                                .map(|n| self.node_ref(n))
+                                .collect()
+                        }
+                        Rule::members => members = self.subjects(p),
+                        _ => {}
+                    }
+                }
+                Statement::Group {
+                    name: name.unwrap_or_else(|| unreachable!("grammar: group has a name")),
+                    homes,
+                    members,
+                }
+            }
+            Rule::add_stmt => {
+                let mut members = Vec::new();
+                let mut group = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::subject_ref => members.push(self.subject(p)),
+                        Rule::name => group = Some(self.name(p)),
+                        _ => {}
+                    }
+                }
+                Statement::Add {
+                    members,
+                    group: group.unwrap_or_else(|| unreachable!("grammar: add names a group")),
+                }
+            }
+            Rule::node_decl => {
+                let mut ty = None;
+                let mut name = None;
+                let mut parent = None;
+                let mut creator = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::ident => ty = Some(self.name(p)),
+                        Rule::name if name.is_none() => name = Some(self.name(p)),
+                        Rule::name => creator = Some(self.name(p)),
+                        Rule::node_ref => parent = Some(self.node_ref(p)),
+                        _ => {}
+                    }
+                }
+                match (ty, name) {
+                    (Some(ty), Some(name)) => Statement::Node {
+                        ty,
+                        name,
+                        parent,
+                        creator,
+                    },
+                    _ => unreachable!("grammar: node has type and name"),
+                }
+            }
+            Rule::test_decl => {
+                let mut name = None;
+                let mut expectations = Vec::new();
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::string => {
+                            name = Some(Name {
+                                text: unescape(p.as_str()),
+                                span: self.span(&p),
+                            })
+                        }
+                        Rule::expectation => expectations.push(self.expectation(p)),
+                        _ => {}
+                    }
+                }
+                Statement::Test {
+                    name: name.unwrap_or_else(|| Name {
+                        text: String::new(),
+                        span,
+                    }),
+                    expectations,
+                }
+            }
+            r => unreachable!("grammar: unexpected statement {r:?}"),
+        }
+    }
+
+    fn constraint(&self, pair: Pair<Rule>) -> ConstraintKind {
+        match pair.as_rule() {
+            Rule::holder_count => {
+                let mut inner = pair.into_inner();
+                let (Some(count), Some(role), Some(per)) = (
+                    inner.next(),
+                    inner.next(),
+                    inner.find(|p| p.as_rule() == Rule::ident),
+                ) else {
+                    unreachable!("grammar: holder count has count, role, type")
+                };
+                let (min, max) = match count.into_inner().next().map(|c| c.as_rule()) {
+                    Some(Rule::exactly_one) => (Some(1), Some(1)),
+                    Some(Rule::at_most_one) => (None, Some(1)),
+                    _ => (Some(1), None),
+                };
+                ConstraintKind::Holders {
+                    min,
+                    max,
+                    role: self.name(role),
+                    per: self.name(per),
+                }
+            }
+            _ => {
+                let kind = pair.into_inner().find(|p| p.as_rule() == Rule::kind);
+                ConstraintKind::NoGroups {
+                    kind: self.name(kind.unwrap_or_else(|| unreachable!("grammar: kind"))),
+                }
+            }
+        }
+    }
+
+    fn expectation(&self, pair: Pair<Rule>) -> Expectation {
+        let span = self.span(&pair);
+        let mut allow = false;
+        let mut principal = None;
+        let mut action = None;
+        let mut resource = None;
+        let mut by = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::verdict => allow = p.as_str() == "allow",
+                Rule::name => principal = Some(self.name(p)),
+                Rule::action => action = Some(self.name(p)),
+                Rule::node_ref => resource = Some(self.node_ref(p)),
+                Rule::ident => by = Some(self.name(p)),
+                _ => {}
+            }
+        }
+        match (principal, action, resource) {
+            (Some(principal), Some(action), Some(resource)) => Expectation {
+                allow,
+                principal,
+                action,
+                resource,
+                by,
+                span,
+            },
+            _ => unreachable!("grammar: expectation has principal, action, resource"),
+        }
+    }
+}
+
+trait IsKeyword {
+    fn is_keyword(&self) -> bool;
+}
+
+impl IsKeyword for Rule {
+    fn is_keyword(&self) -> bool {
+        format!("{self:?}").starts_with("K_")
+    }
+}
+
+fn unescape(quoted: &str) -> String {
+    let body = quoted
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(quoted);
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
