@@ -100,7 +100,10 @@ impl LoadError {
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let mut out = String::new();
-        for d in &self.diagnostics {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
             let report = Report::new(&self.sources, d);
             if handler.render_report(&mut out, &report).is_err() {
                 out.push_str(&format!("error: {}\n", d.message));

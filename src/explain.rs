@@ -23,11 +23,32 @@ pub struct Step {
     pub at: Option<Location>,
 }
 
+/// What kind of rule a [`Reason`] ends in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// A role assigned to the principal, a group of it, or a selector.
+    Assignment,
+    /// The creator rule.
+    Creator,
+    /// A default role.
+    Default,
+    /// A direct grant.
+    Grant,
+    /// A deny rule.
+    Deny,
+}
+
 /// A chain of steps that ends in an allow or a deny.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Reason {
     /// The conclusion of the chain.
     pub title: String,
+    /// The kind of rule that decides.
+    pub via: Via,
+    /// The role that allows, for reasons that come from a role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// The steps, from the principal to the conclusion.
     pub steps: Vec<Step>,
 }
@@ -179,7 +200,7 @@ impl Snapshot {
     pub fn roles(&self, principal: &str, node: &str) -> Option<Roles> {
         let m = self.model();
         let p = *m.names.principals.get(principal)?;
-        let n = *m.names.nodes.get(node)?;
+        let n = crate::eval::snapshot::node_id(m, node)?;
         let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
         let ex = Explainer { m, d: &d, p };
         Some(Roles {
@@ -290,7 +311,7 @@ impl Explainer<'_> {
 
     /// How role `r` comes to apply at `n`: the fact that gives it, then the
     /// nodes it flows through.
-    fn held_steps(&self, r: RoleId, n: NodeId) -> Vec<Step> {
+    fn held_steps(&self, r: RoleId, n: NodeId) -> (Via, Vec<Step>) {
         let mut sources: Vec<NodeId> = self
             .d
             .applies
@@ -300,8 +321,9 @@ impl Explainer<'_> {
             .collect();
         sources.sort();
         let Some(&src) = sources.last() else {
-            return Vec::new();
+            return (Via::Assignment, Vec::new());
         };
+        let mut via = Via::Assignment;
         let mut steps = Vec::new();
         let me = self.principal();
         let mut held: Vec<&Held> = self
@@ -337,10 +359,15 @@ impl Explainer<'_> {
                 h.3,
             ));
         } else if let Some(c) = created.first() {
+            via = Via::Creator;
             steps.push(self.step(format!("{me} created {}", self.m.node_name(src)), c.4));
             let ty = &self.m.types[self.m.nodes[src.index()].ty.index()].name;
-            steps.push(self.step(format!("the creator of a {ty} holds {}", self.role(r)), c.3));
+            steps.push(self.step(
+                format!("creators of `{ty}` nodes hold {}", self.role(r)),
+                c.3,
+            ));
         } else if let Some(x) = defaulted.first() {
+            via = Via::Default;
             steps.push(self.step(
                 format!(
                     "{me} holds no role of its own on {}, so the default {} applies",
@@ -351,7 +378,7 @@ impl Explainer<'_> {
             ));
         }
         steps.extend(self.flow_steps(n, src));
-        steps
+        (via, steps)
     }
 
     /// Steps from role `r` through `includes` to role `r2`.
@@ -400,12 +427,14 @@ impl Explainer<'_> {
         pairs
             .into_iter()
             .map(|(r, r2)| {
-                let mut steps = self.held_steps(r, n);
+                let (via, mut steps) = self.held_steps(r, n);
                 steps.extend(self.include_steps(r, r2));
                 let def = &self.m.roles[r2.index()];
                 steps.push(self.step(format!("{} allows {action}", def.name), def.actions_fact));
                 Reason {
                     title: format!("role {} allows {action}", self.role(r)),
+                    via,
+                    role: Some(self.role(r).to_string()),
                     steps,
                 }
             })
@@ -445,6 +474,8 @@ impl Explainer<'_> {
                 }
                 Reason {
                     title: format!("a direct grant allows {action}"),
+                    via: Via::Grant,
+                    role: None,
                     steps,
                 }
             })
@@ -468,6 +499,8 @@ impl Explainer<'_> {
                 steps.push(self.step(format!("`{rule}` denies it"), x.3));
                 Reason {
                     title: "a deny rule applies, and deny wins".to_string(),
+                    via: Via::Deny,
+                    role: None,
                     steps,
                 }
             })
@@ -487,7 +520,7 @@ impl Explainer<'_> {
             .into_iter()
             .map(|r| HeldRole {
                 role: self.role(r).to_string(),
-                steps: self.held_steps(r, n),
+                steps: self.held_steps(r, n).1,
             })
             .collect()
     }
@@ -503,7 +536,7 @@ impl Explainer<'_> {
             out.push(DroppedRole {
                 role: lo.name.clone(),
                 reason: format!(
-                    "outranked by {} (rank {} > {}); roles on a `{ty}` combine by highest privilege",
+                    "outranked by {} (rank {} > {}); roles on `{ty}` nodes combine by highest privilege",
                     hi.name, hi.rank, lo.rank
                 ),
             });

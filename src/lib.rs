@@ -5,11 +5,13 @@ pub mod error;
 pub mod eval;
 pub mod explain;
 mod load;
+pub mod policy_test;
+pub mod query;
 pub mod source;
 pub mod syntax;
 
 pub use decision::{Decision, Effect, Request, RequestError};
 pub use error::{Error, LoadError};
 pub use eval::snapshot::Snapshot;
-pub use explain::{Explanation, Reason, Step};
+pub use explain::{Explanation, Reason, Step, Via};
 pub use load::{read_paths, MAX_FILE_BYTES};

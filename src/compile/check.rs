@@ -367,12 +367,12 @@ impl Checker {
         self.errors.push(
             Diagnostic::new(
                 format!(
-                    "role `{}` cannot be {what} a `{}`",
+                    "role `{}` cannot be {what} `{}` nodes",
                     r.name, self.m.types[ty.index()].name
                 ),
                 span,
             )
-            .label(format!("this is a `{}`", self.m.types[ty.index()].name))
+            .label(format!("this is of type `{}`", self.m.types[ty.index()].name))
             .help(format!("`{}` is declared on {}; assign it on one of those, or add the type to its `on` list", r.name, on.join(", "))),
         );
         false
@@ -475,13 +475,32 @@ impl Checker {
                                     .map(|x| format!("`{}`", self.m.types[x.index()].name))
                                     .collect();
                                 self.errors.push(
-                                    Diagnostic::new(format!("a `{}` cannot be placed in a `{}`", ty.text, self.m.types[pt.index()].name), Span { start: p.ty.span.start, ..p.name.span })
-                                        .label("wrong kind of parent")
-                                        .help(if allowed.is_empty() {
-                                            format!("`{}` is a top-level type; declare `type {} in {}` to allow it", ty.text, ty.text, self.m.types[pt.index()].name)
+                                    Diagnostic::new(
+                                        format!(
+                                            "`{}` nodes cannot be placed in `{}` nodes",
+                                            ty.text,
+                                            self.m.types[pt.index()].name
+                                        ),
+                                        Span {
+                                            start: p.ty.span.start,
+                                            ..p.name.span
+                                        },
+                                    )
+                                    .label("wrong kind of parent")
+                                    .help(
+                                        if allowed.is_empty() {
+                                            format!(
+                                                "`{}` is a top-level type: remove the `in` clause",
+                                                ty.text
+                                            )
                                         } else {
-                                            format!("a `{}` goes in {}", ty.text, allowed.join(" or "))
-                                        }),
+                                            format!(
+                                                "`{}` nodes go in {}",
+                                                ty.text,
+                                                allowed.join(" or ")
+                                            )
+                                        },
+                                    ),
                                 );
                             }
                         }

@@ -120,13 +120,10 @@ impl Snapshot {
             .ok_or_else(|| RequestError::UnknownAction {
                 name: action.to_string(),
             })?;
-        let n = names
-            .nodes
-            .get(resource)
-            .ok_or_else(|| RequestError::UnknownResource {
-                name: resource.to_string(),
-            })?;
-        Ok((*p, *a, *n))
+        let n = node_id(&self.model, resource).ok_or_else(|| RequestError::UnknownResource {
+            name: resource.to_string(),
+        })?;
+        Ok((*p, *a, n))
     }
 
     /// May `principal` do `action` on `resource` (written `type:name`)?
@@ -166,4 +163,14 @@ impl Snapshot {
         // No node above the resource carries any fact about the principal.
         false
     }
+}
+
+/// The node written `type:name` or `type:"name"`.
+pub fn node_id(m: &Model, text: &str) -> Option<NodeId> {
+    if let Some(&n) = m.names.nodes.get(text) {
+        return Some(n);
+    }
+    let (ty, name) = text.split_once(':')?;
+    let name = name.strip_prefix('"')?.strip_suffix('"')?;
+    m.names.nodes.get(&format!("{ty}:{name}")).copied()
 }

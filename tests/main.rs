@@ -1,0 +1,8 @@
+//! grantlog's integration tests: one binary, one module per feature.
+
+mod cli;
+mod common;
+mod consistency;
+mod constructs;
+mod errors;
+mod policies;
