@@ -120,3 +120,5 @@ impl Decision {
         self.decision == Effect::Allow
     }
 }
+
+impl std::error::Error for RequestError {}

@@ -1,3 +1,6 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
 pub mod cli;
 pub mod compile;
 pub mod decision;
@@ -13,5 +16,5 @@ pub mod syntax;
 pub use decision::{Decision, Effect, Request, RequestError};
 pub use error::{Error, LoadError};
 pub use eval::snapshot::Snapshot;
-pub use explain::{Explanation, Reason, Step, Via};
+pub use explain::{Explanation, Reason, Roles, Step, Via};
 pub use load::{read_paths, MAX_FILE_BYTES};
