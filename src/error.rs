@@ -82,7 +82,8 @@ struct JsonDiagnostic<'a> {
 }
 
 impl LoadError {
-    pub(crate) fn new(sources: Sources, mut diagnostics: Vec<Diagnostic>) -> LoadError {
+    /// A load error from diagnostics about `sources`, sorted by position.
+    pub fn new(sources: Sources, mut diagnostics: Vec<Diagnostic>) -> LoadError {
         diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.start)));
         diagnostics.dedup();
         LoadError {
@@ -211,6 +212,9 @@ pub enum Error {
     /// The policy text has errors.
     #[error("{0}")]
     Load(#[from] LoadError),
+    /// A request or command line that cannot be carried out as given.
+    #[error("{0}")]
+    Usage(String),
     /// A file could not be read.
     #[error("cannot read `{path}`: {source}")]
     Io {

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod compile;
 pub mod decision;
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod explain;

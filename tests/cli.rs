@@ -119,3 +119,203 @@ fn a_missing_file_exits_2() {
         "{err}"
     );
 }
+
+#[test]
+fn explain_prints_the_tree_alone() {
+    let (code, out, _) = run(&[
+        "explain",
+        "policies/dify.policy",
+        "erin",
+        "app.edit",
+        "app:chatbot",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("deny: erin may not `app.edit` on app:chatbot"),
+        "{out}"
+    );
+}
+
+#[test]
+fn who_can_lists_principals_with_their_reason() {
+    let (code, out, _) = run(&["who-can", "policies/dify.policy", "app.edit", "app:chatbot"]);
+    assert_eq!(code, 0);
+    assert_snapshot!(out, @r"
+    alice  role owner allows app.edit
+    bob    role editor allows app.edit
+    carol  role editor allows app.edit
+    ");
+    let (_, out, _) = run(&[
+        "who-can",
+        "-p",
+        "policies/dify.policy",
+        "app.edit",
+        "app:chatbot",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[1]["principal"], "bob");
+}
+
+#[test]
+fn what_can_lists_actions_per_node() {
+    let (code, out, _) = run(&[
+        "what-can",
+        "policies/dify.policy",
+        "erin",
+        "knowledge_base:papers",
+    ]);
+    assert_eq!(code, 0);
+    assert_snapshot!(out, @r"
+    knowledge_base:papers  app.use
+    knowledge_base:papers  knowledge_base.edit
+    knowledge_base:papers  knowledge_base.use
+    knowledge_base:papers  plugin.use
+    ");
+}
+
+#[test]
+fn roles_shows_effective_and_dropped_roles() {
+    let (code, out, _) = run(&[
+        "roles",
+        "policies/dify.policy",
+        "bob",
+        "workspace:marketing",
+    ]);
+    assert_eq!(code, 0);
+    assert_snapshot!(out);
+}
+
+#[test]
+fn test_runs_policy_tests_and_summarises() {
+    let (code, out, _) = run(&["test", "policies/"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with(" passed, 0 failed\n"), "{out}");
+}
+
+#[test]
+fn a_failing_policy_test_exits_1_with_the_explanation() {
+    let dir = tempdir("test");
+    let file = dir.join("t.policy");
+    std::fs::write(
+        &file,
+        "type org\naction read\nrole r on org { read }\norg o\nuser a\ntest \"a reads\" {\n  expect allow a read org:o\n}\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&["test", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let out = out.replace(file.to_str().unwrap(), "t.policy");
+    assert_snapshot!(out, @r"
+    FAIL t.policy:7 (a reads): expect allow a read org:o
+      expected allow, got deny
+      deny: a may not `read` on org:o: no role or grant allows it
+      └─ missing: assign one of `r` on org:o or a node above it, or `grant read on org:o to a`
+
+    0 passed, 1 failed
+    ");
+}
+
+#[test]
+fn validate_reports_ok_or_every_error_as_json() {
+    let (code, out, _) = run(&["validate", "policies/dify.policy"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ok: 7 types, 7 roles"), "{out}");
+    let dir = tempdir("validate");
+    let file = dir.join("bad.policy");
+    std::fs::write(
+        &file,
+        "type org\norg acme in org:nowhere\nuser u\nassign x on org:acme to u\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&["validate", file.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[1]["message"], "unknown role `x`");
+    assert_eq!(
+        (errors[1]["line"].as_u64(), errors[1]["column"].as_u64()),
+        (Some(4), Some(8))
+    );
+}
+
+#[test]
+fn fmt_is_canonical_idempotent_and_keeps_comments() {
+    let dir = tempdir("fmt");
+    let file = dir.join("f.policy");
+    std::fs::write(
+        &file,
+        "# model\ntype   org   # top\n\n\n\naction read,write\nrole r on org {read,\n write}\norg o\nuser \"Ann Lee\"   status   banned\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (code, _, err) = run(&["fmt", "--check", path]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("would reformat"), "{err}");
+    let (code, _, _) = run(&["fmt", path]);
+    assert_eq!(code, 0);
+    let formatted = std::fs::read_to_string(&file).unwrap();
+    assert_snapshot!(formatted, @r#"
+    # model
+    type org  # top
+
+    action read, write
+    role r on org { read, write }
+    org o
+    user "Ann Lee" status banned
+    "#);
+    let (code, _, _) = run(&["fmt", "--check", path]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn shipped_policies_are_formatted() {
+    let (code, _, err) = run(&["fmt", "--check", "policies/"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn diff_lists_gains_and_losses_with_reasons() {
+    let dir = tempdir("diff");
+    let old = dir.join("old.policy");
+    let new = dir.join("new.policy");
+    let base = "type org\naction read, write\nrole reader on org { read }\nrole writer on org includes reader { write }\norg o\nuser a\nuser b\n";
+    std::fs::write(&old, format!("{base}assign writer on org:o to a\n")).unwrap();
+    std::fs::write(
+        &new,
+        format!("{base}assign reader on org:o to a\nassign reader on org:o to b\n"),
+    )
+    .unwrap();
+    let (code, out, _) = run(&["diff", old.to_str().unwrap(), new.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let out = out.replace(dir.to_str().unwrap(), "");
+    assert_snapshot!(out, @r"
+    - a write org:o
+        no longer: role writer allows write: writer allows write (/old.policy:4)
+    + b read org:o
+        role reader allows read: reader allows read (/new.policy:3)
+    1 gained, 1 lost
+    ");
+}
+
+#[test]
+fn help_is_useful_on_its_own() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for cmd in [
+        "check", "explain", "who-can", "what-can", "roles", "test", "validate", "fmt", "diff",
+        "repl",
+    ] {
+        assert!(out.contains(cmd), "--help lacks {cmd}");
+        let (code, out, _) = run(&[cmd, "--help"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("Example"), "{cmd} --help has no example");
+    }
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("grantlog-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -6,3 +6,4 @@ mod consistency;
 mod constructs;
 mod errors;
 mod policies;
+mod readme;

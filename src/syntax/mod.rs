@@ -2,5 +2,7 @@
 
 pub mod ast;
 mod parse;
+mod print;
 
 pub use parse::parse;
+pub use print::format;

@@ -31,7 +31,12 @@ pub fn parse(file: FileId, text: &str) -> Result<PolicyFile, Diagnostic> {
             if pair.as_rule() == Rule::EOI {
                 continue;
             }
-            let span = walker.span(&pair);
+            // Without trailing whitespace or comments, which pest folds into a
+            // statement that ends in a repetition.
+            let mut span = walker.span(&pair);
+            if let Some(end) = token_end(&pair) {
+                span.end = end as u32;
+            }
             items.push(Item {
                 statement: walker.statement(pair),
                 span,
@@ -39,6 +44,25 @@ pub fn parse(file: FileId, text: &str) -> Result<PolicyFile, Diagnostic> {
         }
     }
     Ok(PolicyFile { items })
+}
+
+/// Where the last token of `pair` ends. pest folds whitespace and comments
+/// that follow a trailing repetition into the pair; its tokens (and blocks,
+/// which end in their closing brace) do not include them.
+fn token_end(pair: &Pair<Rule>) -> Option<usize> {
+    if matches!(
+        pair.as_rule(),
+        Rule::test_decl | Rule::role_body | Rule::members
+    ) {
+        return Some(pair.as_span().end());
+    }
+    pair.clone()
+        .into_inner()
+        .filter_map(|p| match p.clone().into_inner().next() {
+            None => Some(p.as_span().end()),
+            Some(_) => token_end(&p),
+        })
+        .max()
 }
 
 fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
@@ -240,7 +264,7 @@ impl Walker {
             }
             Rule::selector => {
                 // The selector's own tokens, without whitespace or comments after it.
-                let end = inner.clone().into_inner().map(|p| p.as_span().end()).max();
+                let end = token_end(&inner);
                 let span = Span {
                     end: end.map_or(span.end, |e| e as u32),
                     ..span

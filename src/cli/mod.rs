@@ -1,0 +1,506 @@
+//! The command line: one function per subcommand. Exit status follows grep:
+//! 0 allow (or success), 1 deny (or a failed test, a changed file, a
+//! difference), 2 error. Errors go to stderr; colour only on a terminal and
+//! never with `NO_COLOR`.
+
+mod repl;
+
+use crate::{Effect, Error, Snapshot};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// grantlog: access-control policies, evaluated as Datalog, explained.
+///
+/// Policy files and directories (whose *.policy files are read) come first on
+/// the command line, or with -p; several make up one policy.
+#[derive(Parser, Debug)]
+#[command(name = "grantlog", version, about, long_about)]
+#[command(after_help = "Examples:
+  grantlog check policies/dify.policy carol app.edit app:chatbot --explain
+  grantlog who-can policies/dify.policy workspace.billing workspace:marketing
+  grantlog test policies/
+  grantlog repl policies/dify.policy")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// A policy file or directory (repeatable). Without -p, leading
+    /// arguments that name existing files or directories are the policy.
+    #[arg(short, long = "policy", value_name = "PATH")]
+    policy: Vec<PathBuf>,
+    /// Output format for data.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// May PRINCIPAL do ACTION on RESOURCE? Prints `allow` or `deny`.
+    ///
+    /// Exit status: 0 allow, 1 deny, 2 error. Unknown names are a deny.
+    #[command(
+        after_help = "Example: grantlog check policies/dify.policy carol app.edit app:chatbot --explain"
+    )]
+    Check {
+        /// [POLICY...] PRINCIPAL ACTION RESOURCE (resource as type:name).
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+        /// Print the explanation tree under the decision.
+        #[arg(long)]
+        explain: bool,
+        /// Print the decision and explanation as JSON (same as --format json).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Explain a decision: the tree alone (exit status as for check).
+    #[command(
+        after_help = "Example: grantlog explain policies/dify.policy erin app.edit app:chatbot"
+    )]
+    Explain {
+        /// [POLICY...] PRINCIPAL ACTION RESOURCE.
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Every principal allowed to do ACTION on RESOURCE, with what allows it.
+    #[command(
+        name = "who-can",
+        after_help = "Example: grantlog who-can policies/dify.policy app.edit app:chatbot"
+    )]
+    WhoCan {
+        /// [POLICY...] ACTION RESOURCE.
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Every action PRINCIPAL may take, on every node or on NODE and below.
+    #[command(
+        name = "what-can",
+        after_help = "Example: grantlog what-can policies/dify.policy erin workspace:research"
+    )]
+    WhatCan {
+        /// [POLICY...] PRINCIPAL [NODE].
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The roles PRINCIPAL holds at NODE, and those dropped by highest
+    /// privilege or override.
+    #[command(after_help = "Example: grantlog roles policies/dify.policy bob workspace:marketing")]
+    Roles {
+        /// [POLICY...] PRINCIPAL NODE.
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Run the `test` blocks of policies; each directory or file given is
+    /// one policy. Exit status 1 if any expectation fails.
+    #[command(after_help = "Example: grantlog test policies/")]
+    Test {
+        /// Policy files or directories (default: ./policies).
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Parse, type-check and check constraints; print every error.
+    #[command(
+        visible_alias = "check-policy",
+        after_help = "Example: grantlog validate policies/dify.policy --format json"
+    )]
+    Validate {
+        /// Policy files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Rewrite policy files in the canonical layout (comments kept).
+    #[command(after_help = "Example: grantlog fmt --check policies/")]
+    Fmt {
+        /// Policy files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Do not write; exit 1 if any file would change.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Which principals gain or lose which actions on which nodes between
+    /// two versions of a policy. Exit status 1 if anything changes.
+    #[command(after_help = "Example: grantlog diff old.policy policies/dify.policy")]
+    Diff {
+        /// The old version (file or directory).
+        old: PathBuf,
+        /// The new version (file or directory).
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// An interactive session on a policy: ask questions, add facts.
+    #[command(after_help = "Example: grantlog repl policies/dify.policy")]
+    Repl {
+        /// Policy files or directories to load.
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let text = match &e {
+                Error::Load(l) => l.render(color(&std::io::stderr())),
+                other => format!("error: {other}\n"),
+            };
+            let _ = std::io::stderr().write_all(text.as_bytes());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether to colour output written to `stream`.
+fn color(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn print(text: &str) {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+fn json(value: &impl Serialize) -> String {
+    let mut s =
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// A usage error (bad arguments), reported like an I/O error, exit 2.
+fn usage(message: String) -> Error {
+    Error::Usage(message)
+}
+
+/// Splits positionals into policy paths and `n` query arguments (`n.1` more
+/// optional ones), loads the policy, and returns it with the query.
+fn load_with_query(
+    common: &Common,
+    args: &[String],
+    min: usize,
+    max: usize,
+) -> Result<(Snapshot, Vec<String>), Error> {
+    let mut paths = common.policy.clone();
+    let mut rest = args;
+    if paths.is_empty() {
+        // With a fixed number of query arguments, everything before them is
+        // policy; otherwise leading arguments that exist on disk are.
+        let lead = if min == max {
+            args.len().saturating_sub(min)
+        } else {
+            let existing = args.iter().take_while(|a| Path::new(a).exists()).count();
+            existing.min(args.len().saturating_sub(min))
+        };
+        paths = args[..lead].iter().map(PathBuf::from).collect();
+        rest = &args[lead..];
+    }
+    if paths.is_empty() {
+        return Err(usage(
+            "no policy given: name policy files or directories first, or use -p PATH".into(),
+        ));
+    }
+    if rest.len() < min || rest.len() > max {
+        let want = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err(usage(format!(
+            "expected {want} arguments after the policy, got {}: {}",
+            rest.len(),
+            rest.join(" ")
+        )));
+    }
+    Ok((Snapshot::from_paths(&paths)?, rest.to_vec()))
+}
+
+fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Check {
+            args,
+            explain,
+            json: as_json,
+            common,
+        } => {
+            let (s, q) = load_with_query(&common, &args, 3, 3)?;
+            let why = s.explain(&q[0], &q[1], &q[2]);
+            if as_json || common.format == Format::Json {
+                #[derive(Serialize)]
+                struct Output<'a> {
+                    decision: Effect,
+                    explanation: &'a crate::Explanation,
+                }
+                print(&json(&Output {
+                    decision: why.decision,
+                    explanation: &why,
+                }));
+            } else {
+                print(&format!("{}\n", why.decision));
+                if explain {
+                    print(&format!("{why}\n"));
+                } else if let Some(e) = &why.error {
+                    eprintln!("note: {e}");
+                }
+            }
+            Ok(exit(why.decision))
+        }
+        Command::Explain { args, common } => {
+            let (s, q) = load_with_query(&common, &args, 3, 3)?;
+            let why = s.explain(&q[0], &q[1], &q[2]);
+            match common.format {
+                Format::Json => print(&json(&why)),
+                Format::Text => print(&format!("{why}\n")),
+            }
+            Ok(exit(why.decision))
+        }
+        Command::WhoCan { args, common } => {
+            let (s, q) = load_with_query(&common, &args, 2, 2)?;
+            let who = s.who_can(&q[0], &q[1]).map_err(|e| usage(e.to_string()))?;
+            #[derive(Serialize)]
+            struct Row {
+                principal: String,
+                because: String,
+            }
+            let rows: Vec<Row> = who
+                .into_iter()
+                .map(|p| {
+                    let why = s.explain(&p, &q[0], &q[1]);
+                    let because = why
+                        .allowed_by
+                        .iter()
+                        .map(|r| r.title.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    Row {
+                        principal: p,
+                        because,
+                    }
+                })
+                .collect();
+            match common.format {
+                Format::Json => print(&json(&rows)),
+                Format::Text => {
+                    let width = rows.iter().map(|r| r.principal.len()).max().unwrap_or(0);
+                    for r in &rows {
+                        print(&format!("{:width$}  {}\n", r.principal, r.because));
+                    }
+                    if rows.is_empty() {
+                        eprintln!("nobody may {} on {}", q[0], q[1]);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::WhatCan { args, common } => {
+            let (s, q) = load_with_query(&common, &args, 1, 2)?;
+            let perms = s
+                .what_can(&q[0], q.get(1).map(String::as_str))
+                .map_err(|e| usage(e.to_string()))?;
+            match common.format {
+                Format::Json => print(&json(&perms)),
+                Format::Text => {
+                    let width = perms.iter().map(|p| p.node.len()).max().unwrap_or(0);
+                    for p in &perms {
+                        print(&format!("{:width$}  {}\n", p.node, p.action));
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Roles { args, common } => {
+            let (s, q) = load_with_query(&common, &args, 2, 2)?;
+            let roles = s
+                .roles(&q[0], &q[1])
+                .ok_or_else(|| usage(format!("unknown principal `{}` or node `{}`", q[0], q[1])))?;
+            match common.format {
+                Format::Json => print(&json(&roles)),
+                Format::Text => print(&render_roles(&roles)),
+            }
+            Ok(0)
+        }
+        Command::Test { paths, format } => test(paths, format),
+        Command::Validate { paths, format } => {
+            let sources = crate::read_paths(&paths)?;
+            match Snapshot::from_sources(sources) {
+                Ok(s) => {
+                    let m = s.model();
+                    let summary = format!(
+                        "ok: {} types, {} roles, {} actions, {} nodes, {} users, {} groups, {} tests",
+                        m.types.len(),
+                        m.roles.len(),
+                        m.actions.len(),
+                        m.nodes.len(),
+                        m.principals.len(),
+                        m.groups.len(),
+                        m.tests.iter().map(|t| t.expectations.len()).sum::<usize>()
+                    );
+                    match format {
+                        Format::Json => print(&json(&serde_json::json!({ "errors": [] }))),
+                        Format::Text => print(&format!("{summary}\n")),
+                    }
+                    Ok(0)
+                }
+                Err(e) => {
+                    match format {
+                        Format::Json => print(&json(&e.to_json())),
+                        Format::Text => {
+                            let _ = std::io::stderr()
+                                .write_all(e.render(color(&std::io::stderr())).as_bytes());
+                        }
+                    }
+                    Ok(2)
+                }
+            }
+        }
+        Command::Fmt { paths, check } => fmt(paths, check),
+        Command::Diff { old, new, format } => {
+            let old = Snapshot::from_paths(&[old])?;
+            let new = Snapshot::from_paths(&[new])?;
+            let changes = crate::diff::diff(&old, &new);
+            match format {
+                Format::Json => print(&json(&changes)),
+                Format::Text => {
+                    for c in &changes {
+                        let sign = if c.now == Effect::Allow { '+' } else { '-' };
+                        print(&format!(
+                            "{sign} {} {} {}\n    {}\n",
+                            c.principal, c.action, c.node, c.because
+                        ));
+                    }
+                    let gained = changes.iter().filter(|c| c.now == Effect::Allow).count();
+                    print(&format!(
+                        "{gained} gained, {} lost\n",
+                        changes.len() - gained
+                    ));
+                }
+            }
+            Ok(u8::from(!changes.is_empty()))
+        }
+        Command::Repl { paths } => repl::run(paths),
+    }
+}
+
+fn exit(effect: Effect) -> u8 {
+    match effect {
+        Effect::Allow => 0,
+        Effect::Deny => 1,
+    }
+}
+
+/// Renders effective and dropped roles for people.
+pub(crate) fn render_roles(roles: &crate::Roles) -> String {
+    let mut out = String::new();
+    if roles.effective.is_empty() {
+        out.push_str("no roles\n");
+    }
+    for r in &roles.effective {
+        out.push_str(&format!("{}\n", r.role));
+        for s in &r.steps {
+            let at =
+                s.at.as_ref()
+                    .map(|l| format!("  ({l})"))
+                    .unwrap_or_default();
+            out.push_str(&format!("  {}{at}\n", s.text));
+        }
+    }
+    for d in &roles.dropped {
+        out.push_str(&format!("{} (dropped: {})\n", d.role, d.reason));
+    }
+    out
+}
+
+fn test(paths: Vec<PathBuf>, format: Format) -> Result<u8, Error> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("policies")]
+    } else {
+        paths
+    };
+    // A directory of policies: each *.policy file is one policy.
+    let mut policies = Vec::new();
+    for p in &paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|source| Error::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|e| e == "policy"))
+                .collect();
+            files.sort();
+            policies.extend(files);
+        } else {
+            policies.push(p.clone());
+        }
+    }
+    let mut all = crate::policy_test::Report::default();
+    for p in &policies {
+        let report = Snapshot::from_paths(&[p])?.run_tests();
+        all.outcomes.extend(report.outcomes);
+    }
+    match format {
+        Format::Json => print(&json(&all)),
+        Format::Text => print(&all.render()),
+    }
+    Ok(u8::from(all.failed() > 0))
+}
+
+fn fmt(paths: Vec<PathBuf>, check: bool) -> Result<u8, Error> {
+    let sources = crate::read_paths(&paths)?;
+    let mut changed = 0;
+    let mut errors = Vec::new();
+    for (id, file) in sources.iter() {
+        match crate::syntax::format(&file.text) {
+            Ok(formatted) if formatted == file.text => {}
+            Ok(formatted) => {
+                changed += 1;
+                if check {
+                    eprintln!("would reformat {}", file.name);
+                } else {
+                    std::fs::write(&file.name, formatted).map_err(|source| Error::Io {
+                        path: file.name.clone(),
+                        source,
+                    })?;
+                    eprintln!("formatted {}", file.name);
+                }
+            }
+            Err(mut d) => {
+                d.span = d.span.map(|s| crate::source::Span { file: id, ..s });
+                errors.push(d);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(crate::LoadError::new(sources, errors).into());
+    }
+    Ok(u8::from(check && changed > 0))
+}

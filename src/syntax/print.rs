@@ -1,0 +1,371 @@
+//! The canonical layout of a policy file, for `grantlog fmt`.
+//!
+//! Statements are printed one per line from the AST (role bodies, group
+//! member lists and tests get one item per line when long). Comments between
+//! statements are kept; a statement with a comment inside it is kept as
+//! written, re-indented, so no comment is ever lost. Blank lines between
+//! statements are kept, at most one in a row. Formatting is idempotent.
+
+use super::ast::*;
+use super::parse;
+use crate::error::Diagnostic;
+use std::fmt::Write;
+
+/// Formats a policy text, or returns its syntax error.
+pub fn format(text: &str) -> Result<String, Diagnostic> {
+    let file = parse(0, text)?;
+    let mut out = String::new();
+    let mut pos = 0usize;
+    for item in &file.items {
+        let (start, end) = (item.span.start as usize, item.span.end as usize);
+        gap(&mut out, &text[pos..start]);
+        let original = &text[start..end];
+        if has_comment(original) {
+            out.push_str(&reindent(original));
+        } else {
+            out.push_str(&statement(&item.statement));
+        }
+        out.push('\n');
+        pos = end;
+    }
+    gap(&mut out, &text[pos..]);
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    if out.trim().is_empty() {
+        out.clear();
+    }
+    Ok(out)
+}
+
+/// Text between statements: whitespace and comments. Keeps comments and at
+/// most one blank line.
+fn gap(out: &mut String, between: &str) {
+    let mut blank = 0;
+    let mut first = true;
+    for line in between.split('\n') {
+        let line = line.trim();
+        if line.is_empty() {
+            if !first {
+                blank += 1;
+            }
+        } else {
+            // `line` is a comment, possibly after the previous statement on
+            // the same line.
+            if first && !out.is_empty() && out.ends_with('\n') {
+                out.pop();
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+                first = false;
+                continue;
+            }
+            if blank > 0 && !out.is_empty() {
+                out.push('\n');
+            }
+            blank = 0;
+            out.push_str(line);
+            out.push('\n');
+        }
+        first = false;
+    }
+    if blank > 1 && !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+}
+
+fn has_comment(text: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        match c {
+            '\\' if in_string && !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            '#' if !in_string => return true,
+            _ => {}
+        }
+        escaped = false;
+    }
+    false
+}
+
+fn reindent(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.starts_with('}') {
+                out.push_str("  ");
+            }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+fn name(n: &Name) -> String {
+    crate::compile::model::quote(&n.text)
+}
+
+fn node(n: &NodeRef) -> String {
+    format!("{}:{}", n.ty.text, name(&n.name))
+}
+
+fn list<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
+    items.iter().map(f).collect::<Vec<_>>().join(", ")
+}
+
+fn actions(a: &Actions) -> String {
+    match a {
+        Actions::All(_) => "*".into(),
+        Actions::List(names) => list(names, |n| n.text.clone()),
+    }
+}
+
+fn subject(s: &Subject) -> String {
+    match s {
+        Subject::Principal(n) => name(n),
+        Subject::Group(n) => format!("group {}", name(n)),
+        Subject::Selector { conditions, .. } => {
+            let mut kind = None;
+            let mut conds = Vec::new();
+            for c in conditions {
+                if c.key.text == "kind" && c.equal && kind.is_none() && c.key.span == c.value.span {
+                    kind = Some(c.value.text.clone());
+                } else {
+                    let op = if c.equal { "=" } else { "!=" };
+                    conds.push(format!("{} {op} {}", c.key.text, name(&c.value)));
+                }
+            }
+            let head = match kind {
+                Some(k) => format!("{k} users"),
+                None if conds.is_empty() => "everyone".into(),
+                None => "users".into(),
+            };
+            if conds.is_empty() {
+                head
+            } else {
+                format!("{head} where {}", conds.join(" and "))
+            }
+        }
+    }
+}
+
+/// A `{ a, b, c }` list: on one line when short, else filled into lines.
+fn block(head: &str, items: &[String]) -> String {
+    let one_line = format!("{head} {{ {} }}", items.join(", "));
+    if items.is_empty() {
+        return format!("{head} {{ }}");
+    }
+    if one_line.len() <= 80 {
+        return one_line;
+    }
+    let mut out = format!("{head} {{\n");
+    let mut line = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let comma = if i + 1 < items.len() { "," } else { "" };
+        if !line.is_empty() && line.len() + item.len() + comma.len() + 1 > 78 {
+            let _ = writeln!(out, "  {}", line.trim_end());
+            line.clear();
+        }
+        let _ = write!(line, "{item}{comma} ");
+    }
+    let _ = writeln!(out, "  {}", line.trim_end());
+    out.push('}');
+    out
+}
+
+fn statement(s: &Statement) -> String {
+    match s {
+        Statement::Type {
+            name: n,
+            parents,
+            modes,
+        } => {
+            let mut out = format!("type {}", n.text);
+            if !parents.is_empty() {
+                let _ = write!(out, " in {}", list(parents, |p| p.text.clone()));
+            }
+            if !modes.is_empty() {
+                let ms = list(modes, |m| {
+                    match m {
+                        Mode::Union => "union",
+                        Mode::Highest => "highest",
+                        Mode::Override => "override",
+                    }
+                    .to_string()
+                });
+                let _ = write!(out, " combine {ms}");
+            }
+            out
+        }
+        Statement::Action { names } => format!("action {}", list(names, |n| n.text.clone())),
+        Statement::Role {
+            name: n,
+            on,
+            rank,
+            includes,
+            sticky,
+            actions: acts,
+        } => {
+            let mut head = format!("role {} on {}", n.text, list(on, |t| t.text.clone()));
+            if let Some((r, _)) = rank {
+                let _ = write!(head, " rank {r}");
+            }
+            if !includes.is_empty() {
+                let _ = write!(head, " includes {}", list(includes, |r| r.text.clone()));
+            }
+            if *sticky {
+                head.push_str(" not overridable");
+            }
+            match acts {
+                None => head,
+                Some(Actions::All(_)) => format!("{head} {{ * }}"),
+                Some(Actions::List(names)) => block(
+                    &head,
+                    &names.iter().map(|a| a.text.clone()).collect::<Vec<_>>(),
+                ),
+            }
+        }
+        Statement::Creator { types, role } => {
+            format!(
+                "creator of {} holds {}",
+                list(types, |t| t.text.clone()),
+                role.text
+            )
+        }
+        Statement::Default { role, on, to } => {
+            let mut out = format!("default {} on {}", role.text, on.text);
+            if let Some(s) = to {
+                let _ = write!(out, " to {}", subject(s));
+            }
+            out
+        }
+        Statement::Deny { actions: a, on, to } => {
+            let mut out = format!("deny {}", actions(a));
+            if let Some(n) = on {
+                let _ = write!(out, " on {}", node(n));
+            }
+            let _ = write!(out, " to {}", subject(to));
+            out
+        }
+        Statement::Grant { actions: a, on, to } => {
+            format!(
+                "grant {} on {} to {}",
+                actions(a),
+                node(on),
+                list(to, subject)
+            )
+        }
+        Statement::Assign { role, on, to } => {
+            format!(
+                "assign {} on {} to {}",
+                role.text,
+                node(on),
+                list(to, subject)
+            )
+        }
+        Statement::Constraint(ConstraintKind::Holders {
+            min,
+            max,
+            role,
+            per,
+        }) => {
+            let count = match (min, max) {
+                (Some(_), Some(_)) => "exactly one",
+                (None, Some(_)) => "at most one",
+                _ => "at least one",
+            };
+            format!("constraint {count} {} per {}", role.text, per.text)
+        }
+        Statement::Constraint(ConstraintKind::NoGroups { kind }) => {
+            format!("constraint {} users cannot join groups", kind.text)
+        }
+        Statement::Principal {
+            name: n,
+            kind,
+            homes,
+            status,
+            attrs,
+        } => {
+            let mut out = String::new();
+            if let Some(k) = kind {
+                let _ = write!(out, "{} ", k.text);
+            }
+            let _ = write!(out, "user {}", name(n));
+            if !homes.is_empty() {
+                let _ = write!(out, " in {}", list(homes, node));
+            }
+            if let Some(s) = status {
+                let _ = write!(out, " status {}", name(s));
+            }
+            if !attrs.is_empty() {
+                let _ = write!(
+                    out,
+                    " with {}",
+                    list(attrs, |(k, v)| format!("{} = {}", k.text, name(v)))
+                );
+            }
+            out
+        }
+        Statement::Group {
+            name: n,
+            homes,
+            members,
+        } => {
+            let mut head = format!("group {}", name(n));
+            if !homes.is_empty() {
+                let _ = write!(head, " in {}", list(homes, node));
+            }
+            if members.is_empty() {
+                head
+            } else {
+                block(&head, &members.iter().map(subject).collect::<Vec<_>>())
+            }
+        }
+        Statement::Add { members, group } => {
+            format!("add {} to group {}", list(members, subject), name(group))
+        }
+        Statement::Node {
+            ty,
+            name: n,
+            parent,
+            creator,
+        } => {
+            let mut out = format!("{} {}", ty.text, name(n));
+            if let Some(p) = parent {
+                let _ = write!(out, " in {}", node(p));
+            }
+            if let Some(c) = creator {
+                let _ = write!(out, " created by {}", name(c));
+            }
+            out
+        }
+        Statement::Test {
+            name: n,
+            expectations,
+        } => {
+            let mut out = format!("test {:?} {{\n", n.text);
+            for e in expectations {
+                let verdict = if e.allow { "allow" } else { "deny" };
+                let _ = write!(
+                    out,
+                    "  expect {verdict} {} {} {}",
+                    name(&e.principal),
+                    e.action.text,
+                    node(&e.resource)
+                );
+                if let Some(by) = &e.by {
+                    let _ = write!(out, " by {}", by.text);
+                }
+                out.push('\n');
+            }
+            out.push('}');
+            out
+        }
+    }
+}

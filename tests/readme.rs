@@ -1,0 +1,62 @@
+//! The README shows real runs: every `cargo run -q -- ...` block followed by
+//! a `text` block must print exactly that text.
+
+use assert_cmd::Command;
+
+/// Splits a shell command line on spaces, honouring single quotes.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[test]
+fn readme_examples_print_what_the_readme_shows() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let blocks: Vec<(&str, &str)> = readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| b.split_once('\n').unwrap_or((b, "")))
+        .collect();
+    let mut checked = 0;
+    for pair in blocks.windows(2) {
+        let [(lang, cmd), (out_lang, expected)] = pair else {
+            continue;
+        };
+        let Some(args) = cmd.trim().strip_prefix("cargo run -q -- ") else {
+            continue;
+        };
+        if *lang != "sh" || *out_lang != "text" || cmd.trim().contains('\n') {
+            continue;
+        }
+        let out = Command::cargo_bin("grantlog")
+            .unwrap()
+            .env("NO_COLOR", "1")
+            .args(words(args))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            stdout, *expected,
+            "README example `{args}` prints something else"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "README examples found: {checked}");
+}
