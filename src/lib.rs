@@ -11,6 +11,7 @@ pub mod explain;
 mod load;
 pub mod policy_test;
 pub mod query;
+pub mod session;
 pub mod source;
 pub mod syntax;
 

@@ -7,3 +7,4 @@ mod constructs;
 mod errors;
 mod policies;
 mod readme;
+mod repl;
