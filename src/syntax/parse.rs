@@ -52,7 +52,7 @@ pub fn parse(file: FileId, text: &str) -> Result<PolicyFile, Diagnostic> {
 fn token_end(pair: &Pair<Rule>) -> Option<usize> {
     if matches!(
         pair.as_rule(),
-        Rule::test_decl | Rule::role_body | Rule::members
+        Rule::test_decl | Rule::role_body | Rule::members | Rule::string
     ) {
         return Some(pair.as_span().end());
     }

@@ -18,7 +18,7 @@ pub fn format(text: &str) -> Result<String, Diagnostic> {
     let mut pos = 0usize;
     for item in &file.items {
         let (start, end) = (item.span.start as usize, item.span.end as usize);
-        gap(&mut out, &text[pos..start]);
+        gap(&mut out, &text[pos..start])?;
         let original = &text[start..end];
         if has_comment(original) {
             out.push_str(&reindent(original));
@@ -28,7 +28,7 @@ pub fn format(text: &str) -> Result<String, Diagnostic> {
         out.push('\n');
         pos = end;
     }
-    gap(&mut out, &text[pos..]);
+    gap(&mut out, &text[pos..])?;
     while out.ends_with("\n\n") {
         out.pop();
     }
@@ -40,7 +40,7 @@ pub fn format(text: &str) -> Result<String, Diagnostic> {
 
 /// Text between statements: whitespace and comments. Keeps comments and at
 /// most one blank line.
-fn gap(out: &mut String, between: &str) {
+fn gap(out: &mut String, between: &str) -> Result<(), Diagnostic> {
     let mut blank = 0;
     let mut first = true;
     for line in between.split('\n') {
@@ -50,6 +50,13 @@ fn gap(out: &mut String, between: &str) {
                 blank += 1;
             }
         } else {
+            // Only comments lie between statements; anything else means the
+            // statement spans are wrong, and formatting would lose text.
+            if !line.starts_with('#') {
+                return Err(Diagnostic::global(format!(
+                    "internal error: the formatter would drop `{line}`; the file was not changed"
+                )));
+            }
             // `line` is a comment, possibly after the previous statement on
             // the same line.
             if first && !out.is_empty() && out.ends_with('\n') {
@@ -72,6 +79,7 @@ fn gap(out: &mut String, between: &str) {
     if blank > 1 && !out.is_empty() && !out.ends_with("\n\n") {
         out.push('\n');
     }
+    Ok(())
 }
 
 fn has_comment(text: &str) -> bool {
