@@ -147,7 +147,7 @@ impl Snapshot {
             }
         };
         let m = self.model();
-        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
+        let (_, d) = evaluate(m, &self.index, &[p], Scope::Path(n));
         let ex = Explainer { m, d: &d, p };
         let allowed = d.allow.contains(&Allow(p, a, n));
         let mut allowed_by = ex.role_reasons(a, n);
@@ -201,7 +201,7 @@ impl Snapshot {
         let m = self.model();
         let p = *m.names.principals.get(principal)?;
         let n = crate::eval::snapshot::node_id(m, node)?;
-        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
+        let (_, d) = evaluate(m, &self.index, &[p], Scope::Path(n));
         let ex = Explainer { m, d: &d, p };
         Some(Roles {
             effective: ex.held_roles(n),

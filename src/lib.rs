@@ -14,6 +14,7 @@ pub mod query;
 pub mod session;
 pub mod source;
 pub mod syntax;
+pub mod workload;
 
 pub use decision::{Decision, Effect, Request, RequestError};
 pub use error::{Error, LoadError};

@@ -332,17 +332,32 @@ impl Checker {
                     let value = self.sym(&c.value.text);
                     conds.push((key, c.equal, value));
                 }
-                let text = self.m.sources.file(span.file).text
-                    [span.start as usize..span.end as usize]
-                    .to_string();
-                let id = SelectorId(self.m.selectors.len() as u32);
-                self.m.selectors.push(SelectorDef {
-                    conditions: conds,
-                    text,
-                });
-                Some(SubjectId::selector(id))
+                Some(self.selector(conds, *span))
             }
         }
+    }
+
+    /// The selector with these conditions: one id per distinct condition
+    /// set, however often it is written.
+    fn selector(&mut self, mut conditions: Vec<(Sym, bool, Sym)>, span: Span) -> SubjectId {
+        conditions.sort();
+        conditions.dedup();
+        if let Some(i) = self
+            .m
+            .selectors
+            .iter()
+            .position(|s| s.conditions == conditions)
+        {
+            return SubjectId::selector(SelectorId(i as u32));
+        }
+        let text = if span == Span::default() {
+            "everyone".to_string()
+        } else {
+            self.m.sources.file(span.file).text[span.start as usize..span.end as usize].to_string()
+        };
+        let id = SelectorId(self.m.selectors.len() as u32);
+        self.m.selectors.push(SelectorDef { conditions, text });
+        SubjectId::selector(id)
     }
 
     fn actions(&mut self, actions: &Actions) -> Vec<ActionId> {
@@ -685,14 +700,7 @@ impl Checker {
                     let t = self.lookup::<TypeId>(Kind::Type, on);
                     let subject = match to {
                         Some(s) => self.subject(s),
-                        None => {
-                            let id = SelectorId(self.m.selectors.len() as u32);
-                            self.m.selectors.push(SelectorDef {
-                                conditions: Vec::new(),
-                                text: "everyone".into(),
-                            });
-                            Some(SubjectId::selector(id))
-                        }
+                        None => Some(self.selector(Vec::new(), Span::default())),
                     };
                     if let (Some(r), Some(t), Some(subject)) = (r, t, subject) {
                         if self.role_on(r, t, on.span, "given on") {

@@ -42,6 +42,8 @@ crepe! {
     @input pub struct CreatedBy(pub NodeId, pub PrincipalId, pub FactId);
     @input pub struct CreatorRole(pub TypeId, pub RoleId, pub FactId);
     @input pub struct DefaultRole(pub TypeId, pub RoleId, pub SubjectId, pub FactId);
+    // ---- inputs: what is being explained ----------------------------------
+    @input pub struct ExplainAt(pub NodeId);
 
     // ---- subjects ---------------------------------------------------------
     // A principal matches its own subject.
@@ -115,15 +117,19 @@ crepe! {
     // Which roles would allow an action (for "what is missing").
     @output pub struct RoleAllows(pub RoleId, pub ActionId);
     RoleAllows(r, a) <- RoleReach(r, r2), RolePerm(r2, a, _);
+    // p may a at n through an effective role whose closure lists a.
+    struct FromAnyRole(PrincipalId, ActionId, NodeId);
+    FromAnyRole(p, a, n) <- Effective(p, r, n), RoleAllows(r, a);
+    // Provenance for explanations, derived only at nodes being explained:
     // p may a at n through effective role r, whose included role r2 lists a.
     @output pub struct FromRole(pub PrincipalId, pub ActionId, pub NodeId, pub RoleId, pub RoleId);
-    FromRole(p, a, n, r, r2) <- Effective(p, r, n), RoleReach(r, r2), RolePerm(r2, a, _);
+    FromRole(p, a, n, r, r2) <- ExplainAt(n), Effective(p, r, n), RoleReach(r, r2), RolePerm(r2, a, _);
     // Direct grants flow down the tree, unaffected by override (union).
     @output pub struct Granted(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId);
     Granted(p, a, n, f, s) <- GrantIn(s, a, n, f), Matches(p, s);
     Granted(p, a, c, f, s) <- Granted(p, a, n, f, s), Parent(c, n);
     @output pub struct Can(pub PrincipalId, pub ActionId, pub NodeId);
-    Can(p, a, n) <- FromRole(p, a, n, _, _);
+    Can(p, a, n) <- FromAnyRole(p, a, n);
     Can(p, a, n) <- Granted(p, a, n, _, _);
 
     // ---- deny wins --------------------------------------------------------

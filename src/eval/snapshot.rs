@@ -7,12 +7,19 @@
 //! ancestry that the principal's table covers, and test one bit.
 
 use super::index::Index;
+use super::program::Allow;
 use super::universe::{evaluate, Scope};
 use crate::compile::ids::*;
 use crate::compile::model::Model;
 use crate::decision::{Decision, RequestError};
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, OnceLock};
+
+/// Principals evaluated together by [`Snapshot::warm`]. One: the cost of a
+/// run is dominated by its tuples, and a batch's union of nodes multiplies
+/// them (measured on the M workload: 0.42 ms per principal alone, 0.73 ms in
+/// batches of 16, 1.0 ms in batches of 64).
+const WARM_BATCH: usize = 1;
 
 /// One principal's decision table: for each anchor node and each type path
 /// below it, the set of allowed actions as a bitset.
@@ -51,18 +58,26 @@ impl Snapshot {
         &self.model
     }
 
-    /// Evaluates every principal's table now (on all cores) instead of on
-    /// first use, so that no later check pays for an evaluation.
+    /// Evaluates every principal's table now, in batches on all cores,
+    /// instead of on first use, so that no later check pays for an
+    /// evaluation.
     pub fn warm(&self) {
-        let n = self.tables.len();
+        let pending: Vec<PrincipalId> = (0..self.tables.len() as u32)
+            .map(PrincipalId)
+            .filter(|p| self.tables[p.index()].get().is_none())
+            .collect();
+        let batches: Vec<&[PrincipalId]> = pending.chunks(WARM_BATCH).collect();
         let threads = std::thread::available_parallelism()
             .map_or(1, |t| t.get())
-            .min(n.max(1));
+            .min(batches.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
-            for t in 0..threads {
-                s.spawn(move || {
-                    for p in (t..n).step_by(threads) {
-                        self.table(PrincipalId(p as u32));
+            for _ in 0..threads {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(batch) = batches.get(i) else { break };
+                    for (p, table) in self.build_tables(batch) {
+                        let _ = self.tables[p.index()].set(table);
                     }
                 });
             }
@@ -70,34 +85,54 @@ impl Snapshot {
     }
 
     fn table(&self, p: PrincipalId) -> &Table {
-        self.tables[p.index()].get_or_init(|| self.build_table(p))
+        self.tables[p.index()].get_or_init(|| {
+            self.build_tables(&[p])
+                .pop()
+                .map(|(_, t)| t)
+                .unwrap_or_default()
+        })
     }
 
-    fn build_table(&self, p: PrincipalId) -> Table {
+    /// One evaluation for a batch of principals, split into their tables.
+    fn build_tables(&self, batch: &[PrincipalId]) -> Vec<(PrincipalId, Table)> {
         let m = &*self.model;
-        let (universe, derived) = evaluate(m, &self.index, p, Scope::Table);
-        let mut slots = FxHashMap::default();
-        let mut next = 0u32;
-        for &n in &universe.real {
-            slots.insert(n, next);
-            let paths = self.index.type_paths[m.nodes[n.index()].ty.index()]
-                .paths
-                .len();
-            next += (paths * self.words) as u32;
-        }
-        let mut bits = vec![0u64; next as usize].into_boxed_slice();
+        let (universe, derived) = evaluate(m, &self.index, batch, Scope::Table);
+        let position: FxHashMap<PrincipalId, usize> =
+            batch.iter().enumerate().map(|(i, &p)| (p, i)).collect();
+        let mut tables: Vec<Table> = universe
+            .own
+            .iter()
+            .map(|nodes| {
+                let mut slots = FxHashMap::default();
+                let mut next = 0u32;
+                for &n in nodes {
+                    slots.insert(n, next);
+                    let ty = m.nodes[n.index()].ty;
+                    next += (self.index.type_paths[ty.index()].paths.len() * self.words) as u32;
+                }
+                Table {
+                    slots,
+                    bits: vec![0u64; next as usize].into_boxed_slice(),
+                }
+            })
+            .collect();
         let base = m.nodes.len() as u32;
-        for allow in &derived.allow {
-            let (anchor, path) = if allow.2 .0 < base {
-                (allow.2, 0)
+        for Allow(p, a, n) in &derived.allow {
+            let (anchor, path) = if n.0 < base {
+                (*n, 0)
             } else {
-                universe.virtuals[(allow.2 .0 - base) as usize]
+                universe.virtuals[(n.0 - base) as usize]
             };
-            let a = allow.1.index();
-            let at = slots[&anchor] as usize + path as usize * self.words + a / 64;
-            bits[at] |= 1 << (a % 64);
+            let table = &mut tables[position[p]];
+            // Nodes added for other principals of the batch are answered by
+            // this principal's own anchors and paths; skip them.
+            let Some(&slot) = table.slots.get(&anchor) else {
+                continue;
+            };
+            let at = slot as usize + path as usize * self.words + a.index() / 64;
+            table.bits[at] |= 1 << (a.index() % 64);
         }
-        Table { slots, bits }
+        batch.iter().copied().zip(tables).collect()
     }
 
     /// Resolves the names of a request to ids.

@@ -59,111 +59,33 @@ pub struct Universe {
     /// For each virtual node (by `id - model.nodes.len()`): its anchor and the
     /// index of its type path below the anchor.
     pub virtuals: Vec<(NodeId, u16)>,
-    /// Real nodes included (anchors and their ancestors, plus any path).
+    /// Real nodes included, for all principals of the evaluation.
     pub real: Vec<NodeId>,
+    /// Per principal (in the order given): its own anchors and their
+    /// ancestors. Its decision table is keyed by these.
+    pub own: Vec<Vec<NodeId>>,
 }
 
-/// Runs the program for principal `p`.
-pub fn evaluate(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> (Universe, Derived) {
+/// Runs the program for a batch of principals at once. Each principal's
+/// derived tuples are those of running it alone: facts about one principal
+/// never mention another, and nodes added for others only add true facts.
+pub fn evaluate(
+    m: &Model,
+    ix: &Index,
+    principals: &[PrincipalId],
+    scope: Scope,
+) -> (Universe, Derived) {
     let mut rt = Crepe::new();
-    let subjects = ix.candidate_subjects(m, p);
-    let mut anchors: Vec<NodeId> = Vec::new();
-
-    // The principal.
-    let def = &m.principals[p.index()];
-    rt.extend([IsPrincipal(p, SubjectId::principal(p))]);
-    rt.extend(def.attrs.iter().map(|&(k, v)| Has(p, k, v)));
-    rt.extend(def.homes.iter().map(|&n| Home(p, n)));
-    anchors.extend(&def.homes);
-    for &n in &ix.created[p.index()] {
-        if let Some((_, f)) = m.nodes[n.index()].creator {
-            rt.extend([CreatedBy(n, p, f)]);
-            anchors.push(n);
-        }
+    let mut seen_subjects: FxHashSet<SubjectId> = FxHashSet::default();
+    let mut all_real: FxHashSet<NodeId> = FxHashSet::default();
+    let mut own = Vec::with_capacity(principals.len());
+    for &p in principals {
+        let nodes = add_principal(m, ix, p, scope, &mut rt, &mut seen_subjects);
+        all_real.extend(nodes.iter().copied());
+        own.push(nodes);
     }
-
-    // Subjects it may match, and what is given to them.
-    for &s in &subjects {
-        for &e in ix.member_of.get(&s).into_iter().flatten() {
-            let ms = &m.memberships[e as usize];
-            rt.extend([MemberEdge(s, SubjectId::group(ms.group), ms.fact)]);
-        }
-        for &i in ix.assignments.get(&s).into_iter().flatten() {
-            let a = &m.assignments[i as usize];
-            rt.extend([Assign(s, a.role, a.node, a.fact)]);
-            anchors.push(a.node);
-        }
-        for &i in ix.grants.get(&s).into_iter().flatten() {
-            let g = &m.grants[i as usize];
-            rt.extend([GrantIn(s, g.action, g.node, g.fact)]);
-            anchors.push(g.node);
-        }
-        for &i in ix.denies.get(&s).into_iter().flatten() {
-            let d = &m.denies[i as usize];
-            match d.node {
-                Some(n) => {
-                    rt.extend([DenyIn(s, d.action, n, d.fact)]);
-                    anchors.push(n);
-                }
-                None => rt.extend([DenyEverywhere(s, d.action, d.fact)]),
-            }
-        }
-    }
-    for &s in &ix.selectors {
-        rt.extend([Selector(s)]);
-        if let SubjectKind::Selector(id) = s.kind() {
-            let sel = &m.selectors[id.index()];
-            rt.extend(
-                sel.conditions
-                    .iter()
-                    .map(|&(k, eq, v)| SelCond(s, k, v, eq)),
-            );
-        }
-    }
-
-    // The model: roles, types, rules.
-    for (i, r) in m.roles.iter().enumerate() {
-        let id = RoleId(i as u32);
-        rt.extend([Role(id, r.rank)]);
-        rt.extend(r.includes.iter().map(|&(inc, f)| RoleIncludes(id, inc, f)));
-        rt.extend(r.actions.iter().map(|&a| RolePerm(id, a, r.actions_fact)));
-        if r.sticky {
-            rt.extend([Sticky(id)]);
-        }
-    }
-    for (i, t) in m.types.iter().enumerate() {
-        let id = TypeId(i as u32);
-        if t.overrides {
-            rt.extend([TypeOverrides(id)]);
-        }
-        if t.highest {
-            rt.extend([TypeHighest(id)]);
-        }
-    }
-    rt.extend(
-        m.creator_rules
-            .iter()
-            .map(|c| CreatorRole(c.ty, c.role, c.fact)),
-    );
-    rt.extend(
-        m.defaults
-            .iter()
-            .map(|d| DefaultRole(d.ty, d.role, d.subject, d.fact)),
-    );
-
-    // Nodes: anchors, their ancestors, and the scope's extra nodes.
-    if let Scope::Path(target) = scope {
-        anchors.push(target);
-    }
-    let mut real: FxHashSet<NodeId> = FxHashSet::default();
-    for a in anchors {
-        for n in m.ancestry(a) {
-            if !real.insert(n) {
-                break;
-            }
-        }
-    }
-    let mut real: Vec<NodeId> = real.into_iter().collect();
+    add_model(m, ix, &mut rt);
+    let mut real: Vec<NodeId> = all_real.into_iter().collect();
     real.sort_unstable();
     for &n in &real {
         let node = &m.nodes[n.index()];
@@ -193,7 +115,148 @@ pub fn evaluate(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> (Univers
             virtuals.extend((1..paths.paths.len()).map(|i| (u, i as u16)));
         }
     }
+    (
+        Universe {
+            virtuals,
+            real,
+            own,
+        },
+        run(rt),
+    )
+}
 
+/// Adds what is known about one principal; returns its anchors and their
+/// ancestors (with the scope's target and its ancestors).
+fn add_principal(
+    m: &Model,
+    ix: &Index,
+    p: PrincipalId,
+    scope: Scope,
+    rt: &mut Crepe,
+    seen_subjects: &mut FxHashSet<SubjectId>,
+) -> Vec<NodeId> {
+    // Nodes where a fact can give the principal access, and nodes where a
+    // deny can take it away.
+    let mut anchors: Vec<NodeId> = Vec::new();
+    let mut deny_nodes: Vec<(NodeId, SubjectId, ActionId, FactId)> = Vec::new();
+    let def = &m.principals[p.index()];
+    rt.extend([IsPrincipal(p, SubjectId::principal(p))]);
+    rt.extend(def.attrs.iter().map(|&(k, v)| Has(p, k, v)));
+    rt.extend(def.homes.iter().map(|&n| Home(p, n)));
+    // Homes only matter to default roles.
+    if !m.defaults.is_empty() {
+        anchors.extend(&def.homes);
+    }
+    for &n in &ix.created[p.index()] {
+        if let Some((_, f)) = m.nodes[n.index()].creator {
+            rt.extend([CreatedBy(n, p, f)]);
+            anchors.push(n);
+        }
+    }
+    // Subjects it may match, and what is given to them (once per batch).
+    for s in ix.candidate_subjects(m, p) {
+        let first = seen_subjects.insert(s);
+        if first {
+            for &e in ix.member_of.get(&s).into_iter().flatten() {
+                let ms = &m.memberships[e as usize];
+                rt.extend([MemberEdge(s, SubjectId::group(ms.group), ms.fact)]);
+            }
+        }
+        for &i in ix.assignments.get(&s).into_iter().flatten() {
+            let a = &m.assignments[i as usize];
+            if first {
+                rt.extend([Assign(s, a.role, a.node, a.fact)]);
+            }
+            anchors.push(a.node);
+        }
+        for &i in ix.grants.get(&s).into_iter().flatten() {
+            let g = &m.grants[i as usize];
+            if first {
+                rt.extend([GrantIn(s, g.action, g.node, g.fact)]);
+            }
+            anchors.push(g.node);
+        }
+        for &i in ix.denies.get(&s).into_iter().flatten() {
+            let d = &m.denies[i as usize];
+            match d.node {
+                Some(n) => deny_nodes.push((n, s, d.action, d.fact)),
+                None if first => rt.extend([DenyEverywhere(s, d.action, d.fact)]),
+                None => {}
+            }
+        }
+    }
+    // A deny on a node with no anchor at or above it cannot change a
+    // decision there: nothing allows the principal anything at that node.
+    // Leaving such nodes out keeps per-resource denies for everyone from
+    // growing every principal's evaluation.
+    let positive: FxHashSet<NodeId> = anchors.iter().copied().collect();
+    for (n, s, a, f) in deny_nodes {
+        if m.ancestry(n).any(|x| positive.contains(&x)) {
+            rt.extend([DenyIn(s, a, n, f)]);
+            anchors.push(n);
+        }
+    }
+    if let Scope::Path(target) = scope {
+        rt.extend([ExplainAt(target)]);
+        anchors.push(target);
+    }
+    let mut closure: FxHashSet<NodeId> = FxHashSet::default();
+    for a in anchors {
+        for n in m.ancestry(a) {
+            if !closure.insert(n) {
+                break;
+            }
+        }
+    }
+    let mut nodes: Vec<NodeId> = closure.into_iter().collect();
+    nodes.sort_unstable();
+    nodes
+}
+
+/// Adds the selectors and the model's roles, types and rules.
+fn add_model(m: &Model, ix: &Index, rt: &mut Crepe) {
+    for &s in &ix.selectors {
+        rt.extend([Selector(s)]);
+        if let SubjectKind::Selector(id) = s.kind() {
+            let sel = &m.selectors[id.index()];
+            rt.extend(
+                sel.conditions
+                    .iter()
+                    .map(|&(k, eq, v)| SelCond(s, k, v, eq)),
+            );
+        }
+    }
+    for (i, r) in m.roles.iter().enumerate() {
+        let id = RoleId(i as u32);
+        rt.extend([Role(id, r.rank)]);
+        rt.extend(r.includes.iter().map(|&(inc, f)| RoleIncludes(id, inc, f)));
+        rt.extend(r.actions.iter().map(|&a| RolePerm(id, a, r.actions_fact)));
+        if r.sticky {
+            rt.extend([Sticky(id)]);
+        }
+    }
+    for (i, t) in m.types.iter().enumerate() {
+        let id = TypeId(i as u32);
+        if t.overrides {
+            rt.extend([TypeOverrides(id)]);
+        }
+        if t.highest {
+            rt.extend([TypeHighest(id)]);
+        }
+    }
+    rt.extend(
+        m.creator_rules
+            .iter()
+            .map(|c| CreatorRole(c.ty, c.role, c.fact)),
+    );
+    rt.extend(
+        m.defaults
+            .iter()
+            .map(|d| DefaultRole(d.ty, d.role, d.subject, d.fact)),
+    );
+}
+
+fn run(rt: Crepe) -> Derived {
     let (
         matches,
         held,
@@ -211,24 +274,21 @@ pub fn evaluate(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> (Univers
         deny_at,
         allow,
     ) = rt.run_with_hasher::<FxBuildHasher>();
-    (
-        Universe { virtuals, real },
-        Derived {
-            matches,
-            held,
-            created,
-            defaulted,
-            applies,
-            overridden,
-            outranked,
-            effective,
-            role_reach,
-            role_allows,
-            from_role,
-            granted,
-            can,
-            deny_at,
-            allow,
-        },
-    )
+    Derived {
+        matches,
+        held,
+        created,
+        defaulted,
+        applies,
+        overridden,
+        outranked,
+        effective,
+        role_reach,
+        role_allows,
+        from_role,
+        granted,
+        can,
+        deny_at,
+        allow,
+    }
 }
