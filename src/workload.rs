@@ -187,29 +187,33 @@ pub struct Workload {
     pub requests: Vec<(usize, &'static str, usize)>,
 }
 
-/// Every role's own actions, and the role it includes.
-pub fn roles() -> Vec<(
-    &'static str,
-    u32,
-    &'static [&'static str],
-    &'static [&'static str],
-    Option<&'static str>,
-)> {
+/// One generated role.
+#[derive(Clone, Copy, Debug)]
+pub struct RoleSpec {
+    /// Name.
+    pub name: &'static str,
+    /// Rank.
+    pub rank: u32,
+    /// Its own actions.
+    pub actions: &'static [&'static str],
+    /// Node types it may be assigned on.
+    pub on: &'static [&'static str],
+    /// The role below it in its ladder, which it includes.
+    pub below: Option<&'static str>,
+}
+
+/// Every generated role.
+pub fn roles() -> Vec<RoleSpec> {
     let mut out = Vec::new();
     for ladder in [&WORKSPACE_LADDER, &DEPLOYMENT_LADDER, &ORG_LADDER] {
         for (i, (name, actions)) in ladder.roles.iter().enumerate() {
-            let below = if i == 0 {
-                None
-            } else {
-                Some(ladder.roles[i - 1].0)
-            };
-            out.push((
-                *name,
-                ladder.base_rank + i as u32,
-                *actions,
-                ladder.on,
-                below,
-            ));
+            out.push(RoleSpec {
+                name,
+                rank: ladder.base_rank + i as u32,
+                actions,
+                on: ladder.on,
+                below: (i > 0).then(|| ladder.roles[i - 1].0),
+            });
         }
     }
     out
@@ -223,32 +227,21 @@ pub fn extra_includes(role: &str) -> &'static [&'static str] {
     }
 }
 
-/// Every role whose closure allows `action` (for translations that expand
-/// inclusion themselves).
-pub fn roles_allowing(action: &str) -> Vec<&'static str> {
+/// The roles a role includes, itself first, transitively.
+pub fn closure(role: &str) -> Vec<&'static str> {
     let all = roles();
-    let includes = |r: &str| -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = Vec::new();
-        let mut stack = vec![r.to_string()];
-        while let Some(cur) = stack.pop() {
-            if let Some(entry) = all.iter().find(|x| x.0 == cur) {
-                if !out.contains(&entry.0) {
-                    out.push(entry.0);
-                    stack.extend(entry.4.map(str::to_string));
-                    stack.extend(extra_includes(entry.0).iter().map(|s| s.to_string()));
-                }
+    let mut out: Vec<&'static str> = Vec::new();
+    let mut stack = vec![role.to_string()];
+    while let Some(cur) = stack.pop() {
+        if let Some(spec) = all.iter().find(|x| x.name == cur) {
+            if !out.contains(&spec.name) {
+                out.push(spec.name);
+                stack.extend(spec.below.map(str::to_string));
+                stack.extend(extra_includes(spec.name).iter().map(|s| s.to_string()));
             }
         }
-        out
-    };
-    all.iter()
-        .filter(|r| {
-            includes(r.0)
-                .iter()
-                .any(|inc| all.iter().any(|x| x.0 == *inc && x.2.contains(&action)))
-        })
-        .map(|r| r.0)
-        .collect()
+    }
+    out
 }
 
 impl Workload {
@@ -483,10 +476,20 @@ impl Workload {
             "type org\ntype workspace in org combine highest\ntype app in workspace\ntype dataset in workspace\n\
              type deployment in org combine highest\ntype code_location in deployment combine override, highest\n",
         );
-        let mut actions: Vec<&str> = roles().iter().flat_map(|r| r.2.iter().copied()).collect();
+        let mut actions: Vec<&str> = roles()
+            .iter()
+            .flat_map(|r| r.actions.iter().copied())
+            .collect();
         actions.sort_unstable();
         let _ = writeln!(out, "action {}", actions.join(", "));
-        for (name, rank, acts, on, below) in roles() {
+        for RoleSpec {
+            name,
+            rank,
+            actions: acts,
+            on,
+            below,
+        } in roles()
+        {
             let mut includes: Vec<&str> = below.into_iter().collect();
             includes.extend(extra_includes(name));
             let inc = if includes.is_empty() {
