@@ -90,8 +90,8 @@ pub struct Ladder {
     pub roles: &'static [(&'static str, &'static [&'static str])],
     /// Node types.
     pub on: &'static [&'static str],
-    /// Rank of the lowest role.
-    pub base_rank: u32,
+    /// Rank of each role, lowest first.
+    pub ranks: &'static [u32],
 }
 
 /// Workspace roles: on workspaces and the apps and datasets in them.
@@ -106,7 +106,7 @@ pub const WORKSPACE_LADDER: Ladder = Ladder {
         ("ws_owner", &["ws.billing", "app.delete"]),
     ],
     on: &["workspace", "app", "dataset"],
-    base_rank: 10,
+    ranks: &[10, 11, 12, 13, 14, 15, 16],
 };
 
 /// Deployment roles: on deployments and their code locations.
@@ -121,7 +121,7 @@ pub const DEPLOYMENT_LADDER: Ladder = Ladder {
         ("d_owner", &["deploy.delete"]),
     ],
     on: &["deployment", "code_location"],
-    base_rank: 10,
+    ranks: &[10, 11, 12, 13, 14, 15, 16],
 };
 
 /// Organisation roles; the top two include the top of both other ladders.
@@ -135,7 +135,8 @@ pub const ORG_LADDER: Ladder = Ladder {
         ("org_owner", &["org.delete"]),
     ],
     on: &["org"],
-    base_rank: 1,
+    // Below the other ladders, except the two that include their tops.
+    ranks: &[1, 2, 3, 4, 20, 21],
 };
 
 /// Who an assignment is given to.
@@ -209,7 +210,7 @@ pub fn roles() -> Vec<RoleSpec> {
         for (i, (name, actions)) in ladder.roles.iter().enumerate() {
             out.push(RoleSpec {
                 name,
-                rank: ladder.base_rank + i as u32,
+                rank: ladder.ranks[i],
                 actions,
                 on: ladder.on,
                 below: (i > 0).then(|| ladder.roles[i - 1].0),

@@ -123,3 +123,10 @@ fn errors_across_several_files_are_all_reported() {
     assert_eq!(json["errors"][0]["column"], 33);
     assert_eq!(json["errors"][0]["message"], "unknown user `bob`");
 }
+
+#[test]
+fn a_role_ranked_below_a_role_it_includes() {
+    assert_snapshot!(load_err(
+        "type t\nrole low on t rank 5 { }\nrole high on t rank 2 includes low { }\n"
+    ));
+}

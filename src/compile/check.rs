@@ -26,6 +26,7 @@ pub fn check(sources: Sources, files: &[PolicyFile]) -> Result<Model, (Sources, 
     c.declare(&items);
     c.resolve(&items);
     c.check_cycles();
+    c.check_ranks();
     if c.errors.is_empty() {
         Ok(c.m)
     } else {
@@ -814,6 +815,32 @@ impl Checker {
             let def = &mut self.m.types[t];
             def.overrides = ms.contains(&Mode::Override);
             def.highest = ms.contains(&Mode::Highest);
+        }
+    }
+
+    /// A role ranks at least as high as every role it includes; otherwise
+    /// highest privilege would drop it in favour of a role it contains.
+    fn check_ranks(&mut self) {
+        for r in &self.m.roles {
+            for &(inc, _) in &r.includes {
+                let lower = &self.m.roles[inc.index()];
+                if lower.rank > r.rank {
+                    self.errors.push(
+                        Diagnostic::new(
+                            format!(
+                                "role `{}` (rank {}) includes `{}`, which ranks higher ({})",
+                                r.name, r.rank, lower.name, lower.rank
+                            ),
+                            r.span,
+                        )
+                        .label("ranks below a role it includes")
+                        .help(format!(
+                            "where roles combine by highest privilege, `{}` would be dropped for `{}`; give `{}` a rank of at least {}",
+                            r.name, lower.name, r.name, lower.rank
+                        )),
+                    );
+                }
+            }
         }
     }
 
