@@ -72,13 +72,28 @@ impl Size {
         assignments: 500_000,
     };
 
-    /// The size named `S`, `M` or `L`.
+    /// The size named `S`, `M` or `L`, or M's proportions scaled to a
+    /// number of users (`"10000"`).
     pub fn named(name: &str) -> Option<Size> {
         match name.to_ascii_uppercase().as_str() {
             "S" => Some(Size::S),
             "M" => Some(Size::M),
             "L" => Some(Size::L),
-            _ => None,
+            n => n.parse().ok().filter(|&u| u >= 100).map(Size::scaled),
+        }
+    }
+
+    /// M's proportions for `users` users.
+    pub fn scaled(users: usize) -> Size {
+        Size {
+            orgs: (users / 10_000).max(1),
+            workspaces: (users / 200).max(2),
+            deployments: (users / 200).max(2),
+            users,
+            groups: (users / 10).max(10),
+            memberships: users * 3,
+            resources: users,
+            assignments: users / 2,
         }
     }
 }

@@ -1,0 +1,85 @@
+//! The scaling plot: check latency and load time against organisation size,
+//! one line per engine, log-log.
+
+use plotters::prelude::*;
+
+/// `(engine, users, load ms, check median ns)` points.
+pub fn draw(
+    path: &std::path::Path,
+    points: &[(String, f64, f64, f64)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(500);
+    let engines: Vec<String> = {
+        let mut e: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
+        e.dedup();
+        e
+    };
+    let colors = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+    ];
+    let users = |f: fn(&(String, f64, f64, f64)) -> f64| {
+        let lo = points.iter().map(f).fold(f64::MAX, f64::min);
+        let hi = points.iter().map(f).fold(f64::MIN, f64::max);
+        (lo / 2.0).max(1e-3)..hi * 2.0
+    };
+    for (area, title, value, unit) in [
+        (
+            &left,
+            "check latency (median)",
+            (|p: &(String, f64, f64, f64)| p.3) as fn(&_) -> f64,
+            "ns",
+        ),
+        (
+            &right,
+            "load time",
+            (|p: &(String, f64, f64, f64)| p.2) as fn(&_) -> f64,
+            "ms",
+        ),
+    ] {
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(users(|p| p.1).log_scale(), users(value).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("users")
+            .y_desc(unit)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .light_line_style(WHITE)
+            .draw()?;
+        for (i, engine) in engines.iter().enumerate() {
+            let color = colors[i % colors.len()];
+            let series: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| &p.0 == engine)
+                .map(|p| (p.1, value(p)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))?
+                .label(engine.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart.draw_series(
+                series
+                    .iter()
+                    .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
