@@ -119,6 +119,13 @@ pub struct Roles {
     pub dropped: Vec<DroppedRole>,
 }
 
+impl Explanation {
+    /// Whether the explained decision is an allow.
+    pub fn is_allowed(&self) -> bool {
+        self.decision == Effect::Allow
+    }
+}
+
 impl Snapshot {
     /// Decides a request and explains the decision.
     ///

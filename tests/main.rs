@@ -6,5 +6,6 @@ mod consistency;
 mod constructs;
 mod errors;
 mod policies;
+mod properties;
 mod readme;
 mod repl;

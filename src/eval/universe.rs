@@ -185,13 +185,22 @@ fn add_principal(
             }
         }
     }
-    // A deny on a node with no anchor at or above it cannot change a
-    // decision there: nothing allows the principal anything at that node.
-    // Leaving such nodes out keeps per-resource denies for everyone from
-    // growing every principal's evaluation.
+    // A deny flows down from its node. It can change a decision only where
+    // something allows the principal anything: at or below an anchor. So it
+    // matters if its node is an anchor, above one, or below one; a deny
+    // anywhere else is left out, which keeps per-resource denies for everyone
+    // from growing every principal's evaluation.
     let positive: FxHashSet<NodeId> = anchors.iter().copied().collect();
+    let mut above: FxHashSet<NodeId> = FxHashSet::default();
+    for &a in &anchors {
+        for n in m.ancestry(a) {
+            if !above.insert(n) {
+                break;
+            }
+        }
+    }
     for (n, s, a, f) in deny_nodes {
-        if m.ancestry(n).any(|x| positive.contains(&x)) {
+        if above.contains(&n) || m.ancestry(n).any(|x| positive.contains(&x)) {
             rt.extend([DenyIn(s, a, n, f)]);
             anchors.push(n);
         }

@@ -1,0 +1,499 @@
+//! Property tests on generated organisations: every decision agrees with an
+//! independent reference evaluator, and the documented invariants hold.
+//!
+//! The reference evaluator below is a direct, recursive reading of the
+//! semantics in grammar/README.md; it shares no code with the Datalog
+//! program, the per-principal tables or the explainer.
+
+use grantlog::Snapshot;
+use proptest::prelude::*;
+use std::collections::{BTreeSet, HashMap};
+
+/// A small random organisation, as plain data.
+#[derive(Clone, Debug)]
+struct Org {
+    /// type name, parent type, modes (override, highest)
+    types: Vec<(&'static str, Option<usize>, bool, bool)>,
+    /// rank, includes, actions, on types
+    roles: Vec<(i64, Vec<usize>, Vec<usize>, Vec<usize>, bool)>,
+    actions: usize,
+    /// node type, parent node, creator
+    nodes: Vec<(usize, Option<usize>, Option<usize>)>,
+    /// principal: banned, service
+    users: Vec<(bool, bool)>,
+    /// group parent groups (acyclic: only lower-numbered groups)
+    groups: Vec<Vec<usize>>,
+    /// (user, group)
+    members: Vec<(usize, usize)>,
+    /// (subject, role, node); subject: Ok(user) or Err(group)
+    assigns: Vec<(Result<usize, usize>, usize, usize)>,
+    /// (subject, action, node)
+    grants: Vec<(Result<usize, usize>, usize, usize)>,
+    /// (action or all, node or everywhere) for everyone
+    denies: Vec<(Option<usize>, Option<usize>)>,
+    /// creator rule: type -> role
+    creator: Vec<(usize, usize)>,
+    /// default: type -> role (for everyone in its home; all users live in node 0)
+    defaults: Vec<(usize, usize)>,
+    deny_banned: bool,
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+impl Org {
+    fn generate(seed: u64) -> Org {
+        let mut r = Rng(seed);
+        let names = ["org", "ws", "res", "sub"];
+        let ntypes = 2 + r.below(3);
+        let types: Vec<_> = (0..ntypes)
+            .map(|t| {
+                (
+                    names[t],
+                    t.checked_sub(1),
+                    t > 0 && r.chance(30),
+                    r.chance(50),
+                )
+            })
+            .collect();
+        let actions = 2 + r.below(4);
+        let nroles = 1 + r.below(5);
+        let mut roles = Vec::new();
+        for i in 0..nroles {
+            let includes: Vec<usize> = (0..i).filter(|_| r.chance(30)).collect();
+            // Including roles rank at least as high as what they include.
+            let min = includes
+                .iter()
+                .map(|&j: &usize| {
+                    roles
+                        .get(j)
+                        .map_or(0, |x: &(i64, Vec<usize>, Vec<usize>, Vec<usize>, bool)| x.0)
+                })
+                .max()
+                .unwrap_or(0);
+            let rank = min + r.below(3) as i64;
+            let acts: Vec<usize> = (0..actions).filter(|_| r.chance(40)).collect();
+            let on: Vec<usize> = (0..ntypes).filter(|_| r.chance(60)).collect();
+            let on = if on.is_empty() {
+                vec![r.below(ntypes)]
+            } else {
+                on
+            };
+            roles.push((rank, includes, acts, on, r.chance(15)));
+        }
+        let mut nodes = vec![(0, None, None)];
+        let nusers = 1 + r.below(4);
+        for _ in 0..r.below(7) {
+            let parent = r.below(nodes.len());
+            let pty = nodes[parent].0;
+            if pty + 1 < ntypes {
+                let creator = r.chance(30).then(|| r.below(nusers));
+                nodes.push((pty + 1, Some(parent), creator));
+            }
+        }
+        let users: Vec<_> = (0..nusers).map(|_| (r.chance(20), r.chance(20))).collect();
+        let ngroups = r.below(4);
+        let groups: Vec<Vec<usize>> = (0..ngroups)
+            .map(|g| (0..g).filter(|_| r.chance(30)).collect())
+            .collect();
+        let mut members = Vec::new();
+        if ngroups > 0 {
+            for u in 0..nusers {
+                for g in 0..ngroups {
+                    if r.chance(35) {
+                        members.push((u, g));
+                    }
+                }
+            }
+        }
+        let subject = |r: &mut Rng| {
+            if ngroups > 0 && r.chance(50) {
+                Err(r.below(ngroups))
+            } else {
+                Ok(r.below(nusers))
+            }
+        };
+        let mut assigns = Vec::new();
+        for _ in 0..r.below(7) {
+            let role = r.below(nroles);
+            let cands: Vec<usize> = (0..nodes.len())
+                .filter(|&n| roles[role].3.contains(&nodes[n].0))
+                .collect();
+            if !cands.is_empty() {
+                let s = subject(&mut r);
+                assigns.push((s, role, cands[r.below(cands.len())]));
+            }
+        }
+        let grants = (0..r.below(3))
+            .map(|_| (subject(&mut r), r.below(actions), r.below(nodes.len())))
+            .collect();
+        let denies = (0..r.below(3))
+            .map(|_| {
+                (
+                    r.chance(70).then(|| r.below(actions)),
+                    r.chance(70).then(|| r.below(nodes.len())),
+                )
+            })
+            .collect();
+        let mut creator = Vec::new();
+        let mut defaults = Vec::new();
+        for t in 0..ntypes {
+            let ok: Vec<usize> = (0..nroles).filter(|&x| roles[x].3.contains(&t)).collect();
+            if !ok.is_empty() && r.chance(30) {
+                creator.push((t, ok[r.below(ok.len())]));
+            }
+            if !ok.is_empty() && r.chance(25) {
+                defaults.push((t, ok[r.below(ok.len())]));
+            }
+        }
+        let deny_banned = r.chance(70);
+        Org {
+            types,
+            roles,
+            actions,
+            nodes,
+            users,
+            groups,
+            members,
+            assigns,
+            grants,
+            denies,
+            creator,
+            defaults,
+            deny_banned,
+        }
+    }
+
+    fn node(&self, n: usize) -> String {
+        format!("{}:n{n}", self.types[self.nodes[n].0].0)
+    }
+
+    fn subject(s: &Result<usize, usize>) -> String {
+        match s {
+            Ok(u) => format!("u{u}"),
+            Err(g) => format!("group g{g}"),
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for (name, parent, ov, hi) in &self.types {
+            let mut modes = vec![];
+            if *ov {
+                modes.push("override");
+            }
+            if *hi {
+                modes.push("highest");
+            }
+            if modes.is_empty() {
+                modes.push("union");
+            }
+            let parent = parent
+                .map(|p| format!(" in {}", self.types[p].0))
+                .unwrap_or_default();
+            out += &format!("type {name}{parent} combine {}\n", modes.join(", "));
+        }
+        let acts: Vec<String> = (0..self.actions).map(|a| format!("a{a}")).collect();
+        out += &format!("action {}\n", acts.join(", "));
+        for (i, (rank, inc, acts, on, sticky)) in self.roles.iter().enumerate() {
+            let on: Vec<&str> = on.iter().map(|&t| self.types[t].0).collect();
+            let inc = if inc.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " includes {}",
+                    inc.iter()
+                        .map(|j| format!("r{j}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let sticky = if *sticky { " not overridable" } else { "" };
+            let acts: Vec<String> = acts.iter().map(|a| format!("a{a}")).collect();
+            out += &format!(
+                "role r{i} on {} rank {rank}{inc}{sticky} {{ {} }}\n",
+                on.join(", "),
+                acts.join(", ")
+            );
+        }
+        for (n, (_, parent, creator)) in self.nodes.iter().enumerate() {
+            let parent = parent
+                .map(|p| format!(" in {}", self.node(p)))
+                .unwrap_or_default();
+            let creator = creator
+                .map(|c| format!(" created by u{c}"))
+                .unwrap_or_default();
+            out += &format!("{} n{n}{parent}{creator}\n", self.types[self.nodes[n].0].0);
+        }
+        for (u, (banned, service)) in self.users.iter().enumerate() {
+            let kind = if *service { "service " } else { "" };
+            let status = if *banned { " status banned" } else { "" };
+            out += &format!("{kind}user u{u} in {}{status}\n", self.node(0));
+        }
+        for (g, parents) in self.groups.iter().enumerate() {
+            out += &format!("group g{g}\n");
+            for p in parents {
+                out += &format!("add group g{g} to group g{p}\n");
+            }
+        }
+        for (u, g) in &self.members {
+            out += &format!("add u{u} to group g{g}\n");
+        }
+        for (s, role, n) in &self.assigns {
+            out += &format!(
+                "assign r{role} on {} to {}\n",
+                self.node(*n),
+                Org::subject(s)
+            );
+        }
+        for (s, a, n) in &self.grants {
+            out += &format!("grant a{a} on {} to {}\n", self.node(*n), Org::subject(s));
+        }
+        for (a, n) in &self.denies {
+            let a = a.map(|a| format!("a{a}")).unwrap_or("*".into());
+            let on = n
+                .map(|n| format!(" on {}", self.node(n)))
+                .unwrap_or_default();
+            out += &format!("deny {a}{on} to everyone\n");
+        }
+        for (t, role) in &self.creator {
+            out += &format!("creator of {} holds r{role}\n", self.types[*t].0);
+        }
+        for (t, role) in &self.defaults {
+            out += &format!("default r{role} on {}\n", self.types[*t].0);
+        }
+        if self.deny_banned {
+            out += "deny * to users where status = banned\n";
+        }
+        out
+    }
+
+    // ---- the reference evaluator -------------------------------------------
+
+    fn in_group(&self, u: usize, g: usize) -> bool {
+        let mut stack: Vec<usize> = self
+            .members
+            .iter()
+            .filter(|m| m.0 == u)
+            .map(|m| m.1)
+            .collect();
+        let mut seen = BTreeSet::new();
+        while let Some(x) = stack.pop() {
+            if x == g {
+                return true;
+            }
+            if seen.insert(x) {
+                stack.extend(&self.groups[x]);
+            }
+        }
+        false
+    }
+
+    fn matches(&self, u: usize, s: &Result<usize, usize>) -> bool {
+        match s {
+            Ok(v) => *v == u,
+            Err(g) => self.in_group(u, *g),
+        }
+    }
+
+    fn ancestors(&self, n: usize) -> Vec<usize> {
+        let mut out = vec![n];
+        while let Some(p) = self.nodes[*out.last().unwrap()].1 {
+            out.push(p);
+        }
+        out
+    }
+
+    /// Roles held on `n` itself: assignments, the creator rule, else defaults.
+    fn own(&self, u: usize, n: usize) -> BTreeSet<usize> {
+        let mut out: BTreeSet<usize> = self
+            .assigns
+            .iter()
+            .filter(|a| a.2 == n && self.matches(u, &a.0))
+            .map(|a| a.1)
+            .collect();
+        if self.nodes[n].2 == Some(u) {
+            out.extend(
+                self.creator
+                    .iter()
+                    .filter(|c| c.0 == self.nodes[n].0)
+                    .map(|c| c.1),
+            );
+        }
+        if out.is_empty() {
+            // Every user's home is node 0, the root of everything.
+            out.extend(
+                self.defaults
+                    .iter()
+                    .filter(|d| d.0 == self.nodes[n].0)
+                    .map(|d| d.1),
+            );
+        }
+        out
+    }
+
+    fn applies(&self, u: usize, n: usize) -> BTreeSet<usize> {
+        let own = self.own(u, n);
+        let inherited = match self.nodes[n].1 {
+            None => BTreeSet::new(),
+            Some(p) => {
+                let up = self.applies(u, p);
+                if self.types[self.nodes[n].0].2 && !own.is_empty() {
+                    up.into_iter().filter(|&r| self.roles[r].4).collect()
+                } else {
+                    up
+                }
+            }
+        };
+        own.union(&inherited).copied().collect()
+    }
+
+    fn closure_actions(&self, r: usize) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        let mut stack = vec![r];
+        let mut seen = BTreeSet::new();
+        while let Some(x) = stack.pop() {
+            if seen.insert(x) {
+                out.extend(&self.roles[x].2);
+                stack.extend(&self.roles[x].1);
+            }
+        }
+        out
+    }
+
+    fn allowed(&self, u: usize, a: usize, n: usize) -> bool {
+        let applies = self.applies(u, n);
+        let effective: BTreeSet<usize> = if self.types[self.nodes[n].0].3 {
+            let top = applies.iter().map(|&r| self.roles[r].0).max();
+            applies
+                .iter()
+                .copied()
+                .filter(|&r| Some(self.roles[r].0) == top)
+                .collect()
+        } else {
+            applies
+        };
+        let ancestors = self.ancestors(n);
+        let by_role = effective
+            .iter()
+            .any(|&r| self.closure_actions(r).contains(&a));
+        let by_grant = self
+            .grants
+            .iter()
+            .any(|g| g.1 == a && ancestors.contains(&g.2) && self.matches(u, &g.0));
+        let denied = self
+            .denies
+            .iter()
+            .any(|d| d.0.is_none_or(|x| x == a) && d.1.is_none_or(|x| ancestors.contains(&x)))
+            || (self.deny_banned && self.users[u].0);
+        (by_role || by_grant) && !denied
+    }
+
+    fn requests(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        (0..self.users.len()).flat_map(move |u| {
+            (0..self.actions).flat_map(move |a| (0..self.nodes.len()).map(move |n| (u, a, n)))
+        })
+    }
+
+    fn decisions(&self, s: &Snapshot) -> HashMap<(usize, usize, usize), bool> {
+        self.requests()
+            .map(|(u, a, n)| {
+                (
+                    (u, a, n),
+                    s.check(&format!("u{u}"), &format!("a{a}"), &self.node(n))
+                        .is_allowed(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn load(text: &str) -> Snapshot {
+    Snapshot::from_text("gen.policy", text)
+        .unwrap_or_else(|e| panic!("{}\n{text}", e.render(false)))
+}
+
+proptest! {
+    // 256 cases each by default; `PROPTEST_CASES=N` for a longer run.
+
+    /// Every decision (and its explanation) matches the reference evaluator.
+    #[test]
+    fn decisions_match_the_reference_evaluator(seed in any::<u64>()) {
+        let org = Org::generate(seed);
+        let text = org.text();
+        let s = load(&text);
+        for (u, a, n) in org.requests() {
+            let (p, act, node) = (format!("u{u}"), format!("a{a}"), org.node(n));
+            let expected = org.allowed(u, a, n);
+            let got = s.check(&p, &act, &node).is_allowed();
+            prop_assert_eq!(got, expected, "{} {} {}\n{}\n{}", p, act, node, s.explain(&p, &act, &node), text);
+            let why = s.explain(&p, &act, &node);
+            prop_assert_eq!(why.is_allowed(), expected);
+            // An allow cites reasons, each with a source line that exists.
+            if expected {
+                prop_assert!(!why.allowed_by.is_empty());
+                for step in why.allowed_by.iter().flat_map(|r| &r.steps) {
+                    let at = step.at.as_ref().unwrap();
+                    prop_assert_eq!(text.lines().nth(at.line as usize - 1).map(str::trim), Some(at.text.as_str()));
+                }
+            }
+        }
+    }
+
+    /// A banned principal is never allowed anything, whatever it holds.
+    #[test]
+    fn a_banned_principal_is_never_allowed(seed in any::<u64>()) {
+        let mut org = Org::generate(seed);
+        org.deny_banned = true;
+        let s = load(&org.text());
+        for ((u, a, n), allowed) in org.decisions(&s) {
+            prop_assert!(!(allowed && org.users[u].0), "u{} a{} {}", u, a, org.node(n));
+        }
+    }
+
+    /// Removing a direct grant never adds access.
+    #[test]
+    fn removing_a_grant_never_adds_access(seed in any::<u64>()) {
+        let mut org = Org::generate(seed);
+        if org.grants.is_empty() {
+            org.grants.push((Ok(0), 0, org.nodes.len() - 1));
+        }
+        let before = org.decisions(&load(&org.text()));
+        let mut less = org.clone();
+        less.grants.pop();
+        for (key, allowed) in less.decisions(&load(&less.text())) {
+            prop_assert!(!allowed || before[&key], "{:?} gained", key);
+        }
+    }
+
+    /// Highest privilege never allows more than union.
+    #[test]
+    fn highest_never_allows_more_than_union(seed in any::<u64>()) {
+        let mut union = Org::generate(seed);
+        for t in &mut union.types {
+            t.3 = false;
+        }
+        let mut highest = union.clone();
+        for t in &mut highest.types {
+            t.3 = true;
+        }
+        let u = union.decisions(&load(&union.text()));
+        for (key, allowed) in highest.decisions(&load(&highest.text())) {
+            prop_assert!(!allowed || u[&key], "{:?}", key);
+        }
+    }
+}
