@@ -14,8 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 struct Org {
     /// type name, parent type, modes (override, highest)
     types: Vec<(&'static str, Option<usize>, bool, bool)>,
-    /// rank, includes, actions, on types
-    roles: Vec<(i64, Vec<usize>, Vec<usize>, Vec<usize>, bool)>,
+    roles: Vec<RoleGen>,
     actions: usize,
     /// node type, parent node, creator
     nodes: Vec<(usize, Option<usize>, Option<usize>)>,
@@ -36,6 +35,16 @@ struct Org {
     /// default: type -> role (for everyone in its home; all users live in node 0)
     defaults: Vec<(usize, usize)>,
     deny_banned: bool,
+}
+
+/// A generated role.
+#[derive(Clone, Debug)]
+struct RoleGen {
+    rank: i64,
+    includes: Vec<usize>,
+    actions: Vec<usize>,
+    on: Vec<usize>,
+    sticky: bool,
 }
 
 struct Rng(u64);
@@ -72,28 +81,26 @@ impl Org {
             .collect();
         let actions = 2 + r.below(4);
         let nroles = 1 + r.below(5);
-        let mut roles = Vec::new();
+        let mut roles: Vec<RoleGen> = Vec::new();
         for i in 0..nroles {
             let includes: Vec<usize> = (0..i).filter(|_| r.chance(30)).collect();
             // Including roles rank at least as high as what they include.
-            let min = includes
-                .iter()
-                .map(|&j: &usize| {
-                    roles
-                        .get(j)
-                        .map_or(0, |x: &(i64, Vec<usize>, Vec<usize>, Vec<usize>, bool)| x.0)
-                })
-                .max()
-                .unwrap_or(0);
+            let min = includes.iter().map(|&j| roles[j].rank).max().unwrap_or(0);
             let rank = min + r.below(3) as i64;
-            let acts: Vec<usize> = (0..actions).filter(|_| r.chance(40)).collect();
+            let actions: Vec<usize> = (0..actions).filter(|_| r.chance(40)).collect();
             let on: Vec<usize> = (0..ntypes).filter(|_| r.chance(60)).collect();
             let on = if on.is_empty() {
                 vec![r.below(ntypes)]
             } else {
                 on
             };
-            roles.push((rank, includes, acts, on, r.chance(15)));
+            roles.push(RoleGen {
+                rank,
+                includes,
+                actions,
+                on,
+                sticky: r.chance(15),
+            });
         }
         let mut nodes = vec![(0, None, None)];
         let nusers = 1 + r.below(4);
@@ -131,7 +138,7 @@ impl Org {
         for _ in 0..r.below(7) {
             let role = r.below(nroles);
             let cands: Vec<usize> = (0..nodes.len())
-                .filter(|&n| roles[role].3.contains(&nodes[n].0))
+                .filter(|&n| roles[role].on.contains(&nodes[n].0))
                 .collect();
             if !cands.is_empty() {
                 let s = subject(&mut r);
@@ -152,7 +159,7 @@ impl Org {
         let mut creator = Vec::new();
         let mut defaults = Vec::new();
         for t in 0..ntypes {
-            let ok: Vec<usize> = (0..nroles).filter(|&x| roles[x].3.contains(&t)).collect();
+            let ok: Vec<usize> = (0..nroles).filter(|&x| roles[x].on.contains(&t)).collect();
             if !ok.is_empty() && r.chance(30) {
                 creator.push((t, ok[r.below(ok.len())]));
             }
@@ -209,21 +216,17 @@ impl Org {
         }
         let acts: Vec<String> = (0..self.actions).map(|a| format!("a{a}")).collect();
         out += &format!("action {}\n", acts.join(", "));
-        for (i, (rank, inc, acts, on, sticky)) in self.roles.iter().enumerate() {
-            let on: Vec<&str> = on.iter().map(|&t| self.types[t].0).collect();
-            let inc = if inc.is_empty() {
+        for (i, role) in self.roles.iter().enumerate() {
+            let rank = role.rank;
+            let on: Vec<&str> = role.on.iter().map(|&t| self.types[t].0).collect();
+            let inc = if role.includes.is_empty() {
                 String::new()
             } else {
-                format!(
-                    " includes {}",
-                    inc.iter()
-                        .map(|j| format!("r{j}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                let names: Vec<String> = role.includes.iter().map(|j| format!("r{j}")).collect();
+                format!(" includes {}", names.join(", "))
             };
-            let sticky = if *sticky { " not overridable" } else { "" };
-            let acts: Vec<String> = acts.iter().map(|a| format!("a{a}")).collect();
+            let sticky = if role.sticky { " not overridable" } else { "" };
+            let acts: Vec<String> = role.actions.iter().map(|a| format!("a{a}")).collect();
             out += &format!(
                 "role r{i} on {} rank {rank}{inc}{sticky} {{ {} }}\n",
                 on.join(", "),
@@ -353,7 +356,7 @@ impl Org {
             Some(p) => {
                 let up = self.applies(u, p);
                 if self.types[self.nodes[n].0].2 && !own.is_empty() {
-                    up.into_iter().filter(|&r| self.roles[r].4).collect()
+                    up.into_iter().filter(|&r| self.roles[r].sticky).collect()
                 } else {
                     up
                 }
@@ -368,8 +371,8 @@ impl Org {
         let mut seen = BTreeSet::new();
         while let Some(x) = stack.pop() {
             if seen.insert(x) {
-                out.extend(&self.roles[x].2);
-                stack.extend(&self.roles[x].1);
+                out.extend(&self.roles[x].actions);
+                stack.extend(&self.roles[x].includes);
             }
         }
         out
@@ -378,11 +381,11 @@ impl Org {
     fn allowed(&self, u: usize, a: usize, n: usize) -> bool {
         let applies = self.applies(u, n);
         let effective: BTreeSet<usize> = if self.types[self.nodes[n].0].3 {
-            let top = applies.iter().map(|&r| self.roles[r].0).max();
+            let top = applies.iter().map(|&r| self.roles[r].rank).max();
             applies
                 .iter()
                 .copied()
-                .filter(|&r| Some(self.roles[r].0) == top)
+                .filter(|&r| Some(self.roles[r].rank) == top)
                 .collect()
         } else {
             applies
@@ -395,11 +398,9 @@ impl Org {
             .grants
             .iter()
             .any(|g| g.1 == a && ancestors.contains(&g.2) && self.matches(u, &g.0));
-        let denied = self
-            .denies
-            .iter()
-            .any(|d| d.0.is_none_or(|x| x == a) && d.1.is_none_or(|x| ancestors.contains(&x)))
-            || (self.deny_banned && self.users[u].0);
+        let denied = self.denies.iter().any(|d| {
+            (d.0.is_none() || d.0 == Some(a)) && d.1.is_none_or(|x| ancestors.contains(&x))
+        }) || (self.deny_banned && self.users[u].0);
         (by_role || by_grant) && !denied
     }
 
