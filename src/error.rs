@@ -145,6 +145,9 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// Longest source line shown in a snippet, in characters.
+const MAX_SHOWN_LINE: usize = 500;
+
 /// Adapter giving one diagnostic miette's view of it.
 #[derive(Debug)]
 struct Report {
@@ -156,6 +159,27 @@ struct Report {
 
 impl Report {
     fn new(sources: &Sources, d: &Diagnostic) -> Report {
+        // A line too long to print (minified or hostile input) is cited by
+        // position only.
+        let too_long = d.span.and_then(|span| {
+            let file = sources.file(span.file);
+            let loc = sources.locate(span);
+            let len = file.line_text(loc.line).chars().count();
+            (len > MAX_SHOWN_LINE).then(|| {
+                format!(
+                    "{}:{}:{} (a line of {len} characters, not shown)",
+                    loc.file, loc.line, loc.column
+                )
+            })
+        });
+        if let Some(at) = too_long {
+            return Report {
+                message: format!("{}\n  at {at}", d.message),
+                source: None,
+                labels: Vec::new(),
+                help: d.help.clone(),
+            };
+        }
         let (source, labels) = match d.span {
             Some(span) => {
                 let file = sources.file(span.file);
@@ -236,4 +260,15 @@ pub fn did_you_mean<'a>(
         .filter(|&(d, c)| d <= (name.len().max(c.len()) / 3).max(1))
         .min()?;
     Some(format!("did you mean `{}`?", best.1))
+}
+
+/// A name as quoted in a message: at most 60 characters, so that a hostile
+/// input cannot make an error message huge.
+pub fn short(name: &str) -> String {
+    if name.chars().count() <= 60 {
+        name.to_string()
+    } else {
+        let head: String = name.chars().take(57).collect();
+        format!("{head}...")
+    }
 }

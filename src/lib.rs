@@ -20,4 +20,4 @@ pub use decision::{Decision, Effect, Request, RequestError};
 pub use error::{Error, LoadError};
 pub use eval::snapshot::Snapshot;
 pub use explain::{Explanation, Reason, Roles, Step, Via};
-pub use load::{read_paths, MAX_FILE_BYTES};
+pub use load::{read_paths, Limits, MAX_FILE_BYTES};

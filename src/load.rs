@@ -9,8 +9,29 @@ use crate::source::Sources;
 use crate::syntax;
 use std::path::{Path, PathBuf};
 
-/// Largest policy file accepted, in bytes.
+/// Largest policy file accepted by default, in bytes.
 pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Bounds on what one load accepts; a policy past any of them is rejected
+/// with an error saying which. Node nesting is bounded separately by
+/// [`crate::compile::MAX_DEPTH`] (64) and type paths by
+/// [`crate::eval::index::MAX_TYPE_PATHS`] (4,096).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest file, in bytes (default 256 MiB).
+    pub max_file_bytes: usize,
+    /// Most statements across all files (default 50 million).
+    pub max_facts: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_file_bytes: MAX_FILE_BYTES,
+            max_facts: 50_000_000,
+        }
+    }
+}
 
 impl Snapshot {
     /// Loads a policy from files and directories (a directory contributes its
@@ -40,23 +61,46 @@ impl Snapshot {
         Snapshot::from_sources(sources)
     }
 
-    /// Loads a policy made of several named texts.
+    /// Loads a policy made of several named texts, within the default
+    /// [`Limits`].
     pub fn from_sources(sources: Sources) -> Result<Snapshot, LoadError> {
+        Snapshot::from_sources_with(sources, &Limits::default())
+    }
+
+    /// Loads a policy made of several named texts, within `limits`.
+    pub fn from_sources_with(sources: Sources, limits: &Limits) -> Result<Snapshot, LoadError> {
         let mut files = Vec::new();
         let mut errors = Vec::new();
         for (id, file) in sources.iter() {
-            if file.text.len() > MAX_FILE_BYTES {
-                errors.push(Diagnostic::global(format!(
-                    "`{}` is {} bytes; the limit is {MAX_FILE_BYTES}",
-                    file.name,
-                    file.text.len()
-                )));
+            if file.text.len() > limits.max_file_bytes {
+                errors.push(
+                    Diagnostic::global(format!(
+                        "`{}` is {} bytes; the limit is {}",
+                        file.name,
+                        file.text.len(),
+                        limits.max_file_bytes
+                    ))
+                    .help("split the policy into several files, or raise `Limits::max_file_bytes`"),
+                );
                 continue;
             }
             match syntax::parse(id, &file.text) {
                 Ok(f) => files.push(f),
                 Err(d) => errors.push(d),
             }
+        }
+        let statements: usize = files
+            .iter()
+            .map(|f: &crate::syntax::ast::PolicyFile| f.items.len())
+            .sum();
+        if statements > limits.max_facts {
+            errors.push(
+                Diagnostic::global(format!(
+                    "the policy has {statements} statements; the limit is {}",
+                    limits.max_facts
+                ))
+                .help("raise `Limits::max_facts` if this size is expected"),
+            );
         }
         if !errors.is_empty() {
             return Err(LoadError::new(sources, errors));
@@ -81,15 +125,20 @@ pub fn read_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Sources, Error> {
                 path: file.display().to_string(),
                 source,
             })?;
-            let text = String::from_utf8(bytes).map_err(|e| Error::Io {
-                path: file.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "not UTF-8 text (invalid byte at offset {})",
-                        e.utf8_error().valid_up_to()
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                let before = &e.as_bytes()[..at];
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                let column = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+                Error::Io {
+                    path: file.display().to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "not UTF-8 text: invalid byte at line {line}, column {column} (byte offset {at}); save the file as UTF-8"
+                        ),
                     ),
-                ),
+                }
             })?;
             sources.add(file.display().to_string(), text);
         }

@@ -1,5 +1,6 @@
 //! grantlog's integration tests: one binary, one module per feature.
 
+mod catalogue;
 mod cli;
 mod common;
 mod consistency;

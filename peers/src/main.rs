@@ -30,7 +30,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 use grantlog::workload::{Size, Workload};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -61,30 +61,47 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Internal: run one engine in this process and print its figures and
+    /// decisions as JSON (each engine runs in its own process, so that its
+    /// peak memory is its own).
+    #[arg(long, hide = true)]
+    engine: Option<String>,
 }
 
 /// One engine's figures.
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 struct Row {
     engine: String,
+    /// Until the first check can be answered.
     load_ms: f64,
-    /// grantlog only: evaluating every principal's table (normally lazy).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// grantlog only: evaluating every principal's table at once (normally
+    /// each is evaluated on the principal's first check).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     warm_all_ms: Option<f64>,
-    rss_mib: f64,
+    /// Peak resident memory of the process above the generated workload.
+    peak_mib: f64,
     check_median_ns: f64,
     check_p99_ns: f64,
     requests_timed: usize,
+    #[serde(default)]
     ratio_to_grantlog: f64,
+    #[serde(default)]
     agreed: String,
 }
 
-/// Current resident set size in MiB (Linux).
-fn rss_mib() -> f64 {
+/// What a child process reports.
+#[derive(Serialize, Deserialize)]
+struct Outcome {
+    row: Row,
+    decisions: Vec<bool>,
+}
+
+/// A field of /proc/self/status in MiB (Linux).
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -120,6 +137,12 @@ fn percentile(times: &[Duration], p: f64) -> f64 {
 
 fn main() {
     let args = Args::parse();
+    if let Some(engine) = &args.engine {
+        let size = Size::named(&args.size).expect("one size");
+        let outcome = run_engine(engine, size, &args);
+        println!("{}", serde_json::to_string(&outcome).expect("serialise"));
+        return;
+    }
     let mut all = Vec::new();
     let mut points = Vec::new();
     let mut disagree = false;
@@ -158,122 +181,72 @@ fn main() {
     }
 }
 
-/// Runs every engine on one size and prints its table.
+/// Runs each engine on one size in its own process and prints the table.
 fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
-    let t = Instant::now();
-    let w = Workload::generate(size, args.seed, true);
-    let requests = w.request_strings();
-    let n = args.requests.min(requests.len());
-    eprintln!("generated {name} in {:?}", t.elapsed());
-
-    // grantlog: parse + check to a ready snapshot; each principal's table is
-    // evaluated on its first check (the untimed pass covers every timed
-    // request, so the timed pass measures warm lookups).
-    let rss0 = rss_mib();
-    let t = Instant::now();
-    let text = w.policy_text();
-    let snapshot = grantlog::Snapshot::from_text("workload.policy", &text).expect("workload loads");
-    let load = t.elapsed();
-    drop(text);
-    eprintln!("grantlog: loaded in {load:?}");
-    let (ours, ours_t) = time_checks(n, n, |i| {
-        let (p, a, r) = &requests[i];
-        snapshot.check(p, a, r).is_allowed()
-    });
-    let rss = rss_mib() - rss0;
-    let t = Instant::now();
-    snapshot.warm();
-    let warm_all = t.elapsed();
-    eprintln!("grantlog: every other principal's table in {warm_all:?}");
-    let base = percentile(&ours_t, 0.5);
-    let mut rows = vec![Row {
-        engine: "grantlog".into(),
-        load_ms: load.as_secs_f64() * 1e3,
-        warm_all_ms: Some(warm_all.as_secs_f64() * 1e3),
-        rss_mib: rss,
-        check_median_ns: base,
-        check_p99_ns: percentile(&ours_t, 0.99),
-        requests_timed: n,
-        ratio_to_grantlog: 1.0,
-        agreed: "-".into(),
-    }];
-
-    let agreement = |theirs: &[bool]| {
-        let same = theirs.iter().zip(&ours).filter(|(a, b)| a == b).count();
-        let first_diff = theirs.iter().zip(&ours).position(|(a, b)| a != b);
-        if let Some(i) = first_diff {
-            let (p, a, r) = &requests[i];
-            eprintln!(
-                "  first disagreement: {p} {a} {r}: grantlog {}, peer {}",
-                ours[i], theirs[i]
-            );
-            eprintln!("{}", snapshot.explain(p, a, r));
+    let exe = std::env::current_exe().expect("own path");
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for engine in ["grantlog", "cedar", "casbin"] {
+        if args.skip.iter().any(|s| s == engine) {
+            continue;
         }
-        format!("{same}/{}", theirs.len())
-    };
-
-    if !args.skip.iter().any(|s| s == "cedar") {
-        let rss0 = rss_mib();
-        let t = Instant::now();
-        let cedar = cedar_peer::Cedar::new(&w);
-        let load = t.elapsed();
-        let rss = rss_mib() - rss0;
-        eprintln!("cedar: loaded in {load:?}");
-        let m = args.cedar_requests.min(n);
-        let (theirs, times) = time_checks(m, 100, |i| cedar.check(&w.requests[i]));
-        let median = percentile(&times, 0.5);
-        rows.push(Row {
-            engine: "cedar-policy".into(),
-            load_ms: load.as_secs_f64() * 1e3,
-            warm_all_ms: None,
-            rss_mib: rss,
-            check_median_ns: median,
-            check_p99_ns: percentile(&times, 0.99),
-            requests_timed: m,
-            ratio_to_grantlog: median / base,
-            agreed: agreement(&theirs),
-        });
+        let out = std::process::Command::new(&exe)
+            .args([
+                "--engine",
+                engine,
+                "--size",
+                name,
+                "--seed",
+                &args.seed.to_string(),
+            ])
+            .args(["--requests", &args.requests.to_string()])
+            .args(["--cedar-requests", &args.cedar_requests.to_string()])
+            .args(["--casbin-requests", &args.casbin_requests.to_string()])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run engine");
+        let text = String::from_utf8_lossy(&out.stdout);
+        outcomes.push(
+            serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{engine}: {e}: {text}")),
+        );
     }
-    if !args.skip.iter().any(|s| s == "casbin") {
-        let m = args.casbin_requests.min(n);
-        let rss0 = rss_mib();
-        let t = Instant::now();
-        let casbin = casbin_peer::Casbin::new(&w);
-        let load = t.elapsed();
-        let rss = rss_mib() - rss0;
-        eprintln!("casbin: loaded in {load:?}");
-        let (theirs, times) = time_checks(m, 10, |i| casbin.check(&requests[i]));
-        let median = percentile(&times, 0.5);
-        rows.push(Row {
-            engine: "casbin".into(),
-            load_ms: load.as_secs_f64() * 1e3,
-            warm_all_ms: None,
-            rss_mib: rss,
-            check_median_ns: median,
-            check_p99_ns: percentile(&times, 0.99),
-            requests_timed: m,
-            ratio_to_grantlog: median / base,
-            agreed: agreement(&theirs),
-        });
+    let ours = outcomes[0].decisions.clone();
+    let base = outcomes[0].row.check_median_ns;
+    let mut rows = Vec::new();
+    for o in outcomes {
+        let mut row = o.row;
+        row.ratio_to_grantlog = row.check_median_ns / base;
+        row.agreed = if row.engine == "grantlog" {
+            "-".into()
+        } else {
+            let same = o
+                .decisions
+                .iter()
+                .zip(&ours)
+                .filter(|(a, b)| a == b)
+                .count();
+            format!("{same}/{}", o.decisions.len())
+        };
+        rows.push(row);
     }
-
+    let w = Workload::generate(size, args.seed, true);
     println!(
-        "size {name} ({} users, {} nodes, {} assignments), {n} requests, {} allowed",
+        "size {name} ({} users, {} nodes, {} assignments), {} requests, {} allowed",
         w.users.len(),
         w.nodes.len(),
         w.assignments.len(),
+        ours.len(),
         ours.iter().filter(|d| **d).count()
     );
     println!(
-        "{:<14} {:>10} {:>9} {:>12} {:>12} {:>11} {:>8} {:>13}",
-        "engine", "load ms", "RSS MiB", "median ns", "p99 ns", "x grantlog", "timed", "agreed"
+        "{:<14} {:>10} {:>10} {:>12} {:>12} {:>11} {:>8} {:>13}",
+        "engine", "load ms", "peak MiB", "median ns", "p99 ns", "x grantlog", "timed", "agreed"
     );
     for r in &rows {
         println!(
-            "{:<14} {:>10.0} {:>9.0} {:>12.0} {:>12.0} {:>10.0}x {:>8} {:>13}",
+            "{:<14} {:>10.0} {:>10.0} {:>12.0} {:>12.0} {:>10.0}x {:>8} {:>13}",
             r.engine,
             r.load_ms,
-            r.rss_mib,
+            r.peak_mib,
             r.check_median_ns,
             r.check_p99_ns,
             r.ratio_to_grantlog,
@@ -282,8 +255,80 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
         );
     }
     if let Some(warm) = rows[0].warm_all_ms {
-        println!("grantlog tables are evaluated on a principal's first check; all {} at once: {warm:.0} ms", w.users.len());
+        println!(
+            "grantlog evaluates a principal's table on its first check; all {} at once (2 threads): {warm:.0} ms",
+            w.users.len()
+        );
     }
     println!();
     rows
+}
+
+/// Loads one engine and times its checks (in a child process).
+fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
+    let w = Workload::generate(size, args.seed, true);
+    let requests = w.request_strings();
+    let n = args.requests.min(requests.len());
+    let base = status_mib("VmRSS:");
+    let row = |engine: &str,
+               load: Duration,
+               warm_all: Option<Duration>,
+               timed: usize,
+               times: &[Duration]| Row {
+        engine: engine.into(),
+        load_ms: load.as_secs_f64() * 1e3,
+        warm_all_ms: warm_all.map(|w| w.as_secs_f64() * 1e3),
+        peak_mib: status_mib("VmHWM:") - base,
+        check_median_ns: percentile(times, 0.5),
+        check_p99_ns: percentile(times, 0.99),
+        requests_timed: timed,
+        ratio_to_grantlog: 0.0,
+        agreed: String::new(),
+    };
+    match engine {
+        "grantlog" => {
+            // Parse and check to a ready snapshot; each principal's table is
+            // evaluated on its first check. The untimed pass covers every
+            // timed request, so the timed pass measures warm checks.
+            let t = Instant::now();
+            let text = w.policy_text();
+            let snapshot =
+                grantlog::Snapshot::from_text("workload.policy", &text).expect("workload loads");
+            let load = t.elapsed();
+            drop(text);
+            let (decisions, times) = time_checks(n, n, |i| {
+                let (p, a, r) = &requests[i];
+                snapshot.check(p, a, r).is_allowed()
+            });
+            let t = Instant::now();
+            snapshot.warm();
+            let warm_all = t.elapsed();
+            Outcome {
+                row: row("grantlog", load, Some(warm_all), n, &times),
+                decisions,
+            }
+        }
+        "cedar" => {
+            let t = Instant::now();
+            let cedar = cedar_peer::Cedar::new(&w);
+            let load = t.elapsed();
+            let m = args.cedar_requests.min(n);
+            let (decisions, times) = time_checks(m, 100, |i| cedar.check(&w.requests[i]));
+            Outcome {
+                row: row("cedar-policy", load, None, m, &times),
+                decisions,
+            }
+        }
+        _ => {
+            let t = Instant::now();
+            let casbin = casbin_peer::Casbin::new(&w);
+            let load = t.elapsed();
+            let m = args.casbin_requests.min(n);
+            let (decisions, times) = time_checks(m, 10, |i| casbin.check(&requests[i]));
+            Outcome {
+                row: row("casbin", load, None, m, &times),
+                decisions,
+            }
+        }
+    }
 }

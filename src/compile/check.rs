@@ -4,7 +4,7 @@
 
 use super::ids::*;
 use super::model::*;
-use crate::error::{did_you_mean, Diagnostic};
+use crate::error::{did_you_mean, short, Diagnostic};
 use crate::source::{Sources, Span};
 use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -12,6 +12,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 /// Deepest node nesting accepted (scope trees are a handful of levels deep;
 /// the bound keeps every walk up the tree short).
 pub const MAX_DEPTH: usize = 64;
+
+/// Largest role rank.
+pub const MAX_RANK: i64 = 1_000_000_000;
 
 /// Checks parsed files and builds the model, or returns every problem found.
 pub fn check(sources: Sources, files: &[PolicyFile]) -> Result<Model, (Sources, Vec<Diagnostic>)> {
@@ -90,7 +93,7 @@ impl Checker {
         let first = self.m.sources.locate(first);
         self.errors.push(
             Diagnostic::new(
-                format!("{what} `{}` is defined twice", name.text),
+                format!("{what} `{}` is defined twice", short(&name.text)),
                 name.span,
             )
             .label("second definition")
@@ -243,7 +246,7 @@ impl Checker {
         }
         let candidates: Vec<String> = self.table(kind).keys().cloned().collect();
         let mut d = Diagnostic::new(
-            format!("unknown {} `{}`", kind.word(), name.text),
+            format!("unknown {} `{}`", kind.word(), short(&name.text)),
             name.span,
         )
         .label(format!("no {} has this name", kind.word()));
@@ -273,10 +276,9 @@ impl Checker {
             start: r.ty.span.start,
             ..r.name.span
         };
-        let mut d = Diagnostic::new(format!("unknown node `{key}`"), span).label(format!(
-            "no {} has this name",
-            self.m.types[ty.index()].name
-        ));
+        let mut d = Diagnostic::new(format!("unknown node `{}`", short(&key)), span).label(
+            format!("no {} has this name", self.m.types[ty.index()].name),
+        );
         d = match did_you_mean(&r.name.text, same_type.iter().map(String::as_str)) {
             Some(hint) => d.help(format!(
                 "{hint} (as `{}{}`)",
@@ -287,7 +289,7 @@ impl Checker {
             None => d.help(format!(
                 "declare it with `{} {} in PARENT`",
                 r.ty.text,
-                quote(&r.name.text)
+                short(&quote(&r.name.text))
             )),
         };
         self.errors.push(d);
@@ -458,6 +460,15 @@ impl Checker {
                         .as_ref()
                         .map(|a| self.actions(a))
                         .unwrap_or_default();
+                    if let Some((value, span)) = rank {
+                        if !(0..=MAX_RANK).contains(value) {
+                            self.errors.push(
+                                Diagnostic::new("rank out of range", *span)
+                                    .label("too large")
+                                    .help(format!("ranks are whole numbers from 0 to {MAX_RANK}")),
+                            );
+                        }
+                    }
                     let role = &mut self.m.roles[r.index()];
                     role.on = on;
                     role.rank = rank.map_or(0, |(v, _)| v);
@@ -530,7 +541,7 @@ impl Checker {
                             Diagnostic::new(format!("`{key}` has no parent"), name.span)
                                 .label("missing `in PARENT`")
                                 .help(format!(
-                                    "a `{}` goes in {}: add `in TYPE:NAME`",
+                                    "`{}` nodes go in {}: add `in TYPE:NAME`",
                                     ty.text,
                                     allowed.join(" or ")
                                 )),
@@ -909,7 +920,8 @@ impl Checker {
                     break;
                 }
             }
-            if steps > MAX_DEPTH && depth_error.insert(cur) {
+            // One report is enough: every node below is as deep.
+            if steps > MAX_DEPTH && depth_error.is_empty() && depth_error.insert(cur) {
                 let fact = self.m.nodes[n].fact;
                 self.errors.push(
                     Diagnostic::new(

@@ -104,26 +104,32 @@ pub fn check(m: &Model) -> Vec<Diagnostic> {
             continue;
         }
         seen_nodes.push((c, n));
-        let (l1, l2) = (m.locate(f1), m.locate(f2));
+        let (p1, p2) = (
+            &m.principals[p1.index()].name,
+            &m.principals[p2.index()].name,
+        );
+        let through = if f1 == f2 {
+            format!("both through {} (a group assignment)", m.locate(f1))
+        } else {
+            format!(
+                "`{p1}` through {}, `{p2}` through {}",
+                m.locate(f1),
+                m.locate(f2)
+            )
+        };
         out.push(
             Diagnostic::new(
                 format!(
-                    "constraint broken: `{}` on `{}`: `{}` and `{}` both hold the role",
+                    "constraint broken: `{}` on `{}`: `{p1}` and `{p2}` both hold the role",
                     constraint_text(c),
                     m.node_name(n),
-                    m.principals[p1.index()].name,
-                    m.principals[p2.index()].name
                 ),
                 m.facts[f2.index()],
             )
             .label("a second holder")
             .help(format!(
-                "the constraint is at {}; the other holder is assigned at {}:{}; keep one of {} and {}",
-                m.locate(c),
-                l1.file,
-                l1.line,
-                l1,
-                l2
+                "the constraint is at {}; {through}; leave one holder",
+                m.locate(c)
             )),
         );
     }

@@ -90,6 +90,11 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     };
     expected.sort();
     expected.dedup();
+    // Between statements, the continuations of the previous statement are
+    // noise: say what can start the next one.
+    if expected.contains(&"a statement") {
+        expected.retain(|e| *e == "a statement" || *e == "the end of the file");
+    }
     let unterminated = text[pos..].starts_with('"') && !text[pos + 1..].contains('"');
     let message = if unterminated {
         "unterminated string".to_string()
@@ -362,7 +367,8 @@ impl Walker {
                         Rule::rank => {
                             let sp = self.span(&p);
                             let n = p.into_inner().find(|i| i.as_rule() == Rule::int);
-                            let value = n.and_then(|n| n.as_str().parse().ok()).unwrap_or(0);
+                            // Out of range reads as i64::MAX, which the checker rejects.
+                            let value = n.map_or(0, |n| n.as_str().parse().unwrap_or(i64::MAX));
                             rank = Some((value, sp));
                         }
                         Rule::includes => includes = self.names(p, Rule::ident),
