@@ -1,4 +1,21 @@
 //! The answer to a request: allow or deny, and why in one line.
+//!
+//! # Fail-closed audit
+//!
+//! Every path that returns a decision, and what it returns:
+//!
+//! | path | decision | pinned by |
+//! | --- | --- | --- |
+//! | unknown principal, action or resource (`Snapshot::resolve`) | deny + [`RequestError`] | `tests/catalogue.rs` `bad_requests_are_denied_with_a_reason` |
+//! | no node on the resource's ancestry carries a fact about the principal | deny | `tests/constructs.rs` `a_principal_with_no_facts_is_denied_and_told_so` |
+//! | the `Allow` bit is not set in the principal's table | deny | every deny in `tests/` and `policies/` |
+//! | a table slot or type path missing (cannot happen for a checked model) | deny (`Option` lookups, no indexing) | `tests/properties.rs` |
+//! | the `Allow` bit is set | allow | every allow, checked against the reference evaluator in `tests/properties.rs` |
+//!
+//! A policy that fails to parse, check or meet its constraints never becomes
+//! a snapshot: [`crate::Snapshot::from_sources`] returns every error and no
+//! decision is made from it; [`crate::Engine::apply`] keeps the previous
+//! snapshot serving.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

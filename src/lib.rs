@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod compile;
 pub mod decision;
+mod engine;
 pub mod diff;
 pub mod error;
 pub mod eval;
@@ -17,6 +18,7 @@ pub mod syntax;
 pub mod workload;
 
 pub use decision::{Decision, Effect, Request, RequestError};
+pub use engine::Engine;
 pub use error::{Error, LoadError};
 pub use eval::snapshot::Snapshot;
 pub use explain::{Explanation, Reason, Roles, Step, Via};

@@ -4,6 +4,7 @@ mod catalogue;
 mod cli;
 mod common;
 mod consistency;
+mod concurrency;
 mod constructs;
 mod errors;
 mod policies;

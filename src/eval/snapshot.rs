@@ -123,7 +123,9 @@ impl Snapshot {
             } else {
                 universe.virtuals[(n.0 - base) as usize]
             };
-            let table = &mut tables[position[p]];
+            let Some(table) = position.get(p).and_then(|&i| tables.get_mut(i)) else {
+                continue;
+            };
             // Nodes added for other principals of the batch are answered by
             // this principal's own anchors and paths; skip them.
             let Some(&slot) = table.slots.get(&anchor) else {
