@@ -6,6 +6,7 @@
 use crate::compile::ids::*;
 use crate::compile::model::{quote, Model};
 use crate::decision::{Effect, Request, RequestError};
+use crate::eval::index::Index;
 use crate::eval::program::*;
 use crate::eval::snapshot::Snapshot;
 use crate::eval::universe::{evaluate, Derived, Scope};
@@ -155,7 +156,12 @@ impl Snapshot {
         };
         let m = self.model();
         let (_, d) = evaluate(m, &self.index, &[p], Scope::Path(n));
-        let ex = Explainer { m, d: &d, p };
+        let ex = Explainer {
+            m,
+            ix: &self.index,
+            d: &d,
+            p,
+        };
         let allowed = d.allow.contains(&Allow(p, a, n));
         let mut allowed_by = ex.role_reasons(a, n);
         allowed_by.extend(ex.grant_reasons(a, n));
@@ -209,7 +215,12 @@ impl Snapshot {
         let p = *m.names.principals.get(principal)?;
         let n = crate::eval::snapshot::node_id(m, node)?;
         let (_, d) = evaluate(m, &self.index, &[p], Scope::Path(n));
-        let ex = Explainer { m, d: &d, p };
+        let ex = Explainer {
+            m,
+            ix: &self.index,
+            d: &d,
+            p,
+        };
         Some(Roles {
             effective: ex.held_roles(n),
             dropped: ex.dropped_roles(n),
@@ -219,6 +230,7 @@ impl Snapshot {
 
 struct Explainer<'a> {
     m: &'a Model,
+    ix: &'a Index,
     d: &'a Derived,
     p: PrincipalId,
 }
@@ -261,10 +273,10 @@ impl Explainer<'_> {
                     if cur == s {
                         break;
                     }
-                    for (k, ms) in self.m.memberships.iter().enumerate() {
-                        let g = SubjectId::group(ms.group);
-                        if ms.member == cur
-                            && self.d.matches.contains(&Matches(self.p, g))
+                    for &k in self.ix.member_of.get(&cur).into_iter().flatten() {
+                        let k = k as usize;
+                        let g = SubjectId::group(self.m.memberships[k].group);
+                        if self.d.matches.contains(&Matches(self.p, g))
                             && !prev.iter().any(|(x, _)| *x == g)
                         {
                             prev.push((g, Some((i, k))));

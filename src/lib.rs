@@ -4,8 +4,8 @@
 pub mod cli;
 pub mod compile;
 pub mod decision;
-mod engine;
 pub mod diff;
+mod engine;
 pub mod error;
 pub mod eval;
 pub mod explain;

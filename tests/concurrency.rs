@@ -15,7 +15,9 @@ fn engine_and_snapshot_are_send_and_sync() {
 /// Two versions of one policy that disagree on every probed request: in
 /// version A, `u{i}` may read `doc:d{i}`; in version B, nobody may.
 fn version(grant: bool) -> String {
-    let mut text = String::from("type folder\ntype doc in folder\naction read\nrole reader on doc { read }\nfolder f\n");
+    let mut text = String::from(
+        "type folder\ntype doc in folder\naction read\nrole reader on doc { read }\nfolder f\n",
+    );
     for i in 0..50 {
         text.push_str(&format!("doc d{i} in folder:f\nuser u{i}\n"));
         if grant {
@@ -41,9 +43,16 @@ fn readers_see_whole_snapshots_while_a_writer_swaps_them() {
                     // One snapshot, many questions: all answers agree with
                     // one version (never a mix of A and B).
                     let s = engine.snapshot();
-                    let answers: Vec<bool> =
-                        (0..50).map(|i| s.check(&format!("u{i}"), "read", &format!("doc:d{i}")).is_allowed()).collect();
-                    assert!(answers.iter().all(|&x| x == answers[0]), "torn snapshot in thread {t}: {answers:?}");
+                    let answers: Vec<bool> = (0..50)
+                        .map(|i| {
+                            s.check(&format!("u{i}"), "read", &format!("doc:d{i}"))
+                                .is_allowed()
+                        })
+                        .collect();
+                    assert!(
+                        answers.iter().all(|&x| x == answers[0]),
+                        "torn snapshot in thread {t}: {answers:?}"
+                    );
                     // A single check through the engine is some version's answer.
                     let d = engine.check("u1", "read", "doc:d1");
                     assert!(d.error.is_none());
@@ -57,7 +66,9 @@ fn readers_see_whole_snapshots_while_a_writer_swaps_them() {
         let text = if i % 2 == 0 { &b } else { &a };
         engine.replace(Snapshot::from_text("v.policy", text).unwrap());
         // Updates too: a good batch applies, a bad one changes nothing.
-        engine.apply("user extra-{i}".replace("{i}", &i.to_string()).as_str()).unwrap();
+        engine
+            .apply("user extra-{i}".replace("{i}", &i.to_string()).as_str())
+            .unwrap();
         assert!(engine.apply("assign nonsense on doc:d1 to u1").is_err());
     }
     stop.store(true, Ordering::Relaxed);

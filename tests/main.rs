@@ -3,8 +3,8 @@
 mod catalogue;
 mod cli;
 mod common;
-mod consistency;
 mod concurrency;
+mod consistency;
 mod constructs;
 mod errors;
 mod policies;

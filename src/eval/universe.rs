@@ -206,6 +206,10 @@ fn add_principal(
         }
     }
     if let Scope::Path(target) = scope {
+        // A decision at the target depends only on facts at the target and
+        // above it: keep just those nodes.
+        let path: FxHashSet<NodeId> = m.ancestry(target).collect();
+        anchors.retain(|a| path.contains(a));
         rt.extend([ExplainAt(target)]);
         anchors.push(target);
     }
