@@ -40,6 +40,17 @@ impl Snapshot {
         Ok(Snapshot::from_sources(read_paths(paths)?)?)
     }
 
+    /// Loads a policy from files and directories, with facts from JSON files
+    /// (see [`crate::facts`]).
+    pub fn from_paths_with_data<P: AsRef<Path>, D: AsRef<Path>>(
+        paths: &[P],
+        data: &[D],
+    ) -> Result<Snapshot, Error> {
+        let mut sources = read_paths(paths)?;
+        read_data(data, &mut sources)?;
+        Ok(Snapshot::from_sources(sources)?)
+    }
+
     /// Loads a policy from one string; `name` is what errors and explanations
     /// call the file.
     ///
@@ -144,6 +155,20 @@ pub fn read_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Sources, Error> {
         }
     }
     Ok(sources)
+}
+
+/// Reads JSON fact files into a source set, one source per fact.
+pub fn read_data<P: AsRef<Path>>(paths: &[P], sources: &mut Sources) -> Result<(), Error> {
+    for path in paths {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        crate::facts::Facts::from_json(&name, &text)?.add_to(&name, sources);
+    }
+    Ok(())
 }
 
 fn expand(path: &Path) -> Result<Vec<PathBuf>, Error> {

@@ -7,6 +7,7 @@ mod concurrency;
 mod consistency;
 mod constructs;
 mod errors;
+mod facts;
 mod policies;
 mod properties;
 mod readme;

@@ -34,6 +34,9 @@ struct Common {
     /// arguments that name existing files or directories are the policy.
     #[arg(short, long = "policy", value_name = "PATH")]
     policy: Vec<PathBuf>,
+    /// Facts from a JSON file (repeatable); see the README's *Facts as JSON*.
+    #[arg(long = "data", value_name = "FILE")]
+    data: Vec<PathBuf>,
     /// Output format for data.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -156,6 +159,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Print the facts of a policy (users, groups, nodes, assignments,
+    /// grants) as JSON, for `--data`.
+    #[command(after_help = "Example: grantlog export policies/dify.policy > facts.json")]
+    Export {
+        /// Policy files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Facts from JSON files to include.
+        #[arg(long = "data", value_name = "FILE")]
+        data: Vec<PathBuf>,
+    },
     /// An interactive session on a policy: ask questions, add facts.
     #[command(after_help = "Example: grantlog repl policies/dify.policy")]
     Repl {
@@ -240,7 +254,10 @@ fn load_with_query(
             rest.join(" ")
         )));
     }
-    Ok((Snapshot::from_paths(&paths)?, rest.to_vec()))
+    Ok((
+        Snapshot::from_paths_with_data(&paths, &common.data)?,
+        rest.to_vec(),
+    ))
 }
 
 fn run(cli: Cli) -> Result<u8, Error> {
@@ -404,6 +421,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }
             }
             Ok(u8::from(!changes.is_empty()))
+        }
+        Command::Export { paths, data } => {
+            let s = Snapshot::from_paths_with_data(&paths, &data)?;
+            print(&json(&crate::facts::Facts::from_model(s.model())));
+            Ok(0)
         }
         Command::Repl { paths } => repl::run(paths),
     }

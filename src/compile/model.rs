@@ -62,7 +62,7 @@ pub struct NodeDef {
 }
 
 /// Human or service user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrincipalKind {
     /// A person.
