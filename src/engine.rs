@@ -15,18 +15,74 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::decision::Decision;
+use crate::decision::{Decision, Effect, Request};
 use crate::error::LoadError;
 use crate::eval::snapshot::Snapshot;
 use crate::source::Sources;
 use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Receives one JSON line per decision made through an [`Engine`].
+///
+/// Any `Fn(&str) + Send + Sync` is a decision log; so is a `Mutex` around a
+/// writer, through [`WriterLog`].
+pub trait DecisionLog: Send + Sync {
+    /// Records one decision, as one line of JSON (no line break).
+    fn record(&self, line: &str);
+}
+
+impl<F: Fn(&str) + Send + Sync> DecisionLog for F {
+    fn record(&self, line: &str) {
+        self(line)
+    }
+}
+
+/// A decision log that writes lines to a writer (a file, a socket).
+pub struct WriterLog<W: Write + Send>(pub Mutex<W>);
+
+impl<W: Write + Send> DecisionLog for WriterLog<W> {
+    fn record(&self, line: &str) {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // A log that cannot be written must not change the decision.
+        let _ = writeln!(w, "{line}");
+    }
+}
+
+/// One decision log line.
+#[derive(Serialize)]
+struct LogLine<'a> {
+    /// Milliseconds since the Unix epoch.
+    time_ms: u128,
+    /// The snapshot's [`Snapshot::revision`].
+    revision: String,
+    request: Request,
+    decision: Effect,
+    /// The rules and facts that decided, with their places.
+    rules: Vec<LogRule<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a crate::RequestError>,
+}
+
+#[derive(Serialize)]
+struct LogRule<'a> {
+    via: crate::Via,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+}
 
 /// The current snapshot of a policy, swappable while readers check.
 pub struct Engine {
     current: ArcSwap<Snapshot>,
     /// Serialises writers; readers never take it.
     writer: Mutex<()>,
+    log: Option<Box<dyn DecisionLog>>,
 }
 
 impl Engine {
@@ -35,7 +91,30 @@ impl Engine {
         Engine {
             current: ArcSwap::from_pointee(snapshot),
             writer: Mutex::new(()),
+            log: None,
         }
+    }
+
+    /// Sends every decision from now on to `log`, as a JSON line with the
+    /// time, the request, the decision, the deciding rules (file:line and
+    /// text) and the policy revision. Logged checks also compute the
+    /// explanation, so they cost what `explain` costs.
+    ///
+    /// ```
+    /// use grantlog::{Engine, Snapshot};
+    /// use std::sync::{Arc, Mutex};
+    /// let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    /// let sink = Arc::clone(&lines);
+    /// let mut engine = Engine::new(Snapshot::from_paths(&["policies/dify.policy"])?);
+    /// engine.set_decision_log(move |line: &str| sink.lock().unwrap().push(line.to_string()));
+    /// engine.check("carol", "app.edit", "app:chatbot");
+    /// let line: serde_json::Value = serde_json::from_str(&lines.lock().unwrap()[0])?;
+    /// assert_eq!(line["decision"], "allow");
+    /// assert_eq!(line["rules"][0]["role"], "editor");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_decision_log(&mut self, log: impl DecisionLog + 'static) {
+        self.log = Some(Box::new(log));
     }
 
     /// The snapshot serving now. Hold it to ask several questions of one
@@ -46,7 +125,44 @@ impl Engine {
 
     /// May `principal` do `action` on `resource`, in the current snapshot?
     pub fn check(&self, principal: &str, action: &str, resource: &str) -> Decision {
-        self.current.load().check(principal, action, resource)
+        let snapshot = self.current.load();
+        let Some(log) = &self.log else {
+            return snapshot.check(principal, action, resource);
+        };
+        let why = snapshot.explain(principal, action, resource);
+        let reasons = match why.decision {
+            Effect::Allow => &why.allowed_by,
+            Effect::Deny => &why.denied_by,
+        };
+        let rules = reasons
+            .iter()
+            .filter_map(|r| {
+                let last = r.steps.last()?;
+                Some(LogRule {
+                    via: r.via,
+                    role: r.role.as_deref(),
+                    at: last.at.as_ref().map(|l| l.to_string()),
+                    text: last.at.as_ref().map(|l| l.text.as_str()),
+                })
+            })
+            .collect();
+        let line = LogLine {
+            time_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            revision: snapshot.revision(),
+            request: why.request.clone(),
+            decision: why.decision,
+            rules,
+            error: why.error.as_ref(),
+        };
+        if let Ok(text) = serde_json::to_string(&line) {
+            log.record(&text);
+        }
+        Decision {
+            decision: why.decision,
+            error: why.error.clone(),
+        }
     }
 
     /// Serves `snapshot` from now on; checks already running finish on the

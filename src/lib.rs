@@ -19,7 +19,7 @@ pub mod syntax;
 pub mod workload;
 
 pub use decision::{Decision, Effect, Request, RequestError};
-pub use engine::Engine;
+pub use engine::{DecisionLog, Engine, WriterLog};
 pub use error::{Error, LoadError};
 pub use eval::snapshot::Snapshot;
 pub use explain::{Explanation, Reason, Roles, Step, Via};

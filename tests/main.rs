@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod consistency;
 mod constructs;
+mod engine;
 mod errors;
 mod facts;
 mod policies;

@@ -37,6 +37,7 @@ pub struct Snapshot {
     pub(crate) index: Arc<Index>,
     tables: Box<[OnceLock<Table>]>,
     words: usize,
+    revision: u64,
 }
 
 impl Snapshot {
@@ -45,12 +46,29 @@ impl Snapshot {
             .map(|_| OnceLock::new())
             .collect();
         let words = model.actions.len().div_ceil(64).max(1);
+        let revision = {
+            use std::hash::{Hash, Hasher};
+            let mut h = rustc_hash::FxHasher::default();
+            for (_, file) in model.sources.iter() {
+                file.name.hash(&mut h);
+                file.text.hash(&mut h);
+            }
+            h.finish()
+        };
         Snapshot {
+            revision,
             model: Arc::new(model),
             index: Arc::new(index),
             tables,
             words,
         }
+    }
+
+    /// A content hash of the policy and facts this snapshot was loaded from
+    /// (file names and texts), as 16 hex digits: what a decision log records
+    /// so that an auditor can replay a decision on the same policy.
+    pub fn revision(&self) -> String {
+        format!("{:016x}", self.revision)
     }
 
     /// The checked model this snapshot evaluates.
