@@ -13,6 +13,7 @@ pub mod facts;
 mod load;
 pub mod policy_test;
 pub mod query;
+pub mod scim;
 pub mod session;
 pub mod source;
 pub mod syntax;

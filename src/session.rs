@@ -373,6 +373,7 @@ impl Session {
 const STATEMENT_KEYWORDS: &[&str] = &[
     "type",
     "action",
+    "attribute",
     "role",
     "creator",
     "default",

@@ -13,3 +13,4 @@ mod policies;
 mod properties;
 mod readme;
 mod repl;
+mod scim;

@@ -48,6 +48,12 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ImportFormat {
+    /// SCIM 2.0 (RFC 7643) Users and Groups.
+    Scim,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// May PRINCIPAL do ACTION on RESOURCE? Prints `allow` or `deny`.
@@ -169,6 +175,21 @@ enum Command {
         /// Facts from JSON files to include.
         #[arg(long = "data", value_name = "FILE")]
         data: Vec<PathBuf>,
+    },
+    /// Convert an identity provider's SCIM 2.0 export (a ListResponse of
+    /// Users and Groups) into facts JSON for `--data`.
+    #[command(
+        after_help = "Example: grantlog import scim users.json --home team:acme > facts.json"
+    )]
+    Import {
+        /// The source format.
+        #[arg(value_enum)]
+        format: ImportFormat,
+        /// The file to read.
+        file: PathBuf,
+        /// Node every imported user and group belongs to (repeatable).
+        #[arg(long = "home", value_name = "TYPE:NAME")]
+        homes: Vec<String>,
     },
     /// An interactive session on a policy: ask questions, add facts.
     #[command(after_help = "Example: grantlog repl policies/dify.policy")]
@@ -425,6 +446,19 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Export { paths, data } => {
             let s = Snapshot::from_paths_with_data(&paths, &data)?;
             print(&json(&crate::facts::Facts::from_model(s.model())));
+            Ok(0)
+        }
+        Command::Import {
+            format: ImportFormat::Scim,
+            file,
+            homes,
+        } => {
+            let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
+            let facts = crate::scim::import(&file.display().to_string(), &text, &homes)?;
+            print(&json(&facts));
             Ok(0)
         }
         Command::Repl { paths } => repl::run(paths),

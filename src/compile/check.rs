@@ -326,7 +326,7 @@ impl Checker {
                         .label("no user has this attribute");
                         d = match did_you_mean(&c.key.text, keys.iter().map(String::as_str)) {
                             Some(h) => d.help(h),
-                            None => d.help("conditions test `status`, `kind`, or an attribute given with `user NAME with KEY = VALUE`"),
+                            None => d.help("conditions test `status`, `kind`, or an attribute given with `user NAME with KEY = VALUE` or declared with `attribute KEY`"),
                         };
                         self.errors.push(d);
                         return None;
@@ -400,10 +400,18 @@ impl Checker {
     fn resolve(&mut self, items: &[&Item]) {
         // Attribute keys first so selectors can be checked against them.
         for item in items {
-            if let Statement::Principal { attrs, .. } = &item.statement {
-                for (k, _) in attrs {
-                    self.sym(&k.text);
+            match &item.statement {
+                Statement::Principal { attrs, .. } => {
+                    for (k, _) in attrs {
+                        self.sym(&k.text);
+                    }
                 }
+                Statement::Attribute { names } => {
+                    for k in names {
+                        self.sym(&k.text);
+                    }
+                }
+                _ => {}
             }
         }
         let mut modes: Vec<Option<Vec<Mode>>> = vec![None; self.m.types.len()];
@@ -787,7 +795,7 @@ impl Checker {
                         expectations: out,
                     });
                 }
-                Statement::Action { .. } => {}
+                Statement::Action { .. } | Statement::Attribute { .. } => {}
             }
         }
         self.resolve_modes(modes);

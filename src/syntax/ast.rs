@@ -140,6 +140,11 @@ pub enum Statement {
         /// Declared names.
         names: Vec<Name>,
     },
+    /// `attribute is_admin, department`
+    Attribute {
+        /// Declared attribute keys.
+        names: Vec<Name>,
+    },
     /// `role editor on workspace rank 20 includes normal { app.edit }`
     Role {
         /// Declared name.

@@ -146,6 +146,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::holder_count | Rule::no_groups => "a constraint",
         Rule::type_decl
         | Rule::action_decl
+        | Rule::attribute_decl
         | Rule::role_decl
         | Rule::creator_rule
         | Rule::default_rule
@@ -353,6 +354,9 @@ impl Walker {
                 }
             }
             Rule::action_decl => Statement::Action {
+                names: inner.map(|p| self.name(p)).collect(),
+            },
+            Rule::attribute_decl => Statement::Attribute {
                 names: inner.map(|p| self.name(p)).collect(),
             },
             Rule::role_decl => {

@@ -212,6 +212,9 @@ fn statement(s: &Statement) -> String {
             out
         }
         Statement::Action { names } => format!("action {}", list(names, |n| n.text.clone())),
+        Statement::Attribute { names } => {
+            format!("attribute {}", list(names, |n| n.text.clone()))
+        }
         Statement::Role {
             name: n,
             on,
