@@ -13,15 +13,17 @@ use std::path::{Path, PathBuf};
 pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Bounds on what one load accepts; a policy past any of them is rejected
-/// with an error saying which. Node nesting is bounded separately by
-/// [`crate::compile::MAX_DEPTH`] (64) and type paths by
-/// [`crate::eval::index::MAX_TYPE_PATHS`] (4,096).
+/// with an error saying which. Type paths are bounded by
+/// [`crate::eval::index::MAX_TYPE_PATHS`] (4,096) and ranks by
+/// [`crate::compile::MAX_RANK`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest file, in bytes (default 256 MiB).
     pub max_file_bytes: usize,
     /// Most statements across all files (default 50 million).
     pub max_facts: usize,
+    /// Deepest node nesting (default and most: [`crate::compile::MAX_DEPTH`], 64).
+    pub max_depth: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +31,7 @@ impl Default for Limits {
         Limits {
             max_file_bytes: MAX_FILE_BYTES,
             max_facts: 50_000_000,
+            max_depth: crate::compile::MAX_DEPTH,
         }
     }
 }
@@ -117,6 +120,9 @@ impl Snapshot {
             return Err(LoadError::new(sources, errors));
         }
         let model = compile::check(sources, &files).map_err(|(s, e)| LoadError::new(s, e))?;
+        if let Some(d) = too_deep(&model, limits.max_depth) {
+            return Err(LoadError::new(model.sources.clone(), vec![d]));
+        }
         let violations = constraints::check(&model);
         if !violations.is_empty() {
             return Err(LoadError::new(model.sources.clone(), violations));
@@ -125,6 +131,29 @@ impl Snapshot {
             Index::new(&model).map_err(|d| LoadError::new(model.sources.clone(), vec![d]))?;
         Ok(Snapshot::new(model, index))
     }
+}
+
+/// The first node nested deeper than `max` (the checker already rejects
+/// anything past [`crate::compile::MAX_DEPTH`]).
+fn too_deep(m: &crate::compile::model::Model, max: usize) -> Option<Diagnostic> {
+    if max >= crate::compile::MAX_DEPTH {
+        return None;
+    }
+    (0..m.nodes.len() as u32)
+        .map(crate::compile::ids::NodeId)
+        .find_map(|n| {
+            let depth = m.ancestry(n).count() - 1;
+            (depth > max).then(|| {
+                Diagnostic::new(
+                    format!(
+                        "node `{}` is nested {depth} levels deep; the limit is {max}",
+                        m.node_name(n)
+                    ),
+                    m.facts[m.nodes[n.index()].fact.index()],
+                )
+                .help("raise `Limits::max_depth` (up to 64) if this nesting is expected")
+            })
+        })
 }
 
 /// Reads files and directories into a source set.

@@ -143,6 +143,23 @@ fn too_many_facts_are_rejected() {
     assert_snapshot!(err);
 }
 
+#[test]
+fn nesting_past_a_configured_limit_is_rejected() {
+    let mut sources = Sources::default();
+    sources.add(
+        "nest.policy",
+        "type a\ntype b in a\ntype c in b\na x\nb y in a:x\nc z in b:y\n",
+    );
+    let limits = Limits {
+        max_depth: 1,
+        ..Limits::default()
+    };
+    let err = Snapshot::from_sources_with(sources, &limits)
+        .unwrap_err()
+        .render(false);
+    assert_snapshot!(err);
+}
+
 /// Requests that are malformed or name nothing: each a deny with a reason.
 #[test]
 fn bad_requests_are_denied_with_a_reason() {

@@ -60,3 +60,21 @@ fn readme_examples_print_what_the_readme_shows() {
     }
     assert!(checked >= 2, "README examples found: {checked}");
 }
+
+/// The facts example in the README is valid facts JSON.
+#[test]
+fn readme_facts_example_parses() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let block = readme
+        .split("```json\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let facts = grantlog::facts::Facts::from_json("README.md", block).unwrap();
+    assert_eq!(
+        (facts.nodes.len(), facts.users.len(), facts.groups.len()),
+        (1, 1, 1)
+    );
+}

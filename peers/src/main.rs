@@ -78,6 +78,9 @@ struct Row {
     /// each is evaluated on the principal's first check).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     warm_all_ms: Option<f64>,
+    /// grantlog only: checks per second on one thread and on two.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    throughput: Option<(f64, f64)>,
     /// Peak resident memory of the process above the generated workload.
     peak_mib: f64,
     check_median_ns: f64,
@@ -254,6 +257,12 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
             r.agreed
         );
     }
+    if let Some((one, two)) = rows[0].throughput {
+        println!(
+            "grantlog throughput: {one:.0} checks/s on 1 thread, {two:.0} on 2 ({:.2}x)",
+            two / one
+        );
+    }
     if let Some(warm) = rows[0].warm_all_ms {
         println!(
             "grantlog evaluates a principal's table on its first check; all {} at once (2 threads): {warm:.0} ms",
@@ -278,6 +287,7 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
         engine: engine.into(),
         load_ms: load.as_secs_f64() * 1e3,
         warm_all_ms: warm_all.map(|w| w.as_secs_f64() * 1e3),
+        throughput: None,
         peak_mib: status_mib("VmHWM:") - base,
         check_median_ns: percentile(times, 0.5),
         check_p99_ns: percentile(times, 0.99),
@@ -300,13 +310,29 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
                 let (p, a, r) = &requests[i];
                 snapshot.check(p, a, r).is_allowed()
             });
+            // Throughput: the request set, repeated, on one thread and on two.
+            let rate = |threads: usize| {
+                let t = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        s.spawn(|| {
+                            for _ in 0..20 {
+                                for (p, a, r) in &requests[..n] {
+                                    std::hint::black_box(snapshot.check(p, a, r));
+                                }
+                            }
+                        });
+                    }
+                });
+                (threads * 20 * n) as f64 / t.elapsed().as_secs_f64()
+            };
+            let throughput = (rate(1), rate(2));
             let t = Instant::now();
             snapshot.warm();
             let warm_all = t.elapsed();
-            Outcome {
-                row: row("grantlog", load, Some(warm_all), n, &times),
-                decisions,
-            }
+            let mut r = row("grantlog", load, Some(warm_all), n, &times);
+            r.throughput = Some(throughput);
+            Outcome { row: r, decisions }
         }
         "cedar" => {
             let t = Instant::now();

@@ -4,4 +4,4 @@ mod check;
 pub mod ids;
 pub mod model;
 
-pub use check::{check, MAX_DEPTH};
+pub use check::{check, MAX_DEPTH, MAX_RANK};
