@@ -104,17 +104,32 @@ impl Checker {
         );
     }
 
+    /// Records the first definition of a name of one kind; reports a second
+    /// one and returns `false` for it.
+    fn first_definition(
+        &mut self,
+        spans: &mut FxHashMap<(u8, String), Span>,
+        kind: u8,
+        what: &str,
+        name: &Name,
+    ) -> bool {
+        if let Some(&first) = spans.get(&(kind, name.text.clone())) {
+            self.duplicate(what, name, first);
+            return false;
+        }
+        spans.insert((kind, name.text.clone()), name.span);
+        true
+    }
+
     /// Pass 1: give every declared name an id.
     fn declare(&mut self, items: &[&Item]) {
         let mut spans: FxHashMap<(u8, String), Span> = FxHashMap::default();
         for item in items {
             match &item.statement {
                 Statement::Type { name, .. } => {
-                    if let Some(&first) = spans.get(&(0, name.text.clone())) {
-                        self.duplicate("type", name, first);
+                    if !self.first_definition(&mut spans, 0, "type", name) {
                         continue;
                     }
-                    spans.insert((0, name.text.clone()), name.span);
                     let id = TypeId(self.m.types.len() as u32);
                     self.m.names.types.insert(name.text.clone(), id);
                     self.m.types.push(TypeDef {
@@ -128,22 +143,18 @@ impl Checker {
                 }
                 Statement::Action { names } => {
                     for name in names {
-                        if let Some(&first) = spans.get(&(1, name.text.clone())) {
-                            self.duplicate("action", name, first);
+                        if !self.first_definition(&mut spans, 1, "action", name) {
                             continue;
                         }
-                        spans.insert((1, name.text.clone()), name.span);
                         let id = ActionId(self.m.actions.len() as u32);
                         self.m.names.actions.insert(name.text.clone(), id);
                         self.m.actions.push(name.text.clone());
                     }
                 }
                 Statement::Role { name, .. } => {
-                    if let Some(&first) = spans.get(&(2, name.text.clone())) {
-                        self.duplicate("role", name, first);
+                    if !self.first_definition(&mut spans, 2, "role", name) {
                         continue;
                     }
-                    spans.insert((2, name.text.clone()), name.span);
                     let id = RoleId(self.m.roles.len() as u32);
                     self.m.names.roles.insert(name.text.clone(), id);
                     let fact = self.fact(item.span);
@@ -159,11 +170,9 @@ impl Checker {
                     });
                 }
                 Statement::Principal { name, .. } => {
-                    if let Some(&first) = spans.get(&(3, name.text.clone())) {
-                        self.duplicate("user", name, first);
+                    if !self.first_definition(&mut spans, 3, "user", name) {
                         continue;
                     }
-                    spans.insert((3, name.text.clone()), name.span);
                     let id = PrincipalId(self.m.principals.len() as u32);
                     self.m.names.principals.insert(name.text.clone(), id);
                     let fact = self.fact(item.span);
@@ -176,11 +185,9 @@ impl Checker {
                     });
                 }
                 Statement::Group { name, .. } => {
-                    if let Some(&first) = spans.get(&(4, name.text.clone())) {
-                        self.duplicate("group", name, first);
+                    if !self.first_definition(&mut spans, 4, "group", name) {
                         continue;
                     }
-                    spans.insert((4, name.text.clone()), name.span);
                     let id = GroupId(self.m.groups.len() as u32);
                     self.m.names.groups.insert(name.text.clone(), id);
                     let fact = self.fact(item.span);
@@ -200,18 +207,13 @@ impl Checker {
                     continue;
                 };
                 let key = format!("{}:{}", ty.text, name.text);
-                if let Some(&first) = spans.get(&(5, key.clone())) {
-                    self.duplicate(
-                        "node",
-                        &Name {
-                            text: key,
-                            span: name.span,
-                        },
-                        first,
-                    );
+                let keyed = Name {
+                    text: key.clone(),
+                    span: name.span,
+                };
+                if !self.first_definition(&mut spans, 5, "node", &keyed) {
                     continue;
                 }
-                spans.insert((5, key.clone()), name.span);
                 let id = NodeId(self.m.nodes.len() as u32);
                 self.m.names.nodes.insert(key, id);
                 let fact = self.fact(item.span);

@@ -233,6 +233,14 @@ impl Walker {
         }
     }
 
+    /// The `type:name` references directly inside `pair`.
+    fn node_refs(&self, pair: Pair<Rule>) -> Vec<NodeRef> {
+        pair.into_inner()
+            .filter(|n| n.as_rule() == Rule::node_ref)
+            .map(|n| self.node_ref(n))
+            .collect()
+    }
+
     fn actions(&self, pair: Pair<Rule>) -> Actions {
         let span = self.span(&pair);
         let mut names = Vec::new();
@@ -473,13 +481,7 @@ impl Walker {
                     match p.as_rule() {
                         Rule::kind => kind = Some(self.name(p)),
                         Rule::name => name = Some(self.name(p)),
-                        Rule::homes => {
-                            homes = p
-                                .into_inner()
-                                .filter(|n| n.as_rule() == Rule::node_ref)
-                                .map(|n| self.node_ref(n))
-                                .collect()
-                        }
+                        Rule::homes => homes = self.node_refs(p),
                         Rule::status => {
                             status = p
                                 .into_inner()
@@ -512,13 +514,7 @@ impl Walker {
                 for p in inner {
                     match p.as_rule() {
                         Rule::name => name = Some(self.name(p)),
-                        Rule::homes => {
-                            homes = p
-                                .into_inner()
-                                .filter(|n| n.as_rule() == Rule::node_ref)
-                                .map(|n| self.node_ref(n))
-                                .collect()
-                        }
+                        Rule::homes => homes = self.node_refs(p),
                         Rule::members => members = self.subjects(p),
                         _ => {}
                     }
