@@ -198,3 +198,39 @@ fn bad_requests_are_denied_with_a_reason() {
     }
     assert_snapshot!(out);
 }
+
+/// Found by fuzzing (`format`): names with control characters were written
+/// back with Rust's escapes, which the language does not read. Names that
+/// are keywords must be quoted too.
+#[test]
+fn formatting_writes_back_every_name_so_that_it_reads_the_same() {
+    for name in [
+        "lead score\u{15}r",
+        "quote \" and \\ backslash",
+        "tab\there",
+        "group",
+        "everyone",
+        "users",
+        "ünïcödé",
+        "in",
+    ] {
+        let lit = grantlog::compile::model::quote(name);
+        let text = format!(
+            "type org\naction read\nrole r on org {{ read }}\norg {lit}\nuser {lit}\ngroup {lit} {{ {lit} }}\nassign r on org:{lit} to {lit}, group {lit}\ntest {lit} {{\n  expect allow {lit} read org:{lit}\n}}\n"
+        );
+        let s = Snapshot::from_text("names.policy", &text)
+            .unwrap_or_else(|e| panic!("{name:?}:\n{}\n{text}", e.render(false)));
+        assert_eq!(s.model().principals[0].name, name);
+        assert_eq!(s.run_tests().failed(), 0);
+        let once = grantlog::syntax::format(&text).unwrap();
+        assert_eq!(grantlog::syntax::format(&once).unwrap(), once, "{name:?}");
+        let again = Snapshot::from_text("names.policy", &once).unwrap();
+        assert_eq!(again.model().principals[0].name, name);
+        assert!(
+            again
+                .check(name, "read", &format!("org:{name}"))
+                .is_allowed(),
+            "{name:?}"
+        );
+    }
+}

@@ -326,9 +326,62 @@ impl Model {
     }
 }
 
+/// Words of the language that a bare name must not be.
+const RESERVED: &[&str] = &[
+    "type",
+    "action",
+    "attribute",
+    "role",
+    "creator",
+    "default",
+    "deny",
+    "grant",
+    "assign",
+    "constraint",
+    "service",
+    "human",
+    "user",
+    "users",
+    "group",
+    "groups",
+    "add",
+    "test",
+    "rank",
+    "includes",
+    "not",
+    "overridable",
+    "in",
+    "on",
+    "to",
+    "of",
+    "by",
+    "with",
+    "status",
+    "where",
+    "and",
+    "combine",
+    "holds",
+    "expect",
+    "created",
+    "everyone",
+    "union",
+    "highest",
+    "override",
+    "allow",
+    "per",
+    "exactly",
+    "at",
+    "most",
+    "least",
+    "one",
+    "cannot",
+    "join",
+];
+
 /// A name as it is written back in a policy: quoted when it is not bare.
 pub fn quote(name: &str) -> String {
     let bare = !name.is_empty()
+        && !RESERVED.contains(&name)
         && name
             .chars()
             .next()
@@ -337,8 +390,21 @@ pub fn quote(name: &str) -> String {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c));
     if bare {
-        name.to_string()
-    } else {
-        format!("{name:?}")
+        return name.to_string();
     }
+    // The policy language's string escapes: `\"`, `\\`, `\n`, `\t`; every
+    // other character stands for itself.
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -115,6 +115,16 @@ fn reindent(text: &str) -> String {
     out
 }
 
+/// Always quoted, with the language's escapes.
+fn string(text: &str) -> String {
+    let quoted = crate::compile::model::quote(text);
+    if quoted.starts_with('"') {
+        quoted
+    } else {
+        format!("\"{quoted}\"")
+    }
+}
+
 fn name(n: &Name) -> String {
     crate::compile::model::quote(&n.text)
 }
@@ -360,7 +370,7 @@ fn statement(s: &Statement) -> String {
             name: n,
             expectations,
         } => {
-            let mut out = format!("test {:?} {{\n", n.text);
+            let mut out = format!("test {} {{\n", string(&n.text));
             for e in expectations {
                 let verdict = if e.allow { "allow" } else { "deny" };
                 let _ = write!(
