@@ -7,7 +7,7 @@ use super::model::*;
 use crate::error::{did_you_mean, short, Diagnostic};
 use crate::source::{Sources, Span};
 use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// Deepest node nesting accepted (scope trees are a handful of levels deep;
 /// the bound keeps every walk up the tree short).
@@ -28,8 +28,8 @@ pub fn check(sources: Sources, files: &[PolicyFile]) -> Result<Model, (Sources, 
     let items: Vec<&Item> = files.iter().flat_map(|f| &f.items).collect();
     c.declare(&items);
     c.resolve(&items);
-    c.check_cycles();
-    c.check_ranks();
+    let structural = super::structure::check(&c.m);
+    c.errors.extend(structural);
     if c.errors.is_empty() {
         Ok(c.m)
     } else {
@@ -838,114 +838,6 @@ impl Checker {
             def.highest = ms.contains(&Mode::Highest);
         }
     }
-
-    /// A role ranks at least as high as every role it includes; otherwise
-    /// highest privilege would drop it in favour of a role it contains.
-    fn check_ranks(&mut self) {
-        for r in &self.m.roles {
-            for &(inc, _) in &r.includes {
-                let lower = &self.m.roles[inc.index()];
-                if lower.rank > r.rank {
-                    self.errors.push(
-                        Diagnostic::new(
-                            format!(
-                                "role `{}` (rank {}) includes `{}`, which ranks higher ({})",
-                                r.name, r.rank, lower.name, lower.rank
-                            ),
-                            r.span,
-                        )
-                        .label("ranks below a role it includes")
-                        .help(format!(
-                            "where roles combine by highest privilege, `{}` would be dropped for `{}`; give `{}` a rank of at least {}",
-                            r.name, lower.name, r.name, lower.rank
-                        )),
-                    );
-                }
-            }
-        }
-    }
-
-    /// Rejects cycles in types, role inclusion, groups and the node tree.
-    fn check_cycles(&mut self) {
-        let type_edges: Vec<Vec<usize>> = self
-            .m
-            .types
-            .iter()
-            .map(|t| t.parents.iter().map(|p| p.index()).collect())
-            .collect();
-        if let Some(cycle) = find_cycle(&type_edges) {
-            let names: Vec<String> = cycle
-                .iter()
-                .map(|&i| self.m.types[i].name.clone())
-                .collect();
-            self.errors.push(Diagnostic::new(format!("type containment cycle: {}", names.join(" in ")), self.m.types[cycle[0]].span).label("this type ends up inside itself").help("a type cannot contain itself, directly or through others; remove one of the `in` clauses"));
-        }
-        let role_edges: Vec<Vec<usize>> = self
-            .m
-            .roles
-            .iter()
-            .map(|r| r.includes.iter().map(|(i, _)| i.index()).collect())
-            .collect();
-        if let Some(cycle) = find_cycle(&role_edges) {
-            let names: Vec<String> = cycle
-                .iter()
-                .map(|&i| self.m.roles[i].name.clone())
-                .collect();
-            self.errors.push(
-                Diagnostic::new(
-                    format!("role inheritance cycle: {}", names.join(" includes ")),
-                    self.m.roles[cycle[0]].span,
-                )
-                .label("this role includes itself")
-                .help("roles include lower roles; remove one `includes` from the cycle"),
-            );
-        }
-        let mut group_edges: Vec<Vec<usize>> = vec![Vec::new(); self.m.groups.len()];
-        let mut group_facts: FxHashMap<(usize, usize), FactId> = FxHashMap::default();
-        for ms in &self.m.memberships {
-            if let SubjectKind::Group(g) = ms.member.kind() {
-                group_edges[g.index()].push(ms.group.index());
-                group_facts.insert((g.index(), ms.group.index()), ms.fact);
-            }
-        }
-        if let Some(cycle) = find_cycle(&group_edges) {
-            let names: Vec<String> = cycle
-                .iter()
-                .map(|&i| self.m.groups[i].name.clone())
-                .collect();
-            let fact = group_facts
-                .get(&(cycle[0], cycle[1 % cycle.len()]))
-                .copied()
-                .unwrap_or(self.m.groups[cycle[0]].fact);
-            self.errors.push(Diagnostic::new(format!("group cycle: {}", names.join(" is in ")), self.m.facts[fact.index()]).label("this membership closes the cycle").help("a group cannot contain itself, directly or through other groups; remove one of these memberships"));
-        }
-        let mut depth_error = FxHashSet::default();
-        for n in 0..self.m.nodes.len() {
-            let mut steps = 0;
-            let mut cur = NodeId(n as u32);
-            while let Some(p) = self.m.nodes[cur.index()].parent {
-                steps += 1;
-                cur = p;
-                if steps > MAX_DEPTH {
-                    break;
-                }
-            }
-            // One report is enough: every node below is as deep.
-            if steps > MAX_DEPTH && depth_error.is_empty() && depth_error.insert(cur) {
-                let fact = self.m.nodes[n].fact;
-                self.errors.push(
-                    Diagnostic::new(
-                        format!(
-                            "node `{}` is nested more than {MAX_DEPTH} levels deep",
-                            self.m.node_name(NodeId(n as u32))
-                        ),
-                        self.m.facts[fact.index()],
-                    )
-                    .help("scope trees are a few levels deep; check the `in` clauses for a loop"),
-                );
-            }
-        }
-    }
 }
 
 trait Table<T> {
@@ -966,38 +858,3 @@ table!(ActionId, actions, Kind::Action);
 table!(RoleId, roles, Kind::Role);
 table!(PrincipalId, principals, Kind::Principal);
 table!(GroupId, groups, Kind::Group);
-
-/// The first cycle in a directed graph, as the list of its vertices.
-fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
-    // 0 = unvisited, 1 = on the stack, 2 = done. Iterative to bound stack use.
-    let mut state = vec![0u8; edges.len()];
-    for start in 0..edges.len() {
-        if state[start] != 0 {
-            continue;
-        }
-        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-        state[start] = 1;
-        while let Some(&mut (v, ref mut i)) = stack.last_mut() {
-            if let Some(&w) = edges[v].get(*i) {
-                *i += 1;
-                match state[w] {
-                    0 => {
-                        state[w] = 1;
-                        stack.push((w, 0));
-                    }
-                    1 => {
-                        let pos = stack.iter().position(|&(x, _)| x == w).unwrap_or(0);
-                        let mut cycle: Vec<usize> = stack[pos..].iter().map(|&(x, _)| x).collect();
-                        cycle.push(w);
-                        return Some(cycle);
-                    }
-                    _ => {}
-                }
-            } else {
-                state[v] = 2;
-                stack.pop();
-            }
-        }
-    }
-    None
-}

@@ -3,5 +3,6 @@
 mod check;
 pub mod ids;
 pub mod model;
+mod structure;
 
 pub use check::{check, MAX_DEPTH, MAX_RANK};

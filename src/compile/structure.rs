@@ -1,0 +1,149 @@
+//! Structural checks of a resolved model: no cycles in types, role
+//! inclusion, groups or the node tree; nesting within the depth limit; and
+//! ranks that respect inclusion.
+
+use super::check::MAX_DEPTH;
+use super::ids::*;
+use super::model::Model;
+use crate::error::Diagnostic;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Every structural problem of the model.
+pub fn check(m: &Model) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    cycles(m, &mut errors);
+    ranks(m, &mut errors);
+    errors
+}
+
+/// A role ranks at least as high as every role it includes; otherwise
+/// highest privilege would drop it in favour of a role it contains.
+fn ranks(m: &Model, errors: &mut Vec<Diagnostic>) {
+    for r in &m.roles {
+        for &(inc, _) in &r.includes {
+            let lower = &m.roles[inc.index()];
+            if lower.rank > r.rank {
+                errors.push(
+                    Diagnostic::new(
+                        format!(
+                            "role `{}` (rank {}) includes `{}`, which ranks higher ({})",
+                            r.name, r.rank, lower.name, lower.rank
+                        ),
+                        r.span,
+                    )
+                    .label("ranks below a role it includes")
+                    .help(format!(
+                        "where roles combine by highest privilege, `{}` would be dropped for `{}`; give `{}` a rank of at least {}",
+                        r.name, lower.name, r.name, lower.rank
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// Rejects cycles in types, role inclusion, groups and the node tree.
+fn cycles(m: &Model, errors: &mut Vec<Diagnostic>) {
+    let type_edges: Vec<Vec<usize>> = m
+        .types
+        .iter()
+        .map(|t| t.parents.iter().map(|p| p.index()).collect())
+        .collect();
+    if let Some(cycle) = find_cycle(&type_edges) {
+        let names: Vec<String> = cycle.iter().map(|&i| m.types[i].name.clone()).collect();
+        errors.push(Diagnostic::new(format!("type containment cycle: {}", names.join(" in ")), m.types[cycle[0]].span).label("this type ends up inside itself").help("a type cannot contain itself, directly or through others; remove one of the `in` clauses"));
+    }
+    let role_edges: Vec<Vec<usize>> = m
+        .roles
+        .iter()
+        .map(|r| r.includes.iter().map(|(i, _)| i.index()).collect())
+        .collect();
+    if let Some(cycle) = find_cycle(&role_edges) {
+        let names: Vec<String> = cycle.iter().map(|&i| m.roles[i].name.clone()).collect();
+        errors.push(
+            Diagnostic::new(
+                format!("role inheritance cycle: {}", names.join(" includes ")),
+                m.roles[cycle[0]].span,
+            )
+            .label("this role includes itself")
+            .help("roles include lower roles; remove one `includes` from the cycle"),
+        );
+    }
+    let mut group_edges: Vec<Vec<usize>> = vec![Vec::new(); m.groups.len()];
+    let mut group_facts: FxHashMap<(usize, usize), FactId> = FxHashMap::default();
+    for ms in &m.memberships {
+        if let SubjectKind::Group(g) = ms.member.kind() {
+            group_edges[g.index()].push(ms.group.index());
+            group_facts.insert((g.index(), ms.group.index()), ms.fact);
+        }
+    }
+    if let Some(cycle) = find_cycle(&group_edges) {
+        let names: Vec<String> = cycle.iter().map(|&i| m.groups[i].name.clone()).collect();
+        let fact = group_facts
+            .get(&(cycle[0], cycle[1 % cycle.len()]))
+            .copied()
+            .unwrap_or(m.groups[cycle[0]].fact);
+        errors.push(Diagnostic::new(format!("group cycle: {}", names.join(" is in ")), m.facts[fact.index()]).label("this membership closes the cycle").help("a group cannot contain itself, directly or through other groups; remove one of these memberships"));
+    }
+    let mut depth_error = FxHashSet::default();
+    for n in 0..m.nodes.len() {
+        let mut steps = 0;
+        let mut cur = NodeId(n as u32);
+        while let Some(p) = m.nodes[cur.index()].parent {
+            steps += 1;
+            cur = p;
+            if steps > MAX_DEPTH {
+                break;
+            }
+        }
+        // One report is enough: every node below is as deep.
+        if steps > MAX_DEPTH && depth_error.is_empty() && depth_error.insert(cur) {
+            let fact = m.nodes[n].fact;
+            errors.push(
+                Diagnostic::new(
+                    format!(
+                        "node `{}` is nested more than {MAX_DEPTH} levels deep",
+                        m.node_name(NodeId(n as u32))
+                    ),
+                    m.facts[fact.index()],
+                )
+                .help("scope trees are a few levels deep; check the `in` clauses for a loop"),
+            );
+        }
+    }
+}
+
+/// The first cycle in a directed graph, as the list of its vertices.
+fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
+    // 0 = unvisited, 1 = on the stack, 2 = done. Iterative to bound stack use.
+    let mut state = vec![0u8; edges.len()];
+    for start in 0..edges.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        state[start] = 1;
+        while let Some(&mut (v, ref mut i)) = stack.last_mut() {
+            if let Some(&w) = edges[v].get(*i) {
+                *i += 1;
+                match state[w] {
+                    0 => {
+                        state[w] = 1;
+                        stack.push((w, 0));
+                    }
+                    1 => {
+                        let pos = stack.iter().position(|&(x, _)| x == w).unwrap_or(0);
+                        let mut cycle: Vec<usize> = stack[pos..].iter().map(|&(x, _)| x).collect();
+                        cycle.push(w);
+                        return Some(cycle);
+                    }
+                    _ => {}
+                }
+            } else {
+                state[v] = 2;
+                stack.pop();
+            }
+        }
+    }
+    None
+}
