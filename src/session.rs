@@ -232,7 +232,7 @@ impl Session {
     fn add(&mut self, text: &str) -> Outcome {
         let first = text.split_whitespace().next().unwrap_or("");
         let m = self.snapshot.model();
-        if !STATEMENT_KEYWORDS.contains(&first) && !m.names.types.contains_key(first) {
+        if !syntax::STATEMENT_STARTS.contains(&first) && !m.names.types.contains_key(first) {
             return Outcome::Error(format!(
                 "`{first}` is not a command, a question (`PRINCIPAL ACTION RESOURCE?`) or a statement; type :help\n"
             ));
@@ -368,26 +368,6 @@ impl Session {
         words
     }
 }
-
-/// Words that start a policy statement.
-const STATEMENT_KEYWORDS: &[&str] = &[
-    "type",
-    "action",
-    "attribute",
-    "role",
-    "creator",
-    "default",
-    "deny",
-    "grant",
-    "assign",
-    "constraint",
-    "user",
-    "service",
-    "human",
-    "group",
-    "add",
-    "test",
-];
 
 /// An error report's closing line, as it reads in a session.
 fn unchanged(report: String) -> String {

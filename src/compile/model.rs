@@ -326,62 +326,10 @@ impl Model {
     }
 }
 
-/// Words of the language that a bare name must not be.
-const RESERVED: &[&str] = &[
-    "type",
-    "action",
-    "attribute",
-    "role",
-    "creator",
-    "default",
-    "deny",
-    "grant",
-    "assign",
-    "constraint",
-    "service",
-    "human",
-    "user",
-    "users",
-    "group",
-    "groups",
-    "add",
-    "test",
-    "rank",
-    "includes",
-    "not",
-    "overridable",
-    "in",
-    "on",
-    "to",
-    "of",
-    "by",
-    "with",
-    "status",
-    "where",
-    "and",
-    "combine",
-    "holds",
-    "expect",
-    "created",
-    "everyone",
-    "union",
-    "highest",
-    "override",
-    "allow",
-    "per",
-    "exactly",
-    "at",
-    "most",
-    "least",
-    "one",
-    "cannot",
-    "join",
-];
-
 /// A name as it is written back in a policy: quoted when it is not bare.
 pub fn quote(name: &str) -> String {
     let bare = !name.is_empty()
-        && !RESERVED.contains(&name)
+        && !crate::syntax::RESERVED.contains(&name)
         && name
             .chars()
             .next()
