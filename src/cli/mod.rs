@@ -30,11 +30,11 @@ struct Cli {
 
 #[derive(Args, Debug, Clone)]
 struct Common {
-    /// A policy file or directory (repeatable). Without -p, leading
-    /// arguments that name existing files or directories are the policy.
+    /// A policy file or directory (repeatable). Without -p, the arguments
+    /// before the question are the policy.
     #[arg(short, long = "policy", value_name = "PATH")]
     policy: Vec<PathBuf>,
-    /// Facts from a JSON file (repeatable); see the README's *Facts as JSON*.
+    /// Facts from a JSON file (repeatable); see the README's *Facts from the systems you run*.
     #[arg(long = "data", value_name = "FILE")]
     data: Vec<PathBuf>,
     /// Output format for data.
