@@ -15,11 +15,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::compile::ids::{GroupId, PrincipalId, SubjectId, SubjectKind};
+use crate::compile::model::Model;
 use crate::decision::{Decision, Effect, Request};
 use crate::error::LoadError;
 use crate::eval::snapshot::Snapshot;
 use crate::source::Sources;
+use crate::syntax::ast::{self, PolicyFile, Statement};
 use arc_swap::ArcSwap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -177,16 +181,103 @@ impl Engine {
     /// unknown or breaks a constraint, the error is returned and the current
     /// snapshot keeps serving.
     ///
-    /// The new snapshot is built from the whole policy: its cost grows with
-    /// the policy, not with the batch.
-    pub fn apply(&self, statements: &str) -> Result<(), LoadError> {
+    /// The new snapshot is checked from the whole policy (its cost grows with
+    /// the policy), but a batch of facts re-evaluates only the principals it
+    /// reaches: the decision tables of every other principal are carried
+    /// over. A batch with rules (types, roles, `users where ...` selectors)
+    /// re-evaluates everyone.
+    pub fn apply(&self, statements: &str) -> Result<Update, LoadError> {
         let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.current.load_full();
         let mut sources: Sources = current.model().sources.clone();
         let n = sources.iter().count();
         sources.add(format!("<update {n}>"), statements);
         let next = Snapshot::from_sources(sources)?;
+        let affected = crate::syntax::parse(0, statements)
+            .ok()
+            .and_then(|batch| affected(next.model(), &batch));
+        let tables_kept = match &affected {
+            Some(set) => next.adopt_tables(&current, |p| !set.contains(&p)),
+            None => 0,
+        };
         self.current.store(Arc::new(next));
-        Ok(())
+        Ok(Update {
+            principals_affected: affected.map(|s| s.len()),
+            tables_kept,
+        })
     }
+}
+
+/// What an [`Engine::apply`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Update {
+    /// Principals whose decisions the batch can change, or `None` when it
+    /// can change anyone's.
+    pub principals_affected: Option<usize>,
+    /// Evaluated decision tables carried over to the new snapshot.
+    pub tables_kept: usize,
+}
+
+/// The principals a batch of statements can change decisions for, in the
+/// model that includes it; `None` when it can change anyone's.
+///
+/// A fact about a subject reaches the principals at or below it in the
+/// group tree; a new node reaches its creator; a rule reaches everyone.
+fn affected(m: &Model, batch: &PolicyFile) -> Option<FxHashSet<PrincipalId>> {
+    let mut members: FxHashMap<GroupId, Vec<SubjectId>> = FxHashMap::default();
+    for ms in &m.memberships {
+        members.entry(ms.group).or_default().push(ms.member);
+    }
+    let subject = |s: &ast::Subject| match s {
+        ast::Subject::Principal(n) => m
+            .names
+            .principals
+            .get(&n.text)
+            .map(|&p| SubjectId::principal(p)),
+        ast::Subject::Group(n) => m.names.groups.get(&n.text).map(|&g| SubjectId::group(g)),
+        ast::Subject::Selector { .. } => None,
+    };
+    let mut out = FxHashSet::default();
+    let reach = |s: Option<SubjectId>, out: &mut FxHashSet<PrincipalId>| -> Option<()> {
+        let mut stack = vec![s?];
+        let mut seen = FxHashSet::default();
+        while let Some(s) = stack.pop() {
+            match s.kind() {
+                SubjectKind::Principal(p) => {
+                    out.insert(p);
+                }
+                SubjectKind::Group(g) if seen.insert(g) => {
+                    stack.extend(members.get(&g).into_iter().flatten().copied());
+                }
+                SubjectKind::Group(_) => {}
+                SubjectKind::Selector(_) => return None,
+            }
+        }
+        Some(())
+    };
+    for item in &batch.items {
+        match &item.statement {
+            Statement::Principal { name, .. } => {
+                out.insert(*m.names.principals.get(&name.text)?);
+            }
+            Statement::Group { members: list, .. } | Statement::Add { members: list, .. } => {
+                for s in list {
+                    reach(subject(s), &mut out)?;
+                }
+            }
+            Statement::Assign { to, .. } | Statement::Grant { to, .. } => {
+                for s in to {
+                    reach(subject(s), &mut out)?;
+                }
+            }
+            Statement::Deny { to, .. } => reach(subject(to), &mut out)?,
+            Statement::Node { creator, .. } => {
+                if let Some(c) = creator {
+                    out.insert(*m.names.principals.get(&c.text)?);
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
 }

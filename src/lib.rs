@@ -20,7 +20,7 @@ pub mod syntax;
 pub mod workload;
 
 pub use decision::{Decision, Effect, Request, RequestError};
-pub use engine::{DecisionLog, Engine, WriterLog};
+pub use engine::{DecisionLog, Engine, Update, WriterLog};
 pub use error::{Error, LoadError};
 pub use eval::snapshot::Snapshot;
 pub use explain::{Explanation, Reason, Roles, Step, Via};

@@ -35,7 +35,7 @@ pub struct Table {
 pub struct Snapshot {
     pub(crate) model: Arc<Model>,
     pub(crate) index: Arc<Index>,
-    tables: Box<[OnceLock<Table>]>,
+    tables: Box<[OnceLock<Arc<Table>>]>,
     words: usize,
     revision: u64,
 }
@@ -95,7 +95,7 @@ impl Snapshot {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(batch) = batches.get(i) else { break };
                     for (p, table) in self.build_tables(batch) {
-                        let _ = self.tables[p.index()].set(table);
+                        let _ = self.tables[p.index()].set(Arc::new(table));
                     }
                 });
             }
@@ -104,11 +104,34 @@ impl Snapshot {
 
     fn table(&self, p: PrincipalId) -> &Table {
         self.tables[p.index()].get_or_init(|| {
-            self.build_tables(&[p])
-                .pop()
-                .map(|(_, t)| t)
-                .unwrap_or_default()
+            Arc::new(
+                self.build_tables(&[p])
+                    .pop()
+                    .map(|(_, t)| t)
+                    .unwrap_or_default(),
+            )
         })
+    }
+
+    /// Takes over `older`'s decision tables for the principals `keep`
+    /// accepts. Only sound when this snapshot's policy extends `older`'s
+    /// (ids unchanged) and the extension carries no fact about those
+    /// principals: see [`crate::Engine::apply`].
+    pub(crate) fn adopt_tables(
+        &self,
+        older: &Snapshot,
+        keep: impl Fn(PrincipalId) -> bool,
+    ) -> usize {
+        let mut adopted = 0;
+        for (i, slot) in older.tables.iter().enumerate() {
+            let p = PrincipalId(i as u32);
+            if let (Some(table), Some(mine)) = (slot.get(), self.tables.get(i)) {
+                if keep(p) && mine.set(Arc::clone(table)).is_ok() {
+                    adopted += 1;
+                }
+            }
+        }
+        adopted
     }
 
     /// One evaluation for a batch of principals, split into their tables.
