@@ -4,7 +4,8 @@
 //! (a few minutes). Stages: parse (text → AST), check (AST → model), load
 //! (the whole pipeline to a snapshot), evaluate (one principal's Datalog run
 //! for its decision table), check (a decision on a warm snapshot, request as
-//! strings), explain (a decision with its explanation).
+//! strings), update (one membership through the engine), explain (a decision
+//! with its explanation).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use grantlog::compile::ids::PrincipalId;
@@ -80,6 +81,22 @@ fn stages(c: &mut Criterion) {
                 i = (i + 1) % requests.len();
                 let (p, a, r) = &requests[i];
                 snapshot.check(black_box(p), black_box(a), black_box(r))
+            })
+        });
+        g.finish();
+
+        // Update: one membership through the engine (a new snapshot checked
+        // from the whole policy; only the member's table is re-evaluated).
+        let mut g = c.benchmark_group("update");
+        g.sample_size(10);
+        let engine = grantlog::Engine::new(Snapshot::from_text("w.policy", &text).unwrap());
+        let mut k = 0;
+        g.bench_function(BenchmarkId::from_parameter(&name), |b| {
+            b.iter(|| {
+                k += 1;
+                engine
+                    .apply(&format!("user bench-{k}\nadd bench-{k} to group g0"))
+                    .unwrap()
             })
         });
         g.finish();
