@@ -20,6 +20,7 @@ use crate::compile::model::Model;
 use crate::decision::{Decision, Effect, Request};
 use crate::error::LoadError;
 use crate::eval::snapshot::Snapshot;
+use crate::load::{parse_sources, Limits};
 use crate::source::Sources;
 use crate::syntax::ast::{self, PolicyFile, Statement};
 use arc_swap::ArcSwap;
@@ -84,8 +85,9 @@ struct LogRule<'a> {
 /// The current snapshot of a policy, swappable while readers check.
 pub struct Engine {
     current: ArcSwap<Snapshot>,
-    /// Serialises writers; readers never take it.
-    writer: Mutex<()>,
+    /// Serialises writers (readers never take it), and keeps the parsed
+    /// files of the current policy so that an update parses only its batch.
+    writer: Mutex<Option<Vec<Arc<PolicyFile>>>>,
     log: Option<Box<dyn DecisionLog>>,
 }
 
@@ -94,7 +96,7 @@ impl Engine {
     pub fn new(snapshot: Snapshot) -> Engine {
         Engine {
             current: ArcSwap::from_pointee(snapshot),
-            writer: Mutex::new(()),
+            writer: Mutex::new(None),
             log: None,
         }
     }
@@ -172,7 +174,8 @@ impl Engine {
     /// Serves `snapshot` from now on; checks already running finish on the
     /// one they started with.
     pub fn replace(&self, snapshot: Snapshot) {
-        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut parsed = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        *parsed = None;
         self.current.store(Arc::new(snapshot));
     }
 
@@ -187,15 +190,35 @@ impl Engine {
     /// over. A batch with rules (types, roles, `users where ...` selectors)
     /// re-evaluates everyone.
     pub fn apply(&self, statements: &str) -> Result<Update, LoadError> {
-        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut parsed = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.current.load_full();
         let mut sources: Sources = current.model().sources.clone();
-        let n = sources.iter().count();
-        sources.add(format!("<update {n}>"), statements);
-        let next = Snapshot::from_sources(sources)?;
-        let affected = crate::syntax::parse(0, statements)
-            .ok()
-            .and_then(|batch| affected(next.model(), &batch));
+        let limits = Limits::default();
+        let mut files = match parsed.take() {
+            Some(files) => files,
+            None => {
+                parse_sources(&sources, &limits).map_err(|e| LoadError::new(sources.clone(), e))?
+            }
+        };
+        let id = sources.add(format!("<update {}>", files.len()), statements);
+        let batch = match crate::syntax::parse(id, statements) {
+            Ok(batch) => Arc::new(batch),
+            Err(d) => {
+                *parsed = Some(files);
+                return Err(LoadError::new(sources, vec![d]));
+            }
+        };
+        files.push(Arc::clone(&batch));
+        let next = match Snapshot::from_parsed(sources, &files, &limits) {
+            Ok(next) => next,
+            Err(e) => {
+                files.pop();
+                *parsed = Some(files);
+                return Err(e);
+            }
+        };
+        *parsed = Some(files);
+        let affected = affected(next.model(), &batch);
         let tables_kept = match &affected {
             Some(set) => next.adopt_tables(&current, |p| !set.contains(&p)),
             None => 0,

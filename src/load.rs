@@ -7,7 +7,9 @@ use crate::error::{Diagnostic, Error, LoadError};
 use crate::eval::{constraints, index::Index, snapshot::Snapshot};
 use crate::source::Sources;
 use crate::syntax;
+use crate::syntax::ast::PolicyFile;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Largest policy file accepted by default, in bytes.
 pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
@@ -83,43 +85,30 @@ impl Snapshot {
 
     /// Loads a policy made of several named texts, within `limits`.
     pub fn from_sources_with(sources: Sources, limits: &Limits) -> Result<Snapshot, LoadError> {
-        let mut files = Vec::new();
-        let mut errors = Vec::new();
-        for (id, file) in sources.iter() {
-            if file.text.len() > limits.max_file_bytes {
-                errors.push(
-                    Diagnostic::global(format!(
-                        "`{}` is {} bytes; the limit is {}",
-                        file.name,
-                        file.text.len(),
-                        limits.max_file_bytes
-                    ))
-                    .help("split the policy into several files, or raise `Limits::max_file_bytes`"),
-                );
-                continue;
-            }
-            match syntax::parse(id, &file.text) {
-                Ok(f) => files.push(f),
-                Err(d) => errors.push(d),
-            }
-        }
-        let statements: usize = files
-            .iter()
-            .map(|f: &crate::syntax::ast::PolicyFile| f.items.len())
-            .sum();
+        let files = match parse_sources(&sources, limits) {
+            Ok(files) => files,
+            Err(errors) => return Err(LoadError::new(sources, errors)),
+        };
+        Snapshot::from_parsed(sources, &files, limits)
+    }
+
+    /// Checks, constrains and indexes already parsed files (one per source,
+    /// in order).
+    pub(crate) fn from_parsed(
+        sources: Sources,
+        files: &[Arc<PolicyFile>],
+        limits: &Limits,
+    ) -> Result<Snapshot, LoadError> {
+        let statements: usize = files.iter().map(|f| f.items.len()).sum();
         if statements > limits.max_facts {
-            errors.push(
-                Diagnostic::global(format!(
-                    "the policy has {statements} statements; the limit is {}",
-                    limits.max_facts
-                ))
-                .help("raise `Limits::max_facts` if this size is expected"),
-            );
+            let d = Diagnostic::global(format!(
+                "the policy has {statements} statements; the limit is {}",
+                limits.max_facts
+            ))
+            .help("raise `Limits::max_facts` if this size is expected");
+            return Err(LoadError::new(sources, vec![d]));
         }
-        if !errors.is_empty() {
-            return Err(LoadError::new(sources, errors));
-        }
-        let model = compile::check(sources, &files).map_err(|(s, e)| LoadError::new(s, e))?;
+        let model = compile::check(sources, files).map_err(|(s, e)| LoadError::new(s, e))?;
         if let Some(d) = too_deep(&model, limits.max_depth) {
             return Err(LoadError::new(model.sources.clone(), vec![d]));
         }
@@ -130,6 +119,38 @@ impl Snapshot {
         let index =
             Index::new(&model).map_err(|d| LoadError::new(model.sources.clone(), vec![d]))?;
         Ok(Snapshot::new(model, index))
+    }
+}
+
+/// Parses every source, within the file size limit; all errors or all files.
+pub(crate) fn parse_sources(
+    sources: &Sources,
+    limits: &Limits,
+) -> Result<Vec<Arc<PolicyFile>>, Vec<Diagnostic>> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for (id, file) in sources.iter() {
+        if file.text.len() > limits.max_file_bytes {
+            errors.push(
+                Diagnostic::global(format!(
+                    "`{}` is {} bytes; the limit is {}",
+                    file.name,
+                    file.text.len(),
+                    limits.max_file_bytes
+                ))
+                .help("split the policy into several files, or raise `Limits::max_file_bytes`"),
+            );
+            continue;
+        }
+        match syntax::parse(id, &file.text) {
+            Ok(f) => files.push(Arc::new(f)),
+            Err(d) => errors.push(d),
+        }
+    }
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(errors)
     }
 }
 

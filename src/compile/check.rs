@@ -8,6 +8,7 @@ use crate::error::{did_you_mean, short, Diagnostic};
 use crate::source::{Sources, Span};
 use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement};
 use rustc_hash::FxHashMap;
+use std::borrow::Borrow;
 
 /// Deepest node nesting accepted (scope trees are a handful of levels deep;
 /// the bound keeps every walk up the tree short).
@@ -17,7 +18,10 @@ pub const MAX_DEPTH: usize = 64;
 pub const MAX_RANK: i64 = 1_000_000_000;
 
 /// Checks parsed files and builds the model, or returns every problem found.
-pub fn check(sources: Sources, files: &[PolicyFile]) -> Result<Model, (Sources, Vec<Diagnostic>)> {
+pub fn check<F: Borrow<PolicyFile>>(
+    sources: Sources,
+    files: &[F],
+) -> Result<Model, (Sources, Vec<Diagnostic>)> {
     let mut c = Checker {
         m: Model {
             sources,
@@ -25,7 +29,7 @@ pub fn check(sources: Sources, files: &[PolicyFile]) -> Result<Model, (Sources, 
         },
         errors: Vec::new(),
     };
-    let items: Vec<&Item> = files.iter().flat_map(|f| &f.items).collect();
+    let items: Vec<&Item> = files.iter().flat_map(|f| &f.borrow().items).collect();
     c.declare(&items);
     c.resolve(&items);
     let structural = super::structure::check(&c.m);
