@@ -184,8 +184,9 @@ impl Engine {
     /// unknown or breaks a constraint, the error is returned and the current
     /// snapshot keeps serving.
     ///
-    /// The new snapshot is checked from the whole policy (its cost grows with
-    /// the policy), but a batch of facts re-evaluates only the principals it
+    /// Only the batch is parsed (the engine keeps the parsed policy), but the
+    /// new model is checked, constrained and indexed whole, so the cost grows
+    /// with the policy. A batch of facts re-evaluates only the principals it
     /// reaches: the decision tables of every other principal are carried
     /// over. A batch with rules (types, roles, `users where ...` selectors)
     /// re-evaluates everyone.
