@@ -5,6 +5,7 @@
 use crate::compile::ids::*;
 use crate::decision::RequestError;
 use crate::eval::snapshot::{node_id, Snapshot};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 /// One permitted (action, node) pair.
@@ -36,13 +37,68 @@ impl Snapshot {
         let n = node_id(m, resource).ok_or_else(|| RequestError::UnknownResource {
             name: resource.to_string(),
         })?;
-        let mut out: Vec<String> = (0..m.principals.len() as u32)
-            .map(PrincipalId)
+        let mut out: Vec<String> = self
+            .candidates(n)
+            .into_iter()
             .filter(|&p| self.allowed(p, a, n))
             .map(|p| m.principals[p.index()].name.clone())
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    /// The principals that could be allowed anything at `n`: those reached
+    /// by an assignment or grant on `n` or above it, and the creators of
+    /// those nodes. Anyone else has no fact that could allow them there, so
+    /// asking their tables would only cost evaluations. Selectors and
+    /// default roles can reach anyone: then every principal is a candidate.
+    fn candidates(&self, n: NodeId) -> Vec<PrincipalId> {
+        let m = self.model();
+        let everyone = || (0..m.principals.len() as u32).map(PrincipalId).collect();
+        if !m.defaults.is_empty() {
+            return everyone();
+        }
+        let path: Vec<NodeId> = m.ancestry(n).collect();
+        let mut subjects: Vec<SubjectId> = m
+            .assignments
+            .iter()
+            .filter(|x| path.contains(&x.node))
+            .map(|x| x.subject)
+            .chain(
+                m.grants
+                    .iter()
+                    .filter(|g| path.contains(&g.node))
+                    .map(|g| g.subject),
+            )
+            .collect();
+        if subjects
+            .iter()
+            .any(|s| matches!(s.kind(), SubjectKind::Selector(_)))
+        {
+            return everyone();
+        }
+        let mut members: FxHashMap<GroupId, Vec<SubjectId>> = FxHashMap::default();
+        for ms in &m.memberships {
+            members.entry(ms.group).or_default().push(ms.member);
+        }
+        let mut out: Vec<PrincipalId> = path
+            .iter()
+            .filter_map(|x| m.nodes[x.index()].creator.map(|(p, _)| p))
+            .collect();
+        let mut seen: FxHashSet<SubjectId> = FxHashSet::default();
+        while let Some(s) = subjects.pop() {
+            if !seen.insert(s) {
+                continue;
+            }
+            match s.kind() {
+                SubjectKind::Principal(p) => out.push(p),
+                SubjectKind::Group(g) => subjects.extend(members.get(&g).into_iter().flatten()),
+                SubjectKind::Selector(_) => return everyone(),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Everything `principal` may do on `node` and the nodes below it (on every

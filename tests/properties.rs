@@ -444,6 +444,16 @@ proptest! {
             prop_assert_eq!(got, expected, "{} {} {}\n{}\n{}", p, act, node, s.explain(&p, &act, &node), text);
             let why = s.explain(&p, &act, &node);
             prop_assert_eq!(why.is_allowed(), expected);
+            // who-can lists exactly the principals the reference allows.
+            if u == 0 {
+                let who = s.who_can(&act, &node).unwrap();
+                let expected_who: Vec<String> = {
+                    let mut v: Vec<String> = (0..org.users.len()).filter(|&x| org.allowed(x, a, n)).map(|x| format!("u{x}")).collect();
+                    v.sort();
+                    v
+                };
+                prop_assert_eq!(who, expected_who);
+            }
             // An allow cites reasons, each with a source line that exists.
             if expected {
                 prop_assert!(!why.allowed_by.is_empty());
