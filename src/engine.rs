@@ -15,8 +15,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::compile::ids::{GroupId, PrincipalId, SubjectId, SubjectKind};
-use crate::compile::model::Model;
+use crate::compile::ids::{PrincipalId, SubjectId};
 use crate::decision::{Decision, Effect, Request};
 use crate::error::LoadError;
 use crate::eval::snapshot::Snapshot;
@@ -24,7 +23,7 @@ use crate::load::{parse_sources, Limits};
 use crate::source::Sources;
 use crate::syntax::ast::{self, PolicyFile, Statement};
 use arc_swap::ArcSwap;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -219,7 +218,7 @@ impl Engine {
             }
         };
         *parsed = Some(files);
-        let affected = affected(next.model(), &batch);
+        let affected = affected(&next, &batch);
         let tables_kept = match &affected {
             Some(set) => next.adopt_tables(&current, |p| !set.contains(&p)),
             None => 0,
@@ -247,11 +246,8 @@ pub struct Update {
 ///
 /// A fact about a subject reaches the principals at or below it in the
 /// group tree; a new node reaches its creator; a rule reaches everyone.
-fn affected(m: &Model, batch: &PolicyFile) -> Option<FxHashSet<PrincipalId>> {
-    let mut members: FxHashMap<GroupId, Vec<SubjectId>> = FxHashMap::default();
-    for ms in &m.memberships {
-        members.entry(ms.group).or_default().push(ms.member);
-    }
+fn affected(snapshot: &Snapshot, batch: &PolicyFile) -> Option<FxHashSet<PrincipalId>> {
+    let m = snapshot.model();
     let subject = |s: &ast::Subject| match s {
         ast::Subject::Principal(n) => m
             .names
@@ -261,47 +257,28 @@ fn affected(m: &Model, batch: &PolicyFile) -> Option<FxHashSet<PrincipalId>> {
         ast::Subject::Group(n) => m.names.groups.get(&n.text).map(|&g| SubjectId::group(g)),
         ast::Subject::Selector { .. } => None,
     };
-    let mut out = FxHashSet::default();
-    let reach = |s: Option<SubjectId>, out: &mut FxHashSet<PrincipalId>| -> Option<()> {
-        let mut stack = vec![s?];
-        let mut seen = FxHashSet::default();
-        while let Some(s) = stack.pop() {
-            match s.kind() {
-                SubjectKind::Principal(p) => {
-                    out.insert(p);
-                }
-                SubjectKind::Group(g) if seen.insert(g) => {
-                    stack.extend(members.get(&g).into_iter().flatten().copied());
-                }
-                SubjectKind::Group(_) => {}
-                SubjectKind::Selector(_) => return None,
-            }
-        }
-        Some(())
-    };
+    // Subjects named by the batch's facts; `None` (anyone) for a selector.
+    let subjects = |list: &[ast::Subject]| list.iter().map(subject).collect::<Option<Vec<_>>>();
+    let mut out = Vec::new();
     for item in &batch.items {
         match &item.statement {
-            Statement::Principal { name, .. } => {
-                out.insert(*m.names.principals.get(&name.text)?);
+            Statement::Principal { name, .. } => out.push(*m.names.principals.get(&name.text)?),
+            Statement::Group { members: list, .. }
+            | Statement::Add { members: list, .. }
+            | Statement::Assign { to: list, .. }
+            | Statement::Grant { to: list, .. } => {
+                snapshot.index.principals_below(subjects(list)?, &mut out)?
             }
-            Statement::Group { members: list, .. } | Statement::Add { members: list, .. } => {
-                for s in list {
-                    reach(subject(s), &mut out)?;
-                }
-            }
-            Statement::Assign { to, .. } | Statement::Grant { to, .. } => {
-                for s in to {
-                    reach(subject(s), &mut out)?;
-                }
-            }
-            Statement::Deny { to, .. } => reach(subject(to), &mut out)?,
+            Statement::Deny { to, .. } => snapshot
+                .index
+                .principals_below(subjects(std::slice::from_ref(to))?, &mut out)?,
             Statement::Node { creator, .. } => {
                 if let Some(c) = creator {
-                    out.insert(*m.names.principals.get(&c.text)?);
+                    out.push(*m.names.principals.get(&c.text)?);
                 }
             }
             _ => return None,
         }
     }
-    Some(out)
+    Some(out.into_iter().collect())
 }

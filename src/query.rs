@@ -5,7 +5,6 @@
 use crate::compile::ids::*;
 use crate::decision::RequestError;
 use crate::eval::snapshot::{node_id, Snapshot};
-use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 /// One permitted (action, node) pair.
@@ -59,7 +58,7 @@ impl Snapshot {
             return everyone();
         }
         let path: Vec<NodeId> = m.ancestry(n).collect();
-        let mut subjects: Vec<SubjectId> = m
+        let subjects = m
             .assignments
             .iter()
             .filter(|x| path.contains(&x.node))
@@ -69,32 +68,13 @@ impl Snapshot {
                     .iter()
                     .filter(|g| path.contains(&g.node))
                     .map(|g| g.subject),
-            )
-            .collect();
-        if subjects
-            .iter()
-            .any(|s| matches!(s.kind(), SubjectKind::Selector(_)))
-        {
-            return everyone();
-        }
-        let mut members: FxHashMap<GroupId, Vec<SubjectId>> = FxHashMap::default();
-        for ms in &m.memberships {
-            members.entry(ms.group).or_default().push(ms.member);
-        }
+            );
         let mut out: Vec<PrincipalId> = path
             .iter()
             .filter_map(|x| m.nodes[x.index()].creator.map(|(p, _)| p))
             .collect();
-        let mut seen: FxHashSet<SubjectId> = FxHashSet::default();
-        while let Some(s) = subjects.pop() {
-            if !seen.insert(s) {
-                continue;
-            }
-            match s.kind() {
-                SubjectKind::Principal(p) => out.push(p),
-                SubjectKind::Group(g) => subjects.extend(members.get(&g).into_iter().flatten()),
-                SubjectKind::Selector(_) => return everyone(),
-            }
+        if self.index.principals_below(subjects, &mut out).is_none() {
+            return everyone();
         }
         out.sort_unstable();
         out.dedup();

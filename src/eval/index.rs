@@ -29,6 +29,8 @@ pub struct TypePaths {
 pub struct Index {
     /// Memberships by member subject: indices into `model.memberships`.
     pub member_of: FxHashMap<SubjectId, Vec<u32>>,
+    /// Direct members of each group.
+    pub members: FxHashMap<GroupId, Vec<SubjectId>>,
     /// Assignments by subject.
     pub assignments: FxHashMap<SubjectId, Vec<u32>>,
     /// Grants by subject.
@@ -55,6 +57,7 @@ impl Index {
         };
         for (i, ms) in m.memberships.iter().enumerate() {
             ix.member_of.entry(ms.member).or_default().push(i as u32);
+            ix.members.entry(ms.group).or_default().push(ms.member);
         }
         for (i, a) in m.assignments.iter().enumerate() {
             ix.assignments.entry(a.subject).or_default().push(i as u32);
@@ -99,6 +102,31 @@ impl Index {
         }
         seen.extend(self.selectors.iter().copied());
         seen
+    }
+}
+
+impl Index {
+    /// Adds to `out` every principal at or below the given subjects in the
+    /// group tree (a group's members, transitively). `None` if one of them is
+    /// a selector, which can reach anyone.
+    pub fn principals_below(
+        &self,
+        subjects: impl IntoIterator<Item = SubjectId>,
+        out: &mut Vec<PrincipalId>,
+    ) -> Option<()> {
+        let mut stack: Vec<SubjectId> = subjects.into_iter().collect();
+        let mut seen = rustc_hash::FxHashSet::default();
+        while let Some(s) = stack.pop() {
+            if !seen.insert(s) {
+                continue;
+            }
+            match s.kind() {
+                SubjectKind::Principal(p) => out.push(p),
+                SubjectKind::Group(g) => stack.extend(self.members.get(&g).into_iter().flatten()),
+                SubjectKind::Selector(_) => return None,
+            }
+        }
+        Some(())
     }
 }
 
