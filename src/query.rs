@@ -16,7 +16,32 @@ pub struct Permission {
     pub action: String,
 }
 
+/// A principal allowed an action, and what allows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Allowed {
+    /// The principal.
+    pub principal: String,
+    /// The titles of the reasons that allow it, joined by `; `.
+    pub because: String,
+}
+
 impl Snapshot {
+    /// [`Snapshot::who_can`], each principal with what allows it.
+    pub fn who_can_why(&self, action: &str, resource: &str) -> Result<Vec<Allowed>, RequestError> {
+        Ok(self
+            .who_can(action, resource)?
+            .into_iter()
+            .map(|principal| {
+                let why = self.explain(&principal, action, resource);
+                let titles: Vec<&str> = why.allowed_by.iter().map(|r| r.title.as_str()).collect();
+                Allowed {
+                    because: titles.join("; "),
+                    principal,
+                }
+            })
+            .collect())
+    }
+
     /// Every principal allowed to do `action` on `resource`, sorted by name.
     ///
     /// ```

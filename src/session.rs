@@ -175,18 +175,9 @@ impl Session {
                 "expected ACTION RESOURCE, e.g. `who-can app.edit app:chatbot`".into(),
             );
         };
-        match self.snapshot.who_can(a, r) {
-            Ok(who) if who.is_empty() => Outcome::Output(format!("nobody may {a} on {r}\n")),
-            Ok(who) => {
-                let width = who.iter().map(String::len).max().unwrap_or(0);
-                Outcome::Output(who.iter().fold(String::new(), |mut out, p| {
-                    let why = self.snapshot.explain(p, a, r);
-                    let reasons: Vec<&str> =
-                        why.allowed_by.iter().map(|x| x.title.as_str()).collect();
-                    let _ = writeln!(out, "{p:width$}  {}", reasons.join("; "));
-                    out
-                }))
-            }
+        match self.snapshot.who_can_why(a, r) {
+            Ok(rows) if rows.is_empty() => Outcome::Output(format!("nobody may {a} on {r}\n")),
+            Ok(rows) => Outcome::Output(crate::cli::render_allowed(&rows)),
             Err(e) => Outcome::Error(e.to_string()),
         }
     }

@@ -322,39 +322,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::WhoCan { args, common } => {
             let (s, q) = load_with_query(&common, &args, 2, 2)?;
-            let who = s.who_can(&q[0], &q[1]).map_err(|e| usage(e.to_string()))?;
-            #[derive(Serialize)]
-            struct Row {
-                principal: String,
-                because: String,
-            }
-            let rows: Vec<Row> = who
-                .into_iter()
-                .map(|p| {
-                    let why = s.explain(&p, &q[0], &q[1]);
-                    let because = why
-                        .allowed_by
-                        .iter()
-                        .map(|r| r.title.clone())
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    Row {
-                        principal: p,
-                        because,
-                    }
-                })
-                .collect();
+            let rows = s
+                .who_can_why(&q[0], &q[1])
+                .map_err(|e| usage(e.to_string()))?;
             match common.format {
                 Format::Json => print(&json(&rows)),
-                Format::Text => {
-                    let width = rows.iter().map(|r| r.principal.len()).max().unwrap_or(0);
-                    for r in &rows {
-                        print(&format!("{:width$}  {}\n", r.principal, r.because));
-                    }
-                    if rows.is_empty() {
-                        eprintln!("nobody may {} on {}", q[0], q[1]);
-                    }
-                }
+                Format::Text if rows.is_empty() => eprintln!("nobody may {} on {}", q[0], q[1]),
+                Format::Text => print(&render_allowed(&rows)),
             }
             Ok(0)
         }
@@ -470,6 +444,14 @@ fn exit(effect: Effect) -> u8 {
         Effect::Allow => 0,
         Effect::Deny => 1,
     }
+}
+
+/// Renders who-can rows for people: name, then what allows it.
+pub(crate) fn render_allowed(rows: &[crate::query::Allowed]) -> String {
+    let width = rows.iter().map(|r| r.principal.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|r| format!("{:width$}  {}\n", r.principal, r.because))
+        .collect()
 }
 
 /// Renders effective and dropped roles for people.

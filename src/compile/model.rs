@@ -329,7 +329,7 @@ impl Model {
 /// A name as it is written back in a policy: quoted when it is not bare.
 pub fn quote(name: &str) -> String {
     let bare = !name.is_empty()
-        && !crate::syntax::RESERVED.contains(&name)
+        && !crate::syntax::is_reserved(name)
         && name
             .chars()
             .next()

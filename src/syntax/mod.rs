@@ -28,26 +28,10 @@ pub const STATEMENT_STARTS: &[&str] = &[
     "test",
 ];
 
-/// Every word of the language: a name spelled like one is written quoted.
-pub const RESERVED: &[&str] = &[
-    "type",
-    "action",
-    "attribute",
-    "role",
-    "creator",
-    "default",
-    "deny",
-    "grant",
-    "assign",
-    "constraint",
-    "service",
-    "human",
-    "user",
+/// The other words of the language (clauses, modes, selectors).
+const CLAUSE_WORDS: &[&str] = &[
     "users",
-    "group",
     "groups",
-    "add",
-    "test",
     "rank",
     "includes",
     "not",
@@ -79,3 +63,9 @@ pub const RESERVED: &[&str] = &[
     "cannot",
     "join",
 ];
+
+/// Whether `word` is a word of the language: a name spelled like one is
+/// written quoted.
+pub fn is_reserved(word: &str) -> bool {
+    STATEMENT_STARTS.contains(&word) || CLAUSE_WORDS.contains(&word)
+}
