@@ -15,15 +15,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::compile::ids::{PrincipalId, SubjectId};
 use crate::decision::{Decision, Effect, Request};
 use crate::error::LoadError;
 use crate::eval::snapshot::Snapshot;
-use crate::load::{parse_sources, Limits};
+use crate::eval::update::{self, Update};
+use crate::load::Limits;
 use crate::source::Sources;
-use crate::syntax::ast::{self, PolicyFile, Statement};
 use arc_swap::ArcSwap;
-use rustc_hash::FxHashSet;
 use serde::Serialize;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -84,9 +82,8 @@ struct LogRule<'a> {
 /// The current snapshot of a policy, swappable while readers check.
 pub struct Engine {
     current: ArcSwap<Snapshot>,
-    /// Serialises writers (readers never take it), and keeps the parsed
-    /// files of the current policy so that an update parses only its batch.
-    writer: Mutex<Option<Vec<Arc<PolicyFile>>>>,
+    /// Serialises writers; readers never take it.
+    writer: Mutex<()>,
     log: Option<Box<dyn DecisionLog>>,
 }
 
@@ -95,7 +92,7 @@ impl Engine {
     pub fn new(snapshot: Snapshot) -> Engine {
         Engine {
             current: ArcSwap::from_pointee(snapshot),
-            writer: Mutex::new(None),
+            writer: Mutex::new(()),
             log: None,
         }
     }
@@ -173,112 +170,117 @@ impl Engine {
     /// Serves `snapshot` from now on; checks already running finish on the
     /// one they started with.
     pub fn replace(&self, snapshot: Snapshot) {
-        let mut parsed = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        *parsed = None;
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.current.store(Arc::new(snapshot));
     }
 
-    /// Adds a batch of policy statements (facts or rules) to the current
-    /// policy, all or nothing: if the batch does not parse, names something
-    /// unknown or breaks a constraint, the error is returned and the current
-    /// snapshot keeps serving.
+    /// Applies a batch of changes to the current policy, all or nothing:
+    /// if a statement does not parse, names something unknown, removes
+    /// something that is not there, or the result breaks a constraint, the
+    /// errors are returned and the current snapshot keeps serving.
     ///
-    /// Only the batch is parsed (the engine keeps the parsed policy), but the
-    /// new model is checked, constrained and indexed whole, so the cost grows
-    /// with the policy. A batch of facts re-evaluates only the principals it
-    /// reaches: the decision tables of every other principal are carried
-    /// over. A batch with rules (types, roles, `users where ...` selectors)
+    /// A batch of facts costs what it touches: the new snapshot shares
+    /// everything else with the current one, including the evaluated
+    /// decisions of every principal the batch cannot reach (see
+    /// [`crate::eval::update`]). A batch with rules (types, roles, creator
+    /// and default rules, constraints, `users where ...`) is checked whole and
     /// re-evaluates everyone.
-    pub fn apply(&self, statements: &str) -> Result<Update, LoadError> {
-        let mut parsed = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+    ///
+    /// ```
+    /// use grantlog::{Batch, Engine, Snapshot};
+    /// let engine = Engine::new(Snapshot::from_paths(&["policies/dify.policy"])?);
+    /// let update = engine.apply(
+    ///     Batch::new()
+    ///         .remove("assign normal on workspace:research to carol")
+    ///         .add("assign editor on workspace:marketing to erin"),
+    /// )?;
+    /// assert_eq!(update.principals_affected, Some(2));
+    /// assert!(!engine.check("carol", "app.use", "app:summarizer").is_allowed());
+    /// assert!(engine.check("erin", "app.edit", "app:chatbot").is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, batch: impl Into<Batch>) -> Result<Update, LoadError> {
+        let batch = batch.into();
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.current.load_full();
         let mut sources: Sources = current.model().sources.clone();
+        let n = sources.len();
+        let add_id = sources.add(format!("<update {n}>"), batch.add.as_str());
+        let remove_id = sources.add(format!("<update {n}: removed>"), batch.remove.as_str());
+        let parsed = (
+            crate::syntax::parse(add_id, &batch.add),
+            crate::syntax::parse(remove_id, &batch.remove),
+        );
+        let (add, remove) = match parsed {
+            (Ok(add), Ok(remove)) => (add, remove),
+            (add, remove) => {
+                let errors = [add.err(), remove.err()].into_iter().flatten().collect();
+                return Err(LoadError::new(sources, errors));
+            }
+        };
         let limits = Limits::default();
-        let mut files = match parsed.take() {
-            Some(files) => files,
-            None => {
-                parse_sources(&sources, &limits).map_err(|e| LoadError::new(sources.clone(), e))?
+        match update::apply(&current, sources.clone(), &add, &remove, &limits) {
+            Ok((next, update)) => {
+                self.current.store(Arc::new(next));
+                Ok(update)
             }
-        };
-        let id = sources.add(format!("<update {}>", files.len()), statements);
-        let batch = match crate::syntax::parse(id, statements) {
-            Ok(batch) => Arc::new(batch),
-            Err(d) => {
-                *parsed = Some(files);
-                return Err(LoadError::new(sources, vec![d]));
-            }
-        };
-        files.push(Arc::clone(&batch));
-        let next = match Snapshot::from_parsed(sources, &files, &limits) {
-            Ok(next) => next,
-            Err(e) => {
-                files.pop();
-                *parsed = Some(files);
-                return Err(e);
-            }
-        };
-        *parsed = Some(files);
-        let affected = affected(&next, &batch);
-        let tables_kept = match &affected {
-            Some(set) => next.adopt_tables(&current, |p| !set.contains(&p)),
-            None => 0,
-        };
-        self.current.store(Arc::new(next));
-        Ok(Update {
-            principals_affected: affected.map(|s| s.len()),
-            tables_kept,
-        })
-    }
-}
-
-/// What an [`Engine::apply`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Update {
-    /// Principals whose decisions the batch can change, or `None` when it
-    /// can change anyone's.
-    pub principals_affected: Option<usize>,
-    /// Evaluated decision tables carried over to the new snapshot.
-    pub tables_kept: usize,
-}
-
-/// The principals a batch of statements can change decisions for, in the
-/// model that includes it; `None` when it can change anyone's.
-///
-/// A fact about a subject reaches the principals at or below it in the
-/// group tree; a new node reaches its creator; a rule reaches everyone.
-fn affected(snapshot: &Snapshot, batch: &PolicyFile) -> Option<FxHashSet<PrincipalId>> {
-    let m = snapshot.model();
-    let subject = |s: &ast::Subject| match s {
-        ast::Subject::Principal(n) => m
-            .names
-            .principals
-            .get(&n.text)
-            .map(|&p| SubjectId::principal(p)),
-        ast::Subject::Group(n) => m.names.groups.get(&n.text).map(|&g| SubjectId::group(g)),
-        ast::Subject::Selector { .. } => None,
-    };
-    // Subjects named by the batch's facts; `None` (anyone) for a selector.
-    let subjects = |list: &[ast::Subject]| list.iter().map(subject).collect::<Option<Vec<_>>>();
-    let mut out = Vec::new();
-    for item in &batch.items {
-        match &item.statement {
-            Statement::Principal { name, .. } => out.push(*m.names.principals.get(&name.text)?),
-            Statement::Group { members: list, .. }
-            | Statement::Add { members: list, .. }
-            | Statement::Assign { to: list, .. }
-            | Statement::Grant { to: list, .. } => {
-                snapshot.index.principals_below(subjects(list)?, &mut out)?
-            }
-            Statement::Deny { to, .. } => snapshot
-                .index
-                .principals_below(subjects(std::slice::from_ref(to))?, &mut out)?,
-            Statement::Node { creator, .. } => {
-                if let Some(c) = creator {
-                    out.push(*m.names.principals.get(&c.text)?);
-                }
-            }
-            _ => return None,
+            Err(errors) => Err(LoadError::new(sources, errors)),
         }
     }
-    Some(out.into_iter().collect())
+}
+
+/// Changes for [`Engine::apply`]: statements to add and statements to
+/// remove, in the policy language. A removal names a fact as the policy
+/// states it now (`add bob to group support`, `assign editor on
+/// workspace:marketing to carol`), or a user, group or node by its
+/// declaration (`user bob`), which removes it with every fact about it.
+/// A `user` statement for an existing user restates it: its kind, status,
+/// attributes and homes become the new statement's.
+///
+/// A string converts to a batch that only adds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Batch {
+    /// Statements to add, one per line.
+    #[serde(default)]
+    pub add: String,
+    /// Statements to remove, one per line; applied before the additions.
+    #[serde(default)]
+    pub remove: String,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds `statements` to what the batch adds.
+    #[allow(clippy::should_implement_trait)] // a builder step, not `+`
+    pub fn add(mut self, statements: &str) -> Batch {
+        self.add.push_str(statements);
+        self.add.push('\n');
+        self
+    }
+
+    /// Adds `statements` to what the batch removes.
+    pub fn remove(mut self, statements: &str) -> Batch {
+        self.remove.push_str(statements);
+        self.remove.push('\n');
+        self
+    }
+}
+
+impl From<&str> for Batch {
+    fn from(add: &str) -> Batch {
+        Batch::new().add(add)
+    }
+}
+
+impl From<String> for Batch {
+    fn from(add: String) -> Batch {
+        Batch {
+            add,
+            remove: String::new(),
+        }
+    }
 }

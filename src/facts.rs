@@ -216,6 +216,9 @@ impl Facts {
         let sym = |s: crate::compile::ids::Sym| m.symbols[s.index()].clone();
         let mut facts = Facts::default();
         for n in 0..m.nodes.len() {
+            if !m.is_live_node(NodeId(n as u32)) {
+                continue;
+            }
             let def = &m.nodes[n];
             facts.nodes.push(NodeFact {
                 ty: m.types[def.ty.index()].name.clone(),
@@ -226,7 +229,10 @@ impl Facts {
                     .map(|(p, _)| m.principals[p.index()].name.clone()),
             });
         }
-        for p in &m.principals {
+        for (i, p) in m.principals.iter().enumerate() {
+            if !m.is_live_principal(crate::compile::ids::PrincipalId(i as u32)) {
+                continue;
+            }
             let mut attributes = BTreeMap::new();
             let mut status = None;
             for &(k, v) in &p.attrs {
@@ -246,20 +252,21 @@ impl Facts {
                 attributes,
             });
         }
-        for (g, def) in m.groups.iter().enumerate() {
-            let members = m
-                .memberships
-                .iter()
-                .filter(|ms| ms.group.index() == g)
-                .map(|ms| subject(ms.member.kind()))
-                .collect();
+        let mut members: Vec<Vec<String>> = vec![Vec::new(); m.groups.len()];
+        for ms in m.memberships() {
+            members[ms.group.index()].push(subject(ms.member.kind()));
+        }
+        for (g, (def, members)) in m.groups.iter().zip(members).enumerate() {
+            if !m.is_live_group(crate::compile::ids::GroupId(g as u32)) {
+                continue;
+            }
             facts.groups.push(GroupFact {
                 name: def.name.clone(),
                 homes: def.homes.iter().map(|&n| node(n)).collect(),
                 members,
             });
         }
-        for a in &m.assignments {
+        for a in m.assignments() {
             if let SubjectKind::Selector(_) = a.subject.kind() {
                 continue; // a rule, not a fact
             }
@@ -269,7 +276,7 @@ impl Facts {
                 to: subject(a.subject.kind()),
             });
         }
-        for g in &m.grants {
+        for g in m.grants() {
             if let SubjectKind::Selector(_) = g.subject.kind() {
                 continue;
             }

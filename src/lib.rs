@@ -15,13 +15,15 @@ pub mod policy_test;
 pub mod query;
 pub mod scim;
 pub mod session;
+pub mod shared;
 pub mod source;
 pub mod syntax;
 pub mod workload;
 
 pub use decision::{Decision, Effect, Request, RequestError};
-pub use engine::{DecisionLog, Engine, Update, WriterLog};
+pub use engine::{Batch, DecisionLog, Engine, WriterLog};
 pub use error::{Error, LoadError};
 pub use eval::snapshot::Snapshot;
+pub use eval::update::Update;
 pub use explain::{Explanation, Reason, Roles, Step, Via};
 pub use load::{read_data, read_paths, Limits, MAX_FILE_BYTES};

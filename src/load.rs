@@ -156,7 +156,7 @@ pub(crate) fn parse_sources(
 
 /// The first node nested deeper than `max` (the checker already rejects
 /// anything past [`crate::compile::MAX_DEPTH`]).
-fn too_deep(m: &crate::compile::model::Model, max: usize) -> Option<Diagnostic> {
+pub(crate) fn too_deep(m: &crate::compile::model::Model, max: usize) -> Option<Diagnostic> {
     if max >= crate::compile::MAX_DEPTH {
         return None;
     }

@@ -84,13 +84,11 @@ impl Snapshot {
         }
         let path: Vec<NodeId> = m.ancestry(n).collect();
         let subjects = m
-            .assignments
-            .iter()
+            .assignments()
             .filter(|x| path.contains(&x.node))
             .map(|x| x.subject)
             .chain(
-                m.grants
-                    .iter()
+                m.grants()
                     .filter(|g| path.contains(&g.node))
                     .map(|g| g.subject),
             );

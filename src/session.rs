@@ -284,11 +284,10 @@ impl Session {
         }
         let mut seen = Vec::new();
         let facts = m
-            .assignments
-            .iter()
+            .assignments()
             .map(|a| a.fact)
-            .chain(m.grants.iter().map(|g| g.fact))
-            .chain(m.memberships.iter().map(|x| x.fact));
+            .chain(m.grants().map(|g| g.fact))
+            .chain(m.memberships().map(|x| x.fact));
         for f in facts {
             let loc = m.locate(f);
             if !seen.contains(&loc) && !loc.text.starts_with("group ") {
@@ -315,7 +314,7 @@ impl Session {
             .iter()
             .map(|d| d.fact)
             .chain(m.creator_rules.iter().map(|c| c.fact))
-            .chain(m.denies.iter().map(|d| d.fact));
+            .chain(m.denies().map(|d| d.fact));
         let constraints = m.constraints.iter().map(|c| match c {
             crate::compile::model::Constraint::Holders { fact, .. }
             | crate::compile::model::Constraint::NoGroups { fact, .. } => *fact,

@@ -87,7 +87,7 @@ impl SourceFile {
 /// The ordered set of files that make up one policy.
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
-    files: Vec<Arc<SourceFile>>,
+    files: crate::shared::ChunkVec<Arc<SourceFile>>,
 }
 
 impl Sources {
@@ -101,6 +101,16 @@ impl Sources {
     /// The file with id `id`.
     pub fn file(&self, id: FileId) -> &Arc<SourceFile> {
         &self.files[id as usize]
+    }
+
+    /// Number of files.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// No files?
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
     }
 
     /// All files, in the order they were added.

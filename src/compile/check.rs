@@ -28,6 +28,8 @@ pub fn check<F: Borrow<PolicyFile>>(
             ..Model::default()
         },
         errors: Vec::new(),
+        first_new_type: 0,
+        extending: false,
     };
     let items: Vec<&Item> = files.iter().flat_map(|f| &f.borrow().items).collect();
     c.declare(&items);
@@ -41,9 +43,35 @@ pub fn check<F: Borrow<PolicyFile>>(
     }
 }
 
+/// Checks a batch of statements against an already checked model and
+/// returns the model with the batch added. Names already in `base` resolve
+/// to their ids; a `user` statement for an existing user restates it (kind,
+/// status, attributes, homes); any other name declared again is an error.
+/// The whole-model checks (structure, constraints) are the caller's.
+pub fn extend(base: &Model, batch: &PolicyFile) -> Result<Model, Vec<Diagnostic>> {
+    let mut c = Checker {
+        m: base.clone(),
+        errors: Vec::new(),
+        first_new_type: base.types.len(),
+        extending: true,
+    };
+    let items: Vec<&Item> = batch.items.iter().collect();
+    c.declare(&items);
+    c.resolve(&items);
+    if c.errors.is_empty() {
+        Ok(c.m)
+    } else {
+        Err(c.errors)
+    }
+}
+
 struct Checker {
     m: Model,
     errors: Vec<Diagnostic>,
+    /// Types from this index on are declared by the statements being checked.
+    first_new_type: usize,
+    /// Adding statements to a checked model rather than building one.
+    extending: bool,
 }
 
 /// Which table a name is looked up in, for messages.
@@ -121,8 +149,37 @@ impl Checker {
             self.duplicate(what, name, first);
             return false;
         }
+        if let Some(first) = self.existing(kind, &name.text) {
+            self.duplicate(what, name, first);
+            return false;
+        }
         spans.insert((kind, name.text.clone()), name.span);
         true
+    }
+
+    /// Where the model being extended defines a name of one kind (numbered
+    /// as in [`Checker::declare`]), if it does.
+    fn existing(&self, kind: u8, name: &str) -> Option<Span> {
+        if !self.extending {
+            return None;
+        }
+        let m = &self.m;
+        match kind {
+            0 => m.names.types.get(name).map(|t| m.types[t.index()].span),
+            1 => m.names.actions.get(name).map(|_| Span::default()),
+            2 => m.names.roles.get(name).map(|r| m.roles[r.index()].span),
+            4 => m
+                .names
+                .groups
+                .get(name)
+                .map(|g| m.facts[m.groups[g.index()].fact.index()]),
+            5 => m
+                .names
+                .nodes
+                .get(name)
+                .map(|n| m.facts[m.nodes[n.index()].fact.index()]),
+            _ => None,
+        }
     }
 
     /// Pass 1: give every declared name an id.
@@ -146,6 +203,14 @@ impl Checker {
                     });
                 }
                 Statement::Action { names } => {
+                    if self.extending {
+                        self.errors.push(
+                            Diagnostic::new("an update cannot declare actions", item.span)
+                                .label("a new action")
+                                .help("`*` in the loaded policy would not cover it: add the action to the policy files and load them again"),
+                        );
+                        continue;
+                    }
                     for name in names {
                         if !self.first_definition(&mut spans, 1, "action", name) {
                             continue;
@@ -175,6 +240,15 @@ impl Checker {
                 }
                 Statement::Principal { name, .. } => {
                     if !self.first_definition(&mut spans, 3, "user", name) {
+                        continue;
+                    }
+                    if let (true, Some(&p)) =
+                        (self.extending, self.m.names.principals.get(&name.text))
+                    {
+                        // Restated by an update: the new statement replaces
+                        // the user's kind, status, attributes and homes.
+                        let fact = self.fact(item.span);
+                        self.m.principals[p.index()].fact = fact;
                         continue;
                     }
                     let id = PrincipalId(self.m.principals.len() as u32);
@@ -247,10 +321,10 @@ impl Checker {
     where
         Checker: Table<T>,
     {
-        if let Some(id) = self.table(kind).get(&name.text) {
-            return Some(*id);
+        if let Some(id) = self.find(&name.text) {
+            return Some(id);
         }
-        let candidates: Vec<String> = self.table(kind).keys().cloned().collect();
+        let candidates = self.known();
         let mut d = Diagnostic::new(
             format!("unknown {} `{}`", kind.word(), short(&name.text)),
             name.span,
@@ -661,6 +735,7 @@ impl Checker {
                             let fact = self.fact(span);
                             for subject in subjects {
                                 self.m.assignments.push(Assignment {
+                                    live: true,
                                     subject,
                                     role: r,
                                     node: n,
@@ -679,6 +754,7 @@ impl Checker {
                         for &subject in &subjects {
                             for &action in &acts {
                                 self.m.grants.push(Grant {
+                                    live: true,
                                     subject,
                                     action,
                                     node,
@@ -698,6 +774,7 @@ impl Checker {
                         let fact = self.fact(span);
                         for &action in &acts {
                             self.m.denies.push(Deny {
+                                live: true,
                                 subject,
                                 action,
                                 node: node.flatten(),
@@ -812,6 +889,7 @@ impl Checker {
         for m in members {
             if let Some(member) = self.subject(m) {
                 self.m.memberships.push(Membership {
+                    live: true,
                     member,
                     group,
                     fact,
@@ -822,12 +900,20 @@ impl Checker {
 
     /// A type without `combine` takes its first parent type's modes.
     fn resolve_modes(&mut self, modes: Vec<Option<Vec<Mode>>>) {
-        for t in 0..self.m.types.len() {
+        for t in self.first_new_type..self.m.types.len() {
             let mut cur = t;
             let mut seen = 0;
             let ms = loop {
                 if let Some(ms) = &modes[cur] {
                     break ms.clone();
+                }
+                if cur < self.first_new_type {
+                    // Already resolved, by the model being extended.
+                    let def = &self.m.types[cur];
+                    let mut ms = vec![Mode::Union];
+                    ms.extend(def.overrides.then_some(Mode::Override));
+                    ms.extend(def.highest.then_some(Mode::Highest));
+                    break ms;
                 }
                 match self.m.types[cur].parents.first() {
                     Some(p) if seen < self.m.types.len() => {
@@ -845,20 +931,24 @@ impl Checker {
 }
 
 trait Table<T> {
-    fn table(&self, kind: Kind) -> &FxHashMap<String, T>;
+    fn find(&self, name: &str) -> Option<T>;
+    fn known(&self) -> Vec<String>;
 }
 
 macro_rules! table {
-    ($ty:ty, $field:ident, $kind:path) => {
+    ($ty:ty, $field:ident) => {
         impl Table<$ty> for Checker {
-            fn table(&self, _kind: Kind) -> &FxHashMap<String, $ty> {
-                &self.m.names.$field
+            fn find(&self, name: &str) -> Option<$ty> {
+                self.m.names.$field.get(name).copied()
+            }
+            fn known(&self) -> Vec<String> {
+                self.m.names.$field.keys().cloned().collect()
             }
         }
     };
 }
-table!(TypeId, types, Kind::Type);
-table!(ActionId, actions, Kind::Action);
-table!(RoleId, roles, Kind::Role);
-table!(PrincipalId, principals, Kind::Principal);
-table!(GroupId, groups, Kind::Group);
+table!(TypeId, types);
+table!(ActionId, actions);
+table!(RoleId, roles);
+table!(PrincipalId, principals);
+table!(GroupId, groups);

@@ -3,6 +3,6 @@
 mod check;
 pub mod ids;
 pub mod model;
-mod structure;
+pub(crate) mod structure;
 
-pub use check::{check, MAX_DEPTH, MAX_RANK};
+pub use check::{check, extend, MAX_DEPTH, MAX_RANK};

@@ -5,6 +5,7 @@
 //! constraint holds; nothing downstream has to handle an undefined name.
 
 use super::ids::*;
+use crate::shared::{ChunkVec, ShardMap};
 use crate::source::{Location, Sources, Span};
 use rustc_hash::FxHashMap;
 
@@ -109,6 +110,8 @@ pub struct SelectorDef {
 /// `member` is in `group`.
 #[derive(Clone, Copy, Debug)]
 pub struct Membership {
+    /// Still in force: an update that removes it clears this.
+    pub live: bool,
     /// Principal or group.
     pub member: SubjectId,
     /// The group.
@@ -120,6 +123,8 @@ pub struct Membership {
 /// `subject` holds `role` on `node`.
 #[derive(Clone, Copy, Debug)]
 pub struct Assignment {
+    /// Still in force: an update that removes it clears this.
+    pub live: bool,
     /// Who.
     pub subject: SubjectId,
     /// What role.
@@ -133,6 +138,8 @@ pub struct Assignment {
 /// `subject` may `action` on `node` (and below).
 #[derive(Clone, Copy, Debug)]
 pub struct Grant {
+    /// Still in force: an update that removes it clears this.
+    pub live: bool,
     /// Who.
     pub subject: SubjectId,
     /// What.
@@ -146,6 +153,8 @@ pub struct Grant {
 /// `subject` may not `action` on `node` (and below), or anywhere.
 #[derive(Clone, Copy, Debug)]
 pub struct Deny {
+    /// Still in force: an update that removes it clears this.
+    pub live: bool,
     /// Who.
     pub subject: SubjectId,
     /// What.
@@ -242,13 +251,13 @@ pub struct Names {
     /// Roles by name.
     pub roles: FxHashMap<String, RoleId>,
     /// Nodes by `type:name`.
-    pub nodes: FxHashMap<String, NodeId>,
+    pub nodes: ShardMap<String, NodeId>,
     /// Principals by name.
-    pub principals: FxHashMap<String, PrincipalId>,
+    pub principals: ShardMap<String, PrincipalId>,
     /// Groups by name.
-    pub groups: FxHashMap<String, GroupId>,
+    pub groups: ShardMap<String, GroupId>,
     /// Attribute symbols.
-    pub symbols: FxHashMap<String, Sym>,
+    pub symbols: ShardMap<String, Sym>,
 }
 
 /// A checked policy.
@@ -257,7 +266,7 @@ pub struct Model {
     /// The files the policy was read from.
     pub sources: Sources,
     /// Span of each fact, indexed by [`FactId`].
-    pub facts: Vec<Span>,
+    pub facts: ChunkVec<Span>,
     /// Types.
     pub types: Vec<TypeDef>,
     /// Actions.
@@ -265,23 +274,23 @@ pub struct Model {
     /// Roles.
     pub roles: Vec<RoleDef>,
     /// Nodes.
-    pub nodes: Vec<NodeDef>,
+    pub nodes: ChunkVec<NodeDef>,
     /// Principals.
-    pub principals: Vec<PrincipalDef>,
+    pub principals: ChunkVec<PrincipalDef>,
     /// Groups.
-    pub groups: Vec<GroupDef>,
+    pub groups: ChunkVec<GroupDef>,
     /// Selectors.
     pub selectors: Vec<SelectorDef>,
     /// Symbol texts, indexed by [`Sym`].
-    pub symbols: Vec<String>,
+    pub symbols: ChunkVec<String>,
     /// Memberships.
-    pub memberships: Vec<Membership>,
+    pub memberships: ChunkVec<Membership>,
     /// Role assignments.
-    pub assignments: Vec<Assignment>,
+    pub assignments: ChunkVec<Assignment>,
     /// Direct grants.
-    pub grants: Vec<Grant>,
+    pub grants: ChunkVec<Grant>,
     /// Denies.
-    pub denies: Vec<Deny>,
+    pub denies: ChunkVec<Deny>,
     /// Creator rules.
     pub creator_rules: Vec<CreatorRule>,
     /// Default roles.
@@ -318,6 +327,47 @@ impl Model {
     /// The chain of nodes from `n` up to its root, `n` first.
     pub fn ancestry(&self, n: NodeId) -> impl Iterator<Item = NodeId> + '_ {
         std::iter::successors(Some(n), |n| self.nodes[n.index()].parent)
+    }
+
+    /// Is `p` still a principal (not removed by an update)?
+    pub fn is_live_principal(&self, p: PrincipalId) -> bool {
+        self.names.principals.get(&self.principals[p.index()].name) == Some(&p)
+    }
+
+    /// Is `g` still a group (not removed by an update)?
+    pub fn is_live_group(&self, g: GroupId) -> bool {
+        self.names.groups.get(&self.groups[g.index()].name) == Some(&g)
+    }
+
+    /// Is `n` still a node (not removed by an update)?
+    pub fn is_live_node(&self, n: NodeId) -> bool {
+        self.names.nodes.get(&self.node_key(n)) == Some(&n)
+    }
+
+    /// `type:name` of a node, unquoted: its key in [`Names::nodes`].
+    pub fn node_key(&self, n: NodeId) -> String {
+        let node = &self.nodes[n.index()];
+        format!("{}:{}", self.types[node.ty.index()].name, node.name)
+    }
+
+    /// Memberships in force.
+    pub fn memberships(&self) -> impl Iterator<Item = &Membership> + '_ {
+        self.memberships.iter().filter(|x| x.live)
+    }
+
+    /// Assignments in force.
+    pub fn assignments(&self) -> impl Iterator<Item = &Assignment> + '_ {
+        self.assignments.iter().filter(|x| x.live)
+    }
+
+    /// Grants in force.
+    pub fn grants(&self) -> impl Iterator<Item = &Grant> + '_ {
+        self.grants.iter().filter(|x| x.live)
+    }
+
+    /// Denies in force.
+    pub fn denies(&self) -> impl Iterator<Item = &Deny> + '_ {
+        self.denies.iter().filter(|x| x.live)
     }
 
     /// The symbol for `text`, if the policy uses it anywhere.

@@ -71,7 +71,7 @@ fn cycles(m: &Model, errors: &mut Vec<Diagnostic>) {
     }
     let mut group_edges: Vec<Vec<usize>> = vec![Vec::new(); m.groups.len()];
     let mut group_facts: FxHashMap<(usize, usize), FactId> = FxHashMap::default();
-    for ms in &m.memberships {
+    for ms in m.memberships() {
         if let SubjectKind::Group(g) = ms.member.kind() {
             group_edges[g.index()].push(ms.group.index());
             group_facts.insert((g.index(), ms.group.index()), ms.fact);

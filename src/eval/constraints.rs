@@ -7,6 +7,7 @@
 
 #![allow(missing_docs)]
 
+use super::index::{AtNode, Index};
 use crate::compile::ids::*;
 use crate::compile::model::{Constraint, Model, PrincipalKind};
 use crate::error::Diagnostic;
@@ -45,6 +46,7 @@ crepe! {
 }
 
 /// Every constraint violation of the model.
+/// Checks every constraint over the whole model.
 pub fn check(m: &Model) -> Vec<Diagnostic> {
     if m.constraints.is_empty() {
         return Vec::new();
@@ -52,25 +54,86 @@ pub fn check(m: &Model) -> Vec<Diagnostic> {
     let mut rt = Crepe::new();
     for (i, p) in m.principals.iter().enumerate() {
         let id = PrincipalId(i as u32);
-        rt.extend([IsPrincipal(id, SubjectId::principal(id))]);
-        rt.extend([OfKind(id, p.kind == PrincipalKind::Service)]);
+        if m.is_live_principal(id) {
+            rt.extend([IsPrincipal(id, SubjectId::principal(id))]);
+            rt.extend([OfKind(id, p.kind == PrincipalKind::Service)]);
+        }
     }
     rt.extend(
-        m.memberships
-            .iter()
+        m.memberships()
             .map(|ms| MemberEdge(ms.member, SubjectId::group(ms.group), ms.fact)),
     );
     rt.extend(
-        m.assignments
-            .iter()
+        m.assignments()
             .map(|a| Assign(a.subject, a.role, a.node, a.fact)),
     );
     rt.extend(
-        m.nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| Node(NodeId(i as u32), n.ty)),
+        (0..m.nodes.len() as u32)
+            .map(NodeId)
+            .filter(|&n| m.is_live_node(n))
+            .map(|n| Node(n, m.nodes[n.index()].ty)),
     );
+    report(m, rt)
+}
+
+/// Checks the constraints where a live update can have broken them: the
+/// holders of roles on `nodes`, and the memberships of `principals`. The
+/// program is the same; its input is the part of the model those reach.
+pub fn check_touched(
+    m: &Model,
+    ix: &Index,
+    nodes: &[NodeId],
+    principals: &[PrincipalId],
+) -> Vec<Diagnostic> {
+    if m.constraints.is_empty() {
+        return Vec::new();
+    }
+    let mut rt = Crepe::new();
+    let mut subjects: Vec<SubjectId> = principals
+        .iter()
+        .map(|&p| SubjectId::principal(p))
+        .collect();
+    let mut seen_nodes = rustc_hash::FxHashSet::default();
+    for &n in nodes {
+        if !m.is_live_node(n) || !seen_nodes.insert(n) {
+            continue;
+        }
+        rt.extend([Node(n, m.nodes[n.index()].ty)]);
+        for at in ix.at_node.get(&n).into_iter().flatten() {
+            if let AtNode::Assignment(i) = *at {
+                let a = &m.assignments[i as usize];
+                rt.extend([Assign(a.subject, a.role, a.node, a.fact)]);
+                subjects.push(a.subject);
+            }
+        }
+    }
+    // Everyone below those subjects, with the memberships that put them there.
+    let mut seen = rustc_hash::FxHashSet::default();
+    while let Some(s) = subjects.pop() {
+        if !seen.insert(s) {
+            continue;
+        }
+        for &e in ix.member_of.get(&s).into_iter().flatten() {
+            let ms = &m.memberships[e as usize];
+            rt.extend([MemberEdge(ms.member, SubjectId::group(ms.group), ms.fact)]);
+        }
+        match s.kind() {
+            SubjectKind::Principal(p) => {
+                rt.extend([IsPrincipal(p, s)]);
+                rt.extend([OfKind(
+                    p,
+                    m.principals[p.index()].kind == PrincipalKind::Service,
+                )]);
+            }
+            SubjectKind::Group(g) => subjects.extend(ix.members.get(&g).into_iter().flatten()),
+            SubjectKind::Selector(_) => {}
+        }
+    }
+    report(m, rt)
+}
+
+/// Runs the program with the model's constraints and words what it finds.
+fn report(m: &Model, mut rt: Crepe) -> Vec<Diagnostic> {
     for c in &m.constraints {
         match *c {
             Constraint::Holders {

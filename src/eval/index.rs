@@ -6,7 +6,9 @@
 use crate::compile::ids::*;
 use crate::compile::model::Model;
 use crate::error::Diagnostic;
+use crate::shared::{ChunkVec, ShardMap};
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// Most distinct type paths below one type (the bound keeps per-principal
 /// tables small when types have several parents).
@@ -24,72 +26,241 @@ pub struct TypePaths {
     pub lookup: FxHashMap<Box<[TypeId]>, u16>,
 }
 
+/// A fact record that sits at a node, by its position in the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AtNode {
+    /// `model.assignments[i]`.
+    Assignment(u32),
+    /// `model.grants[i]`.
+    Grant(u32),
+    /// `model.denies[i]`.
+    Deny(u32),
+}
+
 /// Model indexes used to assemble one principal's evaluation.
+///
+/// Built whole at load; a live update keeps them current record by record
+/// ([`Index::insert`], [`Index::remove`]), sharing every untouched shard and
+/// chunk with the snapshot before it.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
-    /// Memberships by member subject: indices into `model.memberships`.
-    pub member_of: FxHashMap<SubjectId, Vec<u32>>,
+    /// Memberships in force by member subject: indices into `model.memberships`.
+    pub member_of: ShardMap<SubjectId, Vec<u32>>,
     /// Direct members of each group.
-    pub members: FxHashMap<GroupId, Vec<SubjectId>>,
+    pub members: ShardMap<GroupId, Vec<SubjectId>>,
     /// Assignments by subject.
-    pub assignments: FxHashMap<SubjectId, Vec<u32>>,
+    pub assignments: ShardMap<SubjectId, Vec<u32>>,
     /// Grants by subject.
-    pub grants: FxHashMap<SubjectId, Vec<u32>>,
+    pub grants: ShardMap<SubjectId, Vec<u32>>,
     /// Denies by subject.
-    pub denies: FxHashMap<SubjectId, Vec<u32>>,
+    pub denies: ShardMap<SubjectId, Vec<u32>>,
+    /// Assignments, grants and denies by the node they name.
+    pub at_node: ShardMap<NodeId, Vec<AtNode>>,
     /// Nodes each principal created.
-    pub created: Vec<Vec<NodeId>>,
+    pub created: ChunkVec<Vec<NodeId>>,
     /// Child nodes of each node.
-    pub children: Vec<Vec<NodeId>>,
+    pub children: ChunkVec<Vec<NodeId>>,
     /// Type paths below each type.
-    pub type_paths: Vec<TypePaths>,
+    pub type_paths: Arc<Vec<TypePaths>>,
     /// Every selector subject (they may match any principal).
     pub selectors: Vec<SubjectId>,
+}
+
+/// A record of the model that the index keeps, by its position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// `model.memberships[i]`.
+    Membership(u32),
+    /// `model.assignments[i]`.
+    Assignment(u32),
+    /// `model.grants[i]`.
+    Grant(u32),
+    /// `model.denies[i]`.
+    Deny(u32),
+    /// `model.nodes[i]` (its parent and creator).
+    Node(u32),
+    /// `model.principals[i]`.
+    Principal(u32),
 }
 
 impl Index {
     /// Builds the indexes, or reports a type hierarchy too wide to tabulate.
     pub fn new(m: &Model) -> Result<Index, Diagnostic> {
-        let mut ix = Index {
-            created: vec![Vec::new(); m.principals.len()],
-            children: vec![Vec::new(); m.nodes.len()],
-            ..Index::default()
-        };
-        for (i, ms) in m.memberships.iter().enumerate() {
-            ix.member_of.entry(ms.member).or_default().push(i as u32);
-            ix.members.entry(ms.group).or_default().push(ms.member);
+        let mut member_of: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
+        let mut members: FxHashMap<GroupId, Vec<SubjectId>> = FxHashMap::default();
+        let mut assignments: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
+        let mut grants: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
+        let mut denies: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
+        let mut at_node: FxHashMap<NodeId, Vec<AtNode>> = FxHashMap::default();
+        for (i, ms) in m.memberships.iter().enumerate().filter(|(_, x)| x.live) {
+            member_of.entry(ms.member).or_default().push(i as u32);
+            members.entry(ms.group).or_default().push(ms.member);
         }
-        for (i, a) in m.assignments.iter().enumerate() {
-            ix.assignments.entry(a.subject).or_default().push(i as u32);
+        for (i, a) in m.assignments.iter().enumerate().filter(|(_, x)| x.live) {
+            assignments.entry(a.subject).or_default().push(i as u32);
+            at_node
+                .entry(a.node)
+                .or_default()
+                .push(AtNode::Assignment(i as u32));
         }
-        for (i, g) in m.grants.iter().enumerate() {
-            ix.grants.entry(g.subject).or_default().push(i as u32);
+        for (i, g) in m.grants.iter().enumerate().filter(|(_, x)| x.live) {
+            grants.entry(g.subject).or_default().push(i as u32);
+            at_node
+                .entry(g.node)
+                .or_default()
+                .push(AtNode::Grant(i as u32));
         }
-        for (i, d) in m.denies.iter().enumerate() {
-            ix.denies.entry(d.subject).or_default().push(i as u32);
+        for (i, d) in m.denies.iter().enumerate().filter(|(_, x)| x.live) {
+            denies.entry(d.subject).or_default().push(i as u32);
+            if let Some(n) = d.node {
+                at_node.entry(n).or_default().push(AtNode::Deny(i as u32));
+            }
         }
+        let mut created = vec![Vec::new(); m.principals.len()];
+        let mut children = vec![Vec::new(); m.nodes.len()];
         for (n, node) in m.nodes.iter().enumerate() {
             if let Some((p, _)) = node.creator {
-                ix.created[p.index()].push(NodeId(n as u32));
+                created[p.index()].push(NodeId(n as u32));
             }
             if let Some(parent) = node.parent {
-                ix.children[parent.index()].push(NodeId(n as u32));
+                children[parent.index()].push(NodeId(n as u32));
             }
         }
-        ix.selectors = (0..m.selectors.len() as u32)
-            .map(|s| SubjectId::selector(SelectorId(s)))
-            .collect();
+        let mut type_paths = Vec::with_capacity(m.types.len());
         for t in 0..m.types.len() {
-            ix.type_paths.push(type_paths(m, TypeId(t as u32))?);
+            type_paths.push(self::type_paths(m, TypeId(t as u32))?);
         }
-        Ok(ix)
+        Ok(Index {
+            member_of: member_of.into_iter().collect(),
+            members: members.into_iter().collect(),
+            assignments: assignments.into_iter().collect(),
+            grants: grants.into_iter().collect(),
+            denies: denies.into_iter().collect(),
+            at_node: at_node.into_iter().collect(),
+            created: created.into_iter().collect(),
+            children: children.into_iter().collect(),
+            type_paths: Arc::new(type_paths),
+            selectors: (0..m.selectors.len() as u32)
+                .map(|s| SubjectId::selector(SelectorId(s)))
+                .collect(),
+        })
+    }
+
+    /// Indexes a record the model has just gained (a node or principal
+    /// appended, or a fact appended in force).
+    pub fn insert(&mut self, m: &Model, record: Record) {
+        match record {
+            Record::Membership(i) => {
+                let ms = &m.memberships[i as usize];
+                self.member_of.entry_or(ms.member, Vec::new).push(i);
+                self.members.entry_or(ms.group, Vec::new).push(ms.member);
+            }
+            Record::Assignment(i) => {
+                let a = &m.assignments[i as usize];
+                self.assignments.entry_or(a.subject, Vec::new).push(i);
+                self.at_node
+                    .entry_or(a.node, Vec::new)
+                    .push(AtNode::Assignment(i));
+            }
+            Record::Grant(i) => {
+                let g = &m.grants[i as usize];
+                self.grants.entry_or(g.subject, Vec::new).push(i);
+                self.at_node
+                    .entry_or(g.node, Vec::new)
+                    .push(AtNode::Grant(i));
+            }
+            Record::Deny(i) => {
+                let d = &m.denies[i as usize];
+                self.denies.entry_or(d.subject, Vec::new).push(i);
+                if let Some(n) = d.node {
+                    self.at_node.entry_or(n, Vec::new).push(AtNode::Deny(i));
+                }
+            }
+            Record::Node(i) => {
+                let node = &m.nodes[i as usize];
+                while self.children.len() <= i as usize {
+                    self.children.push(Vec::new());
+                }
+                if let Some(parent) = node.parent {
+                    self.children[parent.index()].push(NodeId(i));
+                }
+                if let Some((p, _)) = node.creator {
+                    self.created[p.index()].push(NodeId(i));
+                }
+            }
+            Record::Principal(i) => {
+                while self.created.len() <= i as usize {
+                    self.created.push(Vec::new());
+                }
+            }
+        }
+    }
+
+    /// Drops a record the model has just put out of force (a fact) or
+    /// removed (a node).
+    pub fn remove(&mut self, m: &Model, record: Record) {
+        fn drop_one<K: std::hash::Hash + Eq + Clone, V: PartialEq + Clone>(
+            map: &mut ShardMap<K, Vec<V>>,
+            key: &K,
+            value: &V,
+        ) {
+            if let Some(list) = map.get_mut(key) {
+                if let Some(at) = list.iter().position(|x| x == value) {
+                    list.swap_remove(at);
+                }
+                if list.is_empty() {
+                    map.remove(key);
+                }
+            }
+        }
+        match record {
+            Record::Membership(i) => {
+                let ms = &m.memberships[i as usize];
+                drop_one(&mut self.member_of, &ms.member, &i);
+                drop_one(&mut self.members, &ms.group, &ms.member);
+            }
+            Record::Assignment(i) => {
+                let a = &m.assignments[i as usize];
+                drop_one(&mut self.assignments, &a.subject, &i);
+                drop_one(&mut self.at_node, &a.node, &AtNode::Assignment(i));
+            }
+            Record::Grant(i) => {
+                let g = &m.grants[i as usize];
+                drop_one(&mut self.grants, &g.subject, &i);
+                drop_one(&mut self.at_node, &g.node, &AtNode::Grant(i));
+            }
+            Record::Deny(i) => {
+                let d = &m.denies[i as usize];
+                drop_one(&mut self.denies, &d.subject, &i);
+                if let Some(n) = d.node {
+                    drop_one(&mut self.at_node, &n, &AtNode::Deny(i));
+                }
+            }
+            Record::Node(i) => {
+                let node = &m.nodes[i as usize];
+                if let Some(parent) = node.parent {
+                    self.children[parent.index()].retain(|&c| c != NodeId(i));
+                }
+                if let Some((p, _)) = node.creator {
+                    self.created[p.index()].retain(|&c| c != NodeId(i));
+                }
+            }
+            Record::Principal(_) => {}
+        }
     }
 
     /// The subjects a principal may match: itself, every group reachable
     /// through memberships, and every selector. Which of them it really
     /// matches is for the Datalog program to decide.
     pub fn candidate_subjects(&self, m: &Model, p: PrincipalId) -> Vec<SubjectId> {
-        let mut seen = vec![SubjectId::principal(p)];
+        let mut seen = self.above(m, SubjectId::principal(p));
+        seen.extend(self.selectors.iter().copied());
+        seen
+    }
+
+    /// `s` and every group it is in, directly or through other groups.
+    pub fn above(&self, m: &Model, s: SubjectId) -> Vec<SubjectId> {
+        let mut seen = vec![s];
         let mut i = 0;
         while i < seen.len() {
             for &e in self.member_of.get(&seen[i]).into_iter().flatten() {
@@ -100,7 +271,6 @@ impl Index {
             }
             i += 1;
         }
-        seen.extend(self.selectors.iter().copied());
         seen
     }
 }

@@ -5,3 +5,4 @@ pub mod index;
 pub mod program;
 pub mod snapshot;
 pub mod universe;
+pub mod update;

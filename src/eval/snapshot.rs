@@ -12,6 +12,8 @@ use super::universe::{evaluate, Scope};
 use crate::compile::ids::*;
 use crate::compile::model::Model;
 use crate::decision::{Decision, RequestError};
+use crate::shared::ChunkVec;
+use crate::source::Sources;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -35,7 +37,9 @@ pub struct Table {
 pub struct Snapshot {
     pub(crate) model: Arc<Model>,
     pub(crate) index: Arc<Index>,
-    tables: Box<[OnceLock<Arc<Table>>]>,
+    /// Shared with the snapshots before and after this one for every
+    /// principal an update did not reach (see [`crate::eval::update`]).
+    tables: ChunkVec<OnceLock<Arc<Table>>>,
     words: usize,
     revision: u64,
 }
@@ -46,15 +50,7 @@ impl Snapshot {
             .map(|_| OnceLock::new())
             .collect();
         let words = model.actions.len().div_ceil(64).max(1);
-        let revision = {
-            use std::hash::{Hash, Hasher};
-            let mut h = rustc_hash::FxHasher::default();
-            for (_, file) in model.sources.iter() {
-                file.name.hash(&mut h);
-                file.text.hash(&mut h);
-            }
-            h.finish()
-        };
+        let revision = hash_sources(0, &model.sources, 0);
         Snapshot {
             revision,
             model: Arc::new(model),
@@ -64,8 +60,55 @@ impl Snapshot {
         }
     }
 
+    /// The revision of a snapshot made from this one by an update whose
+    /// texts are the files of `sources` past this snapshot's.
+    pub(crate) fn next_revision(&self, sources: &Sources) -> u64 {
+        hash_sources(self.revision, sources, self.model.sources.len())
+    }
+
+    /// This snapshot, with another revision.
+    pub(crate) fn with_revision(mut self, revision: u64) -> Snapshot {
+        self.revision = revision;
+        self
+    }
+
+    /// The snapshot after an update: `model` and `index` are this one's
+    /// with the update applied, and `affected` the principals whose
+    /// decisions it can change (`None`: anyone's). Every other principal's
+    /// table is shared, evaluated or not.
+    pub(crate) fn next(
+        &self,
+        model: Model,
+        index: Index,
+        affected: Option<&rustc_hash::FxHashSet<PrincipalId>>,
+        revision: u64,
+    ) -> Snapshot {
+        let Some(affected) = affected else {
+            return Snapshot::new(model, index).with_revision(revision);
+        };
+        let mut tables = self.tables.clone();
+        while tables.len() < model.principals.len() {
+            tables.push(OnceLock::new());
+        }
+        // A fresh slot also unshares the slot's chunk, so that the earlier
+        // snapshot filling its own slot later cannot reach this one.
+        for p in affected {
+            if p.index() < tables.len() {
+                tables[p.index()] = OnceLock::new();
+            }
+        }
+        Snapshot {
+            model: Arc::new(model),
+            index: Arc::new(index),
+            tables,
+            words: self.words,
+            revision,
+        }
+    }
+
     /// A content hash of the policy and facts this snapshot was loaded from
-    /// (file names and texts), as 16 hex digits: what a decision log records
+    /// (file names and texts, and those of every update since), as 16 hex
+    /// digits: what a decision log records
     /// so that an auditor can replay a decision on the same policy.
     pub fn revision(&self) -> String {
         format!("{:016x}", self.revision)
@@ -111,27 +154,6 @@ impl Snapshot {
                     .unwrap_or_default(),
             )
         })
-    }
-
-    /// Takes over `older`'s decision tables for the principals `keep`
-    /// accepts. Only sound when this snapshot's policy extends `older`'s
-    /// (ids unchanged) and the extension carries no fact about those
-    /// principals: see [`crate::Engine::apply`].
-    pub(crate) fn adopt_tables(
-        &self,
-        older: &Snapshot,
-        keep: impl Fn(PrincipalId) -> bool,
-    ) -> usize {
-        let mut adopted = 0;
-        for (i, slot) in older.tables.iter().enumerate() {
-            let p = PrincipalId(i as u32);
-            if let (Some(table), Some(mine)) = (slot.get(), self.tables.get(i)) {
-                if keep(p) && mine.set(Arc::clone(table)).is_ok() {
-                    adopted += 1;
-                }
-            }
-        }
-        adopted
     }
 
     /// One evaluation for a batch of principals, split into their tables.
@@ -251,4 +273,17 @@ pub fn node_id(m: &Model, text: &str) -> Option<NodeId> {
     let (ty, name) = text.split_once(':')?;
     let name = name.strip_prefix('"')?.strip_suffix('"')?;
     m.names.nodes.get(&format!("{ty}:{name}")).copied()
+}
+
+/// Chains `seed` with the names and texts of `sources` from file `from` on.
+fn hash_sources(seed: u64, sources: &Sources, from: usize) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    seed.hash(&mut h);
+    for id in from..sources.len() {
+        let file = sources.file(id as crate::source::FileId);
+        file.name.hash(&mut h);
+        file.text.hash(&mut h);
+    }
+    h.finish()
 }

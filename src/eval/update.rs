@@ -1,0 +1,600 @@
+//! Live updates: the next snapshot from the current one and a batch of
+//! statements to add and to remove.
+//!
+//! A batch of facts (users, groups, memberships, assignments, grants,
+//! denies, nodes) costs what it touches, not what the organisation holds:
+//!
+//! 1. the model and its indexes are copied by sharing (see
+//!    [`crate::shared`]): only the chunks and shards the batch writes to are
+//!    copied;
+//! 2. removals put the records they name out of force; additions are
+//!    checked against the current model by the same checker that loads
+//!    policies ([`crate::compile::extend`]) and indexed record by record;
+//! 3. structure (group cycles, nesting depth) is checked on the new records,
+//!    and the constraint program runs on the nodes whose holders the batch
+//!    can change;
+//! 4. the new snapshot shares the decision tables of every principal the
+//!    batch cannot reach; those it reaches are evaluated again on their next
+//!    check.
+//!
+//! A batch with rules (types, roles, creator and default rules, constraints,
+//! `users where ...` selectors, tests) can change anyone's decisions: it is
+//! checked, constrained and indexed whole, and every table starts afresh.
+
+use super::constraints;
+use super::index::{AtNode, Index, Record};
+use super::snapshot::Snapshot;
+use crate::compile::ids::*;
+use crate::compile::model::Model;
+use crate::error::{short, Diagnostic};
+use crate::load::Limits;
+use crate::source::Sources;
+use crate::syntax::ast::{self, Actions, PolicyFile, Statement};
+use rustc_hash::FxHashSet;
+
+/// What an update changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Update {
+    /// Principals whose decisions the batch can change (their decision
+    /// tables are evaluated again), or `None` when it can change anyone's.
+    pub principals_affected: Option<usize>,
+}
+
+/// The principals a batch reaches and the nodes and principals whose
+/// constraints it can break.
+#[derive(Default)]
+struct Reach {
+    /// `None`: everyone.
+    principals: Option<FxHashSet<PrincipalId>>,
+    nodes: Vec<NodeId>,
+    members: Vec<PrincipalId>,
+}
+
+impl Reach {
+    fn everyone(&mut self) {
+        self.principals = None;
+    }
+
+    /// The principals at or below `subjects` in the group tree.
+    fn below(&mut self, ix: &Index, subjects: impl IntoIterator<Item = SubjectId>) {
+        let Some(set) = &mut self.principals else {
+            return;
+        };
+        let mut out = Vec::new();
+        match ix.principals_below(subjects, &mut out) {
+            Some(()) => set.extend(out),
+            None => self.principals = None,
+        }
+    }
+}
+
+/// The snapshot after adding `add` to `current`'s policy and removing
+/// `remove` from it (removals first), or every error found; `sources` are
+/// `current`'s with the batch's texts added.
+pub(crate) fn apply(
+    current: &Snapshot,
+    sources: Sources,
+    add: &PolicyFile,
+    remove: &PolicyFile,
+    limits: &Limits,
+) -> Result<(Snapshot, Update), Vec<Diagnostic>> {
+    let mut m: Model = current.model().clone();
+    m.sources = sources;
+    let mut ix: Index = (*current.index).clone();
+    let mut reach = Reach {
+        principals: Some(FxHashSet::default()),
+        ..Reach::default()
+    };
+    let errors = retract(&mut m, &mut ix, remove, &mut reach);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let before = Counts::of(&m);
+    let m = crate::compile::extend(&m, add)?;
+    let revision = current.next_revision(&m.sources);
+    if add.items.iter().any(|i| is_rule(&i.statement)) {
+        let mut errors = crate::compile::structure::check(&m);
+        errors.extend(crate::load::too_deep(&m, limits.max_depth));
+        if errors.is_empty() {
+            errors = constraints::check(&m);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let ix = Index::new(&m).map_err(|d| vec![d])?;
+        let next = Snapshot::new(m, ix).with_revision(revision);
+        return Ok((
+            next,
+            Update {
+                principals_affected: None,
+            },
+        ));
+    }
+    index_additions(&m, &mut ix, &before, add, &mut reach)?;
+    check_additions(&m, &ix, &before, limits)?;
+    let violations = constraints::check_touched(&m, &ix, &reach.nodes, &reach.members);
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    let update = Update {
+        principals_affected: reach.principals.as_ref().map(|s| s.len()),
+    };
+    let next = current.next(m, ix, reach.principals.as_ref(), revision);
+    Ok((next, update))
+}
+
+/// Statements that change the rules rather than state facts.
+fn is_rule(s: &Statement) -> bool {
+    let selector = |list: &[ast::Subject]| {
+        list.iter()
+            .any(|s| matches!(s, ast::Subject::Selector { .. }))
+    };
+    match s {
+        Statement::Principal { .. } | Statement::Node { .. } => false,
+        Statement::Group { members, .. } | Statement::Add { members, .. } => selector(members),
+        Statement::Assign { to, .. } | Statement::Grant { to, .. } => selector(to),
+        Statement::Deny { to, .. } => selector(std::slice::from_ref(to)),
+        _ => true,
+    }
+}
+
+/// Lengths of the model's record lists before a batch's additions.
+struct Counts {
+    principals: usize,
+    nodes: usize,
+    memberships: usize,
+    assignments: usize,
+    grants: usize,
+    denies: usize,
+}
+
+impl Counts {
+    fn of(m: &Model) -> Counts {
+        Counts {
+            principals: m.principals.len(),
+            nodes: m.nodes.len(),
+            memberships: m.memberships.len(),
+            assignments: m.assignments.len(),
+            grants: m.grants.len(),
+            denies: m.denies.len(),
+        }
+    }
+}
+
+/// Indexes the records the batch added and records whom they reach.
+fn index_additions(
+    m: &Model,
+    ix: &mut Index,
+    before: &Counts,
+    add: &PolicyFile,
+    reach: &mut Reach,
+) -> Result<(), Vec<Diagnostic>> {
+    let range = |from: usize, to: usize| (from as u32)..(to as u32);
+    for i in range(before.principals, m.principals.len()) {
+        ix.insert(m, Record::Principal(i));
+    }
+    for i in range(before.nodes, m.nodes.len()) {
+        ix.insert(m, Record::Node(i));
+        reach.nodes.push(NodeId(i));
+    }
+    for i in range(before.memberships, m.memberships.len()) {
+        ix.insert(m, Record::Membership(i));
+        let ms = m.memberships[i as usize];
+        reach
+            .nodes
+            .extend(holder_nodes(m, ix, SubjectId::group(ms.group)));
+        if let SubjectKind::Principal(p) = ms.member.kind() {
+            reach.members.push(p);
+        }
+    }
+    for i in range(before.assignments, m.assignments.len()) {
+        ix.insert(m, Record::Assignment(i));
+        reach.nodes.push(m.assignments[i as usize].node);
+    }
+    for i in range(before.grants, m.grants.len()) {
+        ix.insert(m, Record::Grant(i));
+    }
+    for i in range(before.denies, m.denies.len()) {
+        ix.insert(m, Record::Deny(i));
+    }
+    // Whom the additions reach, in the model that has them.
+    let name = |n: &ast::Name| m.names.principals.get(&n.text).copied();
+    for item in &add.items {
+        match &item.statement {
+            Statement::Principal { name: n, .. } => {
+                if let (Some(p), Some(set)) = (name(n), &mut reach.principals) {
+                    set.insert(p);
+                    reach.members.push(p);
+                }
+            }
+            Statement::Group { members: list, .. }
+            | Statement::Add { members: list, .. }
+            | Statement::Assign { to: list, .. }
+            | Statement::Grant { to: list, .. } => {
+                let subjects: Vec<SubjectId> = list.iter().filter_map(|s| subject(m, s)).collect();
+                reach.below(ix, subjects);
+            }
+            Statement::Deny { to, .. } => {
+                let subjects = subject(m, to);
+                reach.below(ix, subjects);
+            }
+            Statement::Node {
+                creator: Some(c), ..
+            } => {
+                if let (Some(p), Some(set)) = (name(c), &mut reach.principals) {
+                    set.insert(p);
+                }
+            }
+            Statement::Node { .. } => {}
+            _ => reach.everyone(),
+        }
+    }
+    Ok(())
+}
+
+/// Group cycles and nesting depth, on the records a batch added.
+fn check_additions(
+    m: &Model,
+    ix: &Index,
+    before: &Counts,
+    limits: &Limits,
+) -> Result<(), Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    for ms in m.memberships.iter().skip(before.memberships) {
+        let SubjectKind::Group(inner) = ms.member.kind() else {
+            continue;
+        };
+        if ix.above(m, SubjectId::group(ms.group)).contains(&ms.member) {
+            let (inner, outer) = (
+                &m.groups[inner.index()].name,
+                &m.groups[ms.group.index()].name,
+            );
+            errors.push(
+                Diagnostic::new(
+                    format!("group cycle: `{inner}` would be inside itself"),
+                    m.facts[ms.fact.index()],
+                )
+                .label("this membership closes the cycle")
+                .help(format!(
+                    "`{outer}` is already inside `{inner}`, directly or through other groups; a group cannot contain itself"
+                )),
+            );
+        }
+    }
+    let max = limits.max_depth.min(crate::compile::MAX_DEPTH);
+    for n in before.nodes..m.nodes.len() {
+        let depth = m.ancestry(NodeId(n as u32)).take(max + 2).count() - 1;
+        if depth > max {
+            errors.push(
+                Diagnostic::new(
+                    format!(
+                        "node `{}` is nested more than {max} levels deep",
+                        m.node_name(NodeId(n as u32))
+                    ),
+                    m.facts[m.nodes[n].fact.index()],
+                )
+                .help("scope trees are a few levels deep; check the `in` clauses"),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Nodes where `s`, or a group above it, is assigned a role: where a change
+/// to the members below `s` changes who holds what.
+fn holder_nodes(m: &Model, ix: &Index, s: SubjectId) -> Vec<NodeId> {
+    ix.above(m, s)
+        .into_iter()
+        .flat_map(|s| ix.assignments.get(&s).into_iter().flatten())
+        .map(|&i| m.assignments[i as usize].node)
+        .collect()
+}
+
+/// A named subject of the model, if it exists.
+fn subject(m: &Model, s: &ast::Subject) -> Option<SubjectId> {
+    match s {
+        ast::Subject::Principal(n) => m
+            .names
+            .principals
+            .get(&n.text)
+            .map(|&p| SubjectId::principal(p)),
+        ast::Subject::Group(n) => m.names.groups.get(&n.text).map(|&g| SubjectId::group(g)),
+        ast::Subject::Selector { .. } => None,
+    }
+}
+
+/// Puts out of force the facts `batch` states, and removes the users,
+/// groups and nodes it declares. Every statement must name something that
+/// is there.
+fn retract(
+    m: &mut Model,
+    ix: &mut Index,
+    batch: &PolicyFile,
+    reach: &mut Reach,
+) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    for item in &batch.items {
+        if let Err(d) = retract_one(m, ix, &item.statement, item.span, reach) {
+            errors.push(d);
+        }
+    }
+    errors
+}
+
+fn unknown(what: &str, name: &ast::Name) -> Diagnostic {
+    Diagnostic::new(format!("unknown {what} `{}`", short(&name.text)), name.span)
+        .label(format!("no {what} has this name"))
+        .help("only what the policy holds now can be removed")
+}
+
+fn node_of(m: &Model, r: &ast::NodeRef) -> Result<NodeId, Diagnostic> {
+    let key = format!("{}:{}", r.ty.text, r.name.text);
+    m.names.nodes.get(&key).copied().ok_or_else(|| {
+        Diagnostic::new(
+            format!("unknown node `{}`", short(&key)),
+            crate::source::Span {
+                start: r.ty.span.start,
+                ..r.name.span
+            },
+        )
+        .label("no node has this name")
+        .help("only what the policy holds now can be removed")
+    })
+}
+
+fn subject_of(m: &Model, s: &ast::Subject) -> Result<SubjectId, Diagnostic> {
+    match s {
+        ast::Subject::Principal(n) => subject(m, s).ok_or_else(|| unknown("user", n)),
+        ast::Subject::Group(n) => subject(m, s).ok_or_else(|| unknown("group", n)),
+        ast::Subject::Selector { span, .. } => Err(Diagnostic::new(
+            "a rule for `users where ...` cannot be removed by an update",
+            *span,
+        )
+        .label("a selector")
+        .help("change the rule in the policy files and load them again")),
+    }
+}
+
+fn retract_one(
+    m: &mut Model,
+    ix: &mut Index,
+    statement: &Statement,
+    span: crate::source::Span,
+    reach: &mut Reach,
+) -> Result<(), Diagnostic> {
+    let missing = |what: String| {
+        Diagnostic::new(format!("nothing to remove: {what}"), span)
+            .label("not in the policy")
+            .help("a removal names a fact as the policy states it now")
+    };
+    match statement {
+        Statement::Add { members, group } => {
+            let g = m
+                .names
+                .groups
+                .get(&group.text)
+                .copied()
+                .ok_or_else(|| unknown("group", group))?;
+            for s in members {
+                let member = subject_of(m, s)?;
+                let found: Vec<u32> = ix
+                    .member_of
+                    .get(&member)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&i| m.memberships[i as usize].group == g)
+                    .collect();
+                if found.is_empty() {
+                    return Err(missing(format!(
+                        "{} is not in group `{}`",
+                        m.subject_name(member),
+                        group.text
+                    )));
+                }
+                reach.below(ix, [member]);
+                reach.nodes.extend(holder_nodes(m, ix, SubjectId::group(g)));
+                for i in found {
+                    retire(m, ix, Record::Membership(i));
+                }
+            }
+        }
+        Statement::Assign { role, on, to } => {
+            let r = m
+                .names
+                .roles
+                .get(&role.text)
+                .copied()
+                .ok_or_else(|| unknown("role", role))?;
+            let n = node_of(m, on)?;
+            for s in to {
+                let s = subject_of(m, s)?;
+                let found = find(ix.assignments.get(&s), |i| {
+                    let a = &m.assignments[i];
+                    a.role == r && a.node == n
+                });
+                if found.is_empty() {
+                    return Err(missing(format!(
+                        "{} is not assigned `{}` on `{}`",
+                        m.subject_name(s),
+                        role.text,
+                        m.node_name(n)
+                    )));
+                }
+                reach.below(ix, [s]);
+                reach.nodes.push(n);
+                for i in found {
+                    retire(m, ix, Record::Assignment(i));
+                }
+            }
+        }
+        Statement::Grant { actions, on, to } => {
+            let n = node_of(m, on)?;
+            let acts = action_ids(m, actions)?;
+            for s in to {
+                let s = subject_of(m, s)?;
+                let found = find(ix.grants.get(&s), |i| {
+                    let g = &m.grants[i];
+                    g.node == n && acts.contains(&g.action)
+                });
+                if found.is_empty() {
+                    return Err(missing(format!(
+                        "no such grant to {} on `{}`",
+                        m.subject_name(s),
+                        m.node_name(n)
+                    )));
+                }
+                reach.below(ix, [s]);
+                for i in found {
+                    retire(m, ix, Record::Grant(i));
+                }
+            }
+        }
+        Statement::Deny { actions, on, to } => {
+            let n = on.as_ref().map(|n| node_of(m, n)).transpose()?;
+            let acts = action_ids(m, actions)?;
+            let s = subject_of(m, to)?;
+            let found = find(ix.denies.get(&s), |i| {
+                let d = &m.denies[i];
+                d.node == n && acts.contains(&d.action)
+            });
+            if found.is_empty() {
+                return Err(missing(format!("no such deny to {}", m.subject_name(s))));
+            }
+            reach.below(ix, [s]);
+            for i in found {
+                retire(m, ix, Record::Deny(i));
+            }
+        }
+        Statement::Principal { name, .. } => {
+            let p = m
+                .names
+                .principals
+                .get(&name.text)
+                .copied()
+                .ok_or_else(|| unknown("user", name))?;
+            let s = SubjectId::principal(p);
+            if let Some(set) = &mut reach.principals {
+                set.insert(p);
+            }
+            reach.nodes.extend(holder_nodes(m, ix, s));
+            retire_subject(m, ix, s);
+            m.names.principals.remove(&name.text);
+        }
+        Statement::Group { name, .. } => {
+            let g = m
+                .names
+                .groups
+                .get(&name.text)
+                .copied()
+                .ok_or_else(|| unknown("group", name))?;
+            let s = SubjectId::group(g);
+            reach.below(ix, [s]);
+            reach.nodes.extend(holder_nodes(m, ix, s));
+            let inside: Vec<SubjectId> = ix.members.get(&g).cloned().unwrap_or_default();
+            for member in inside {
+                let found = find(ix.member_of.get(&member), |i| m.memberships[i].group == g);
+                for i in found {
+                    retire(m, ix, Record::Membership(i));
+                }
+            }
+            retire_subject(m, ix, s);
+            m.names.groups.remove(&name.text);
+        }
+        Statement::Node { ty, name, .. } => {
+            let r = ast::NodeRef {
+                ty: ty.clone(),
+                name: name.clone(),
+            };
+            let n = node_of(m, &r)?;
+            if let Some(&child) = ix.children[n.index()].first() {
+                return Err(Diagnostic::new(
+                    format!("`{}` still contains `{}`", m.node_name(n), m.node_name(child)),
+                    span,
+                )
+                .label("a node with children")
+                .help("remove the nodes inside it first, in the same batch or an earlier one"));
+            }
+            let at: Vec<AtNode> = ix.at_node.get(&n).cloned().unwrap_or_default();
+            for a in at {
+                let (record, s) = match a {
+                    AtNode::Assignment(i) => (Record::Assignment(i), m.assignments[i as usize].subject),
+                    AtNode::Grant(i) => (Record::Grant(i), m.grants[i as usize].subject),
+                    AtNode::Deny(i) => (Record::Deny(i), m.denies[i as usize].subject),
+                };
+                reach.below(ix, [s]);
+                retire(m, ix, record);
+            }
+            if let (Some((p, _)), Some(set)) = (m.nodes[n.index()].creator, &mut reach.principals) {
+                set.insert(p);
+            }
+            ix.remove(m, Record::Node(n.0));
+            m.names.nodes.remove(&m.node_key(n));
+        }
+        _ => {
+            return Err(Diagnostic::new("only facts can be removed by an update", span)
+                .label("a rule")
+                .help("an update removes users, groups, memberships, assignments, grants, denies and nodes; change rules in the policy files and load them again"))
+        }
+    }
+    Ok(())
+}
+
+/// The records of `list` that `keep` accepts.
+fn find(list: Option<&Vec<u32>>, keep: impl Fn(usize) -> bool) -> Vec<u32> {
+    list.into_iter()
+        .flatten()
+        .copied()
+        .filter(|&i| keep(i as usize))
+        .collect()
+}
+
+fn action_ids(m: &Model, actions: &Actions) -> Result<Vec<ActionId>, Diagnostic> {
+    match actions {
+        Actions::All(_) => Ok((0..m.actions.len() as u32).map(ActionId).collect()),
+        Actions::List(names) => names
+            .iter()
+            .map(|n| {
+                m.names
+                    .actions
+                    .get(&n.text)
+                    .copied()
+                    .ok_or_else(|| unknown("action", n))
+            })
+            .collect(),
+    }
+}
+
+/// Puts a fact record out of force.
+fn retire(m: &mut Model, ix: &mut Index, record: Record) {
+    ix.remove(m, record);
+    match record {
+        Record::Membership(i) => m.memberships[i as usize].live = false,
+        Record::Assignment(i) => m.assignments[i as usize].live = false,
+        Record::Grant(i) => m.grants[i as usize].live = false,
+        Record::Deny(i) => m.denies[i as usize].live = false,
+        Record::Node(_) | Record::Principal(_) => {}
+    }
+}
+
+/// Puts out of force every fact about a subject being removed.
+fn retire_subject(m: &mut Model, ix: &mut Index, s: SubjectId) {
+    let lists = [
+        (
+            ix.member_of.get(&s).cloned(),
+            Record::Membership as fn(u32) -> Record,
+        ),
+        (ix.assignments.get(&s).cloned(), Record::Assignment),
+        (ix.grants.get(&s).cloned(), Record::Grant),
+        (ix.denies.get(&s).cloned(), Record::Deny),
+    ];
+    for (list, record) in lists {
+        for i in list.into_iter().flatten() {
+            retire(m, ix, record(i));
+        }
+    }
+}
