@@ -276,6 +276,12 @@ impl From<&str> for Batch {
     }
 }
 
+impl From<&String> for Batch {
+    fn from(add: &String) -> Batch {
+        Batch::new().add(add)
+    }
+}
+
 impl From<String> for Batch {
     fn from(add: String) -> Batch {
         Batch {

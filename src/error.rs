@@ -61,11 +61,18 @@ impl Diagnostic {
 }
 
 /// A policy that could not be loaded, with every problem found.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LoadError {
     sources: Sources,
     /// The problems, in source order.
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The rendered errors (as `unwrap` prints them), not the policy's text.
+impl std::fmt::Debug for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LoadError:\n{}", self.render(false))
+    }
 }
 
 /// A diagnostic as JSON: position resolved to file, line and column.

@@ -48,11 +48,12 @@ pub fn check<F: Borrow<PolicyFile>>(
 /// to their ids; a `user` statement for an existing user restates it (kind,
 /// status, attributes, homes); any other name declared again is an error.
 /// The whole-model checks (structure, constraints) are the caller's.
-pub fn extend(base: &Model, batch: &PolicyFile) -> Result<Model, Vec<Diagnostic>> {
+pub fn extend(base: Model, batch: &PolicyFile) -> Result<Model, Vec<Diagnostic>> {
+    let first_new_type = base.types.len();
     let mut c = Checker {
-        m: base.clone(),
+        m: base,
         errors: Vec::new(),
-        first_new_type: base.types.len(),
+        first_new_type,
         extending: true,
     };
     let items: Vec<&Item> = batch.items.iter().collect();

@@ -90,7 +90,7 @@ pub(crate) fn apply(
         return Err(errors);
     }
     let before = Counts::of(&m);
-    let m = crate::compile::extend(&m, add)?;
+    let m = crate::compile::extend(m, add)?;
     let revision = current.next_revision(&m.sources);
     if add.items.iter().any(|i| is_rule(&i.statement)) {
         let mut errors = crate::compile::structure::check(&m);
