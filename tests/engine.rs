@@ -1,7 +1,7 @@
 //! The engine a service embeds: updates all or nothing, and a decision log
 //! from which an auditor can replay every decision.
 
-use grantlog::{Effect, Engine, Snapshot, WriterLog};
+use grantlog::{Batch, Effect, Engine, Snapshot, WriterLog};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Default)]
@@ -137,4 +137,236 @@ fn a_batch_of_facts_re_evaluates_only_the_principals_it_reaches() {
         .unwrap();
     assert_eq!(update.principals_affected, None);
     same_as_fresh(&engine);
+}
+
+/// Every decision of `engine` over every user, action and node of either
+/// policy equals that of loading `text` (the policy as it reads after the
+/// update) afresh; names only one side knows are a deny on both.
+fn same_as_text(engine: &Engine, text: &str) {
+    let s = engine.snapshot();
+    let fresh = Snapshot::from_text("policies/dify.policy", text).unwrap();
+    let (m, f) = (s.model(), fresh.model());
+    let users: Vec<&str> = m
+        .principals
+        .iter()
+        .chain(f.principals.iter())
+        .map(|p| p.name.as_str())
+        .collect();
+    let nodes: Vec<String> = (0..m.nodes.len() as u32)
+        .map(|n| m.node_name(grantlog::compile::ids::NodeId(n)))
+        .chain((0..f.nodes.len() as u32).map(|n| f.node_name(grantlog::compile::ids::NodeId(n))))
+        .collect();
+    for p in &users {
+        for a in &m.actions {
+            for n in &nodes {
+                assert_eq!(
+                    s.check(p, a, n).decision,
+                    fresh.check(p, a, n).decision,
+                    "{p} {a} {n}"
+                );
+            }
+        }
+    }
+    // And the updated snapshot agrees with itself indexed afresh.
+    let again = s.reindexed().unwrap();
+    for p in &users {
+        for a in &m.actions {
+            for n in &nodes {
+                assert_eq!(s.check(p, a, n), again.check(p, a, n), "{p} {a} {n}");
+            }
+        }
+    }
+}
+
+fn dify() -> (Engine, String) {
+    let text = std::fs::read_to_string("policies/dify.policy").unwrap();
+    let engine = Engine::new(Snapshot::from_text("policies/dify.policy", &text).unwrap());
+    engine.snapshot().warm();
+    (engine, text)
+}
+
+#[test]
+fn removing_a_membership_takes_away_what_it_gave() {
+    let (engine, text) = dify();
+    assert!(engine.check("bob", "app.edit", "app:chatbot").is_allowed());
+    let update = engine
+        .apply(Batch::new().remove("add bob to group support"))
+        .unwrap();
+    assert_eq!(update.principals_affected, Some(1));
+    assert!(!engine.check("bob", "app.edit", "app:chatbot").is_allowed());
+    same_as_text(
+        &engine,
+        &text.replace(
+            "group support in team:acme { bob, carol }",
+            "group support in team:acme { carol }",
+        ),
+    );
+    // Added back, the decisions are the original ones.
+    engine.apply("add bob to group support").unwrap();
+    same_as_text(&engine, &text);
+}
+
+#[test]
+fn restating_a_user_changes_its_status_and_nobody_else() {
+    let (engine, text) = dify();
+    let update = engine
+        .apply("user erin in team:acme status banned\nuser dave in team:acme")
+        .unwrap();
+    assert_eq!(update.principals_affected, Some(2));
+    assert!(!engine.check("erin", "app.use", "app:chatbot").is_allowed());
+    assert!(engine.check("dave", "app.edit", "app:chatbot").is_allowed());
+    same_as_text(
+        &engine,
+        &text
+            .replace(
+                "user erin in team:acme",
+                "user erin in team:acme status banned",
+            )
+            .replace(
+                "user dave in team:acme status banned",
+                "user dave in team:acme",
+            ),
+    );
+}
+
+#[test]
+fn removing_a_user_keeps_the_constraints() {
+    let (engine, text) = dify();
+    // frank is research's only owner: removing him alone breaks the rule.
+    let err = engine.apply(Batch::new().remove("user frank")).unwrap_err();
+    insta::assert_snapshot!("update_removing_the_only_owner", err.render(false));
+    assert!(engine
+        .check("frank", "workspace.billing", "workspace:research")
+        .is_allowed());
+    // With a new owner in the same batch, it goes through.
+    engine
+        .apply(
+            Batch::new()
+                .remove("user frank")
+                .remove("assign admin on workspace:research to alice")
+                .add("assign owner on workspace:research to alice"),
+        )
+        .unwrap();
+    let d = engine.check("frank", "app.use", "app:summarizer");
+    assert_eq!(d.decision, Effect::Deny);
+    assert_eq!(d.error.unwrap().to_string(), "unknown principal `frank`");
+    assert!(engine
+        .check("alice", "workspace.billing", "workspace:research")
+        .is_allowed());
+    same_as_text(
+        &engine,
+        &text
+            .replace("user frank in team:acme\n", "")
+            .replace("assign owner on workspace:research to frank\n", "")
+            .replace(
+                "assign admin on workspace:research to alice",
+                "assign owner on workspace:research to alice",
+            )
+            .replace(
+                "  expect allow frank workspace.billing workspace:research\n",
+                "",
+            )
+            .replace(
+                "  expect deny frank web_app.open web_app:campaign-site by nothing\n",
+                "",
+            ),
+    );
+}
+
+#[test]
+fn removing_resources_and_rejected_removals() {
+    let (engine, text) = dify();
+    let before = engine.snapshot().revision();
+    // A node with children, something not there, a rule: all reported, none applied.
+    let err = engine
+        .apply(
+            Batch::new()
+                .remove("workspace marketing")
+                .remove("add erin to group support")
+                .remove("deny * to users where status = banned"),
+        )
+        .unwrap_err();
+    insta::assert_snapshot!("update_rejected_removals", err.render(false));
+    assert_eq!(engine.snapshot().revision(), before);
+    // A leaf app goes, with what names it.
+    engine
+        .apply(Batch::new().remove("web_app support-bot in workspace:marketing"))
+        .unwrap();
+    let d = engine.check("bob", "web_app.open", "web_app:support-bot");
+    assert_eq!(
+        d.error.unwrap().to_string(),
+        "unknown resource `web_app:support-bot` (resources are written `type:name`)"
+    );
+    same_as_text(
+        &engine,
+        &text
+            .replace("web_app support-bot in workspace:marketing\n", "")
+            .replace(
+                "grant web_app.open on web_app:support-bot to group support\n",
+                "",
+            )
+            .replace(
+                "  expect allow bob web_app.open web_app:support-bot by grant\n",
+                "",
+            )
+            .replace(
+                "  expect deny erin web_app.open web_app:support-bot by nothing\n",
+                "",
+            ),
+    );
+}
+
+#[test]
+fn updates_are_checked_like_a_policy() {
+    let (engine, _) = dify();
+    let err = engine
+        .apply("add zed to group support\napp notes in workspace:nowhere")
+        .unwrap_err();
+    insta::assert_snapshot!("update_checked_like_a_policy", err.render(false));
+    let err = engine
+        .apply("add group content to group support")
+        .unwrap_err();
+    insta::assert_snapshot!("update_group_cycle", err.render(false));
+    let dagster = Engine::new(Snapshot::from_paths(&["policies/dagster-plus.policy"]).unwrap());
+    let err = dagster.apply("add ci-bot to group data-eng").unwrap_err();
+    insta::assert_snapshot!("update_service_user_into_a_group", err.render(false));
+}
+
+#[test]
+fn a_rule_after_removals_keeps_them() {
+    let (engine, text) = dify();
+    engine
+        .apply(Batch::new().remove("add bob to group support"))
+        .unwrap();
+    let update = engine
+        .apply("deny app.delete to users where status = active")
+        .unwrap();
+    assert_eq!(update.principals_affected, None);
+    assert!(!engine.check("bob", "app.edit", "app:chatbot").is_allowed());
+    same_as_text(
+        &engine,
+        &format!(
+            "{}\ndeny app.delete to users where status = active\n",
+            text.replace(
+                "group support in team:acme { bob, carol }",
+                "group support in team:acme { carol }"
+            )
+        ),
+    );
+}
+
+#[test]
+fn an_attribute_from_the_identity_provider_takes_effect_on_update() {
+    let engine = Engine::new(Snapshot::from_paths(&["policies/ai-hub.policy"]).unwrap());
+    assert!(!engine
+        .check("noah", "org.members.add", "organization:northwind")
+        .is_allowed());
+    let update = engine
+        .apply("user noah in organization:northwind with is_admin = true")
+        .unwrap();
+    assert_eq!(update.principals_affected, Some(1));
+    let why = engine
+        .snapshot()
+        .explain("noah", "org.members.add", "organization:northwind");
+    assert_eq!(why.decision, Effect::Allow, "{why}");
 }

@@ -114,6 +114,15 @@ impl Snapshot {
         format!("{:016x}", self.revision)
     }
 
+    /// The same policy indexed and evaluated afresh, sharing nothing with
+    /// this snapshot: what loading the policy as it stands now would give.
+    pub fn reindexed(&self) -> Result<Snapshot, crate::LoadError> {
+        let model = (*self.model).clone();
+        let index = Index::new(&model)
+            .map_err(|d| crate::LoadError::new(model.sources.clone(), vec![d]))?;
+        Ok(Snapshot::new(model, index).with_revision(self.revision))
+    }
+
     /// The checked model this snapshot evaluates.
     pub fn model(&self) -> &Model {
         &self.model
