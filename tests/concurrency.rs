@@ -1,7 +1,7 @@
 //! Many threads checking while another thread replaces and updates the
 //! policy: no panics, no torn decisions, every answer that of some snapshot.
 
-use grantlog::{Engine, Snapshot};
+use grantlog::{Batch, Engine, Snapshot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -75,4 +75,56 @@ fn readers_see_whole_snapshots_while_a_writer_swaps_them() {
     for r in readers {
         assert!(r.join().expect("reader panicked") >= 20);
     }
+}
+
+#[test]
+fn readers_never_see_half_a_batch_of_live_updates() {
+    let engine = Arc::new(Engine::new(
+        Snapshot::from_text("a.policy", &version(true)).unwrap(),
+    ));
+    let all: String = (0..50)
+        .map(|i| format!("assign reader on doc:d{i} to u{i}\n"))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|t| {
+            let engine = Arc::clone(&engine);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut rounds = 0u64;
+                while !stop.load(Ordering::Relaxed) || rounds < 20 {
+                    let s = engine.snapshot();
+                    // Readers evaluate tables while the writer shares and
+                    // replaces them: every snapshot answers all or none.
+                    let answers: Vec<bool> = (0..50)
+                        .map(|k| (k * 7 + t) % 50)
+                        .map(|i| {
+                            s.check(&format!("u{i}"), "read", &format!("doc:d{i}"))
+                                .is_allowed()
+                        })
+                        .collect();
+                    assert!(
+                        answers.iter().all(|&x| x == answers[0]),
+                        "half a batch in thread {t}: {answers:?}"
+                    );
+                    rounds += 1;
+                }
+                rounds
+            })
+        })
+        .collect();
+    for i in 0..200 {
+        let batch = if i % 2 == 0 {
+            Batch::new().remove(&all)
+        } else {
+            Batch::new().add(&all)
+        };
+        let update = engine.apply(batch).unwrap();
+        assert_eq!(update.principals_affected, Some(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().expect("reader panicked") >= 20);
+    }
+    assert!(engine.check("u7", "read", "doc:d7").is_allowed());
 }
