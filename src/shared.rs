@@ -12,7 +12,8 @@
 //! [`CHUNK`] entries or one shard of about [`SHARD`] entries, plus the
 //! outer array of pointers.
 
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
@@ -21,23 +22,30 @@ use std::sync::Arc;
 pub const CHUNK: usize = 512;
 const SHIFT: u32 = CHUNK.trailing_zeros();
 
-/// Entries a [`ShardMap`] keeps per shard, on average, before it doubles
-/// its shards.
+/// Entries a [`ShardMap`] keeps per shard by default, on average, before
+/// it doubles its shards.
 pub const SHARD: usize = 128;
+
+/// Shard size for maps that are read on every check and written rarely
+/// (names): fewer, larger shards keep their headers in cache.
+pub const READ_MOSTLY: usize = 2048;
 
 /// A vector stored in shared chunks: `clone` copies one pointer per
 /// [`CHUNK`] entries; `make_mut` and `push` copy at most one chunk.
+///
+/// Full chunks are `Arc<[T]>` (an index is two dependent loads, as in a
+/// vector of vectors); the last, partial chunk is a growable tail.
 #[derive(Clone)]
 pub struct ChunkVec<T> {
-    chunks: Vec<Arc<Vec<T>>>,
-    len: usize,
+    chunks: Vec<Arc<[T]>>,
+    tail: Arc<Vec<T>>,
 }
 
 impl<T> Default for ChunkVec<T> {
     fn default() -> ChunkVec<T> {
         ChunkVec {
             chunks: Vec::new(),
-            len: 0,
+            tail: Arc::new(Vec::new()),
         }
     }
 }
@@ -50,12 +58,11 @@ impl<T: Clone> ChunkVec<T> {
 
     /// Appends `value`.
     pub fn push(&mut self, value: T) {
-        if self.len % CHUNK == 0 {
-            self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
-        }
-        if let Some(last) = self.chunks.last_mut() {
-            Arc::make_mut(last).push(value);
-            self.len += 1;
+        let tail = Arc::make_mut(&mut self.tail);
+        tail.push(value);
+        if tail.len() == CHUNK {
+            let full = std::mem::take(tail);
+            self.chunks.push(full.into());
         }
     }
 
@@ -65,36 +72,51 @@ impl<T: Clone> ChunkVec<T> {
     /// # Panics
     /// If `i` is out of bounds, as slice indexing does.
     pub fn make_mut(&mut self, i: usize) -> &mut T {
-        &mut Arc::make_mut(&mut self.chunks[i >> SHIFT])[i & (CHUNK - 1)]
+        let full = self.chunks.len() * CHUNK;
+        match self.chunks.get_mut(i >> SHIFT) {
+            Some(chunk) => &mut Arc::make_mut(chunk)[i & (CHUNK - 1)],
+            None => &mut Arc::make_mut(&mut self.tail)[i - full],
+        }
     }
 }
 
 impl<T> ChunkVec<T> {
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.len
+        self.chunks.len() * CHUNK + self.tail.len()
     }
 
     /// No entries?
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The entry at `i`, if any.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<&T> {
-        self.chunks.get(i >> SHIFT)?.get(i & (CHUNK - 1))
+        match self.chunks.get(i >> SHIFT) {
+            Some(chunk) => chunk.get(i & (CHUNK - 1)),
+            None => self.tail.get(i - self.chunks.len() * CHUNK),
+        }
     }
 
     /// The entries in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
-        self.chunks.iter().flat_map(|c| c.iter())
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .chain(self.tail.iter())
     }
 }
 
 impl<T> std::ops::Index<usize> for ChunkVec<T> {
     type Output = T;
+    #[inline]
     fn index(&self, i: usize) -> &T {
-        &self.chunks[i >> SHIFT][i & (CHUNK - 1)]
+        match self.chunks.get(i >> SHIFT) {
+            Some(chunk) => &chunk[i & (CHUNK - 1)],
+            None => &self.tail[i - self.chunks.len() * CHUNK],
+        }
     }
 }
 
@@ -140,15 +162,19 @@ impl<T: std::fmt::Debug> std::fmt::Debug for ChunkVec<T> {
 
 /// A hash map split into shared shards: `clone` copies one pointer per
 /// shard; a write copies one shard of about [`SHARD`] entries. Shards
-/// double as the map grows, so the cost of a write stays flat.
+/// double as the map grows, so the cost of a write stays flat. A key is
+/// hashed once: some bits pick the shard, and the shard's table uses the
+/// same hash.
+///
+/// `S` is the average shard size: a write copies about `S` entries.
 #[derive(Clone)]
-pub struct ShardMap<K, V> {
-    shards: Vec<Arc<FxHashMap<K, V>>>,
+pub struct ShardMap<K, V, const S: usize = SHARD> {
+    shards: Vec<Arc<HashTable<(K, V)>>>,
     len: usize,
 }
 
-impl<K, V> Default for ShardMap<K, V> {
-    fn default() -> ShardMap<K, V> {
+impl<K, V, const S: usize> Default for ShardMap<K, V, S> {
+    fn default() -> ShardMap<K, V, S> {
         ShardMap {
             shards: Vec::new(),
             len: 0,
@@ -156,15 +182,27 @@ impl<K, V> Default for ShardMap<K, V> {
     }
 }
 
-/// Which of `count` (a power of two) shards a hash falls in. Bits in the
-/// middle of the hash: the shard's own table uses the lowest and the highest.
+fn hash<Q: Hash + ?Sized>(key: &Q) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
+/// Which of `count` (a power of two) shards a hash falls in: bits in the
+/// middle of the hash, since a shard's table uses the lowest and the highest.
 fn shard_of(hash: u64, count: usize) -> usize {
     (hash >> 24) as usize & (count - 1)
 }
 
-impl<K: Hash + Eq, V> ShardMap<K, V> {
-    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
-        shard_of(FxBuildHasher.hash_one(key), self.shards.len())
+impl<K: Hash + Eq, V, const S: usize> ShardMap<K, V, S> {
+    fn find<Q>(&self, key: &Q) -> Option<(usize, u64)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.shards.is_empty() {
+            return None;
+        }
+        let h = hash(key);
+        Some((shard_of(h, self.shards.len()), h))
     }
 
     /// The value for `key`.
@@ -174,10 +212,10 @@ impl<K: Hash + Eq, V> ShardMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if self.shards.is_empty() {
-            return None;
-        }
-        self.shards[self.shard(key)].get(key)
+        let (i, h) = self.find(key)?;
+        self.shards[i]
+            .find(h, |(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
     }
 
     /// Is `key` in the map?
@@ -201,7 +239,9 @@ impl<K: Hash + Eq, V> ShardMap<K, V> {
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
-        self.shards.iter().flat_map(|s| s.iter())
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter().map(|(k, v)| (k, v)))
     }
 
     /// Every key, in no particular order.
@@ -215,18 +255,21 @@ impl<K: Hash + Eq, V> ShardMap<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> ShardMap<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone, const S: usize> ShardMap<K, V, S> {
     /// Inserts, returning the value replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        if self.len >= self.shards.len() * SHARD * 2 {
-            self.reshard((self.len / SHARD + 1).next_power_of_two());
+        if self.len >= self.shards.len() * S * 2 {
+            self.reshard((self.len / S + 1).next_power_of_two());
         }
-        let i = self.shard(&key);
-        let old = Arc::make_mut(&mut self.shards[i]).insert(key, value);
-        if old.is_none() {
-            self.len += 1;
+        let h = hash(&key);
+        let i = shard_of(h, self.shards.len());
+        let shard = Arc::make_mut(&mut self.shards[i]);
+        if let Some((_, v)) = shard.find_mut(h, |(k, _)| *k == key) {
+            return Some(std::mem::replace(v, value));
         }
-        old
+        shard.insert_unique(h, (key, value), |(k, _)| hash(k));
+        self.len += 1;
+        None
     }
 
     /// Removes `key`, returning its value.
@@ -235,16 +278,12 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if self.shards.is_empty() {
-            return None;
-        }
-        let i = self.shard(key);
-        if !self.shards[i].contains_key(key) {
-            return None;
-        }
-        let old = Arc::make_mut(&mut self.shards[i]).remove(key);
-        self.len -= usize::from(old.is_some());
-        old
+        let (i, h) = self.find(key)?;
+        self.shards[i].find(h, |(k, _)| k.borrow() == key)?;
+        let shard = Arc::make_mut(&mut self.shards[i]);
+        let entry = shard.find_entry(h, |(k, _)| k.borrow() == key).ok()?;
+        self.len -= 1;
+        Some(entry.remove().0 .1)
     }
 
     /// The value for `key`, for writing (its shard is copied first if
@@ -253,10 +292,7 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardMap<K, V> {
         if !self.contains_key(&key) {
             self.insert(key.clone(), default());
         }
-        let i = self.shard(&key);
-        Arc::make_mut(&mut self.shards[i])
-            .get_mut(&key)
-            .expect("inserted above")
+        self.get_mut(&key).expect("inserted above")
     }
 
     /// The value for `key`, for writing, if present.
@@ -265,31 +301,31 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if !self.contains_key(key) {
-            return None;
-        }
-        let i = self.shard(key);
-        Arc::make_mut(&mut self.shards[i]).get_mut(key)
+        let (i, h) = self.find(key)?;
+        self.shards[i].find(h, |(k, _)| k.borrow() == key)?;
+        Arc::make_mut(&mut self.shards[i])
+            .find_mut(h, |(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
     }
 
     fn reshard(&mut self, count: usize) {
-        let mut shards: Vec<FxHashMap<K, V>> = (0..count).map(|_| FxHashMap::default()).collect();
-        for (k, v) in self.iter() {
-            shards[shard_of(FxBuildHasher.hash_one(k), count)].insert(k.clone(), v.clone());
-        }
-        self.shards = shards.into_iter().map(Arc::new).collect();
+        let entries: Vec<(K, V)> = self.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        *self = ShardMap::build(entries, count);
     }
-}
 
-impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for ShardMap<K, V> {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> ShardMap<K, V> {
-        let entries: Vec<(K, V)> = iter.into_iter().collect();
-        let count = (entries.len() / SHARD + 1).next_power_of_two();
-        let mut shards: Vec<FxHashMap<K, V>> = (0..count).map(|_| FxHashMap::default()).collect();
+    fn build(entries: Vec<(K, V)>, count: usize) -> ShardMap<K, V, S> {
+        let mut shards: Vec<HashTable<(K, V)>> = (0..count).map(|_| HashTable::new()).collect();
         let mut len = 0;
         for (k, v) in entries {
-            let shard = &mut shards[shard_of(FxBuildHasher.hash_one(&k), count)];
-            len += usize::from(shard.insert(k, v).is_none());
+            let h = hash(&k);
+            let shard = &mut shards[shard_of(h, count)];
+            match shard.find_mut(h, |(x, _)| *x == k) {
+                Some(slot) => slot.1 = v,
+                None => {
+                    shard.insert_unique(h, (k, v), |(k, _)| hash(k));
+                    len += 1;
+                }
+            }
         }
         ShardMap {
             shards: shards.into_iter().map(Arc::new).collect(),
@@ -298,10 +334,22 @@ impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for ShardMap<K, V> {
     }
 }
 
-impl<K: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for ShardMap<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone, const S: usize> FromIterator<(K, V)> for ShardMap<K, V, S> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> ShardMap<K, V, S> {
+        let entries: Vec<(K, V)> = iter.into_iter().collect();
+        let count = (entries.len() / S + 1).next_power_of_two();
+        ShardMap::build(entries, count)
+    }
+}
+
+impl<K: std::fmt::Debug, V: std::fmt::Debug, const S: usize> std::fmt::Debug for ShardMap<K, V, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
-            .entries(self.shards.iter().flat_map(|s| s.iter()))
+            .entries(
+                self.shards
+                    .iter()
+                    .flat_map(|s| s.iter().map(|(k, v)| (k, v))),
+            )
             .finish()
     }
 }

@@ -5,7 +5,7 @@
 //! constraint holds; nothing downstream has to handle an undefined name.
 
 use super::ids::*;
-use crate::shared::{ChunkVec, ShardMap};
+use crate::shared::{ChunkVec, ShardMap, READ_MOSTLY};
 use crate::source::{Location, Sources, Span};
 use rustc_hash::FxHashMap;
 
@@ -251,13 +251,13 @@ pub struct Names {
     /// Roles by name.
     pub roles: FxHashMap<String, RoleId>,
     /// Nodes by `type:name`.
-    pub nodes: ShardMap<String, NodeId>,
+    pub nodes: ShardMap<String, NodeId, READ_MOSTLY>,
     /// Principals by name.
-    pub principals: ShardMap<String, PrincipalId>,
+    pub principals: ShardMap<String, PrincipalId, READ_MOSTLY>,
     /// Groups by name.
-    pub groups: ShardMap<String, GroupId>,
+    pub groups: ShardMap<String, GroupId, READ_MOSTLY>,
     /// Attribute symbols.
-    pub symbols: ShardMap<String, Sym>,
+    pub symbols: ShardMap<String, Sym, READ_MOSTLY>,
 }
 
 /// A checked policy.
