@@ -262,6 +262,25 @@ impl Batch {
         self
     }
 
+    /// Adds JSON facts (see [`crate::facts`]) to what the batch adds: an
+    /// identity provider's new users, groups and assignments, or restated
+    /// users (a new status, new attributes).
+    pub fn add_facts(mut self, facts: &crate::facts::Facts) -> Batch {
+        for (_, statement) in facts.statements() {
+            self = self.add(&statement);
+        }
+        self
+    }
+
+    /// Adds JSON facts to what the batch removes: users, groups and nodes
+    /// go with every fact about them.
+    pub fn remove_facts(mut self, facts: &crate::facts::Facts) -> Batch {
+        for (_, statement) in facts.statements() {
+            self = self.remove(&statement);
+        }
+        self
+    }
+
     /// Adds `statements` to what the batch removes.
     pub fn remove(mut self, statements: &str) -> Batch {
         self.remove.push_str(statements);

@@ -136,6 +136,16 @@ impl Facts {
     /// Adds each fact to `sources` as one statement, in a source named
     /// `NAME#/KIND/INDEX`.
     pub fn add_to(&self, name: &str, sources: &mut Sources) {
+        for (path, text) in self.statements() {
+            sources.add(format!("{name}#{path}"), text);
+        }
+    }
+
+    /// Each fact as one policy statement, with its JSON path
+    /// (`/users/3`): what [`Facts::add_to`] loads, and what
+    /// [`crate::Batch::add_facts`] and [`crate::Batch::remove_facts`] apply.
+    pub fn statements(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
         let node = |text: &str| match text.split_once(':') {
             Some((ty, n)) => format!("{ty}:{}", quote(n)),
             None => quote(text),
@@ -155,7 +165,7 @@ impl Facts {
             if let Some(c) = &n.created_by {
                 text += &format!(" created by {}", quote(c));
             }
-            sources.add(format!("{name}#/nodes/{i}"), text);
+            out.push((format!("/nodes/{i}"), text));
         }
         for (i, u) in self.users.iter().enumerate() {
             let kind = match u.kind {
@@ -177,7 +187,7 @@ impl Facts {
                     .collect();
                 text += &format!(" with {}", attrs.join(", "));
             }
-            sources.add(format!("{name}#/users/{i}"), text);
+            out.push((format!("/users/{i}"), text));
         }
         for (i, g) in self.groups.iter().enumerate() {
             let mut text = format!("group {}", quote(&g.name));
@@ -185,11 +195,11 @@ impl Facts {
                 text += &format!(" in {}", list(&g.homes, &node));
             }
             text += &format!(" {{ {} }}", list(&g.members, &subject));
-            sources.add(format!("{name}#/groups/{i}"), text);
+            out.push((format!("/groups/{i}"), text));
         }
         for (i, a) in self.assignments.iter().enumerate() {
             let text = format!("assign {} on {} to {}", a.role, node(&a.on), subject(&a.to));
-            sources.add(format!("{name}#/assignments/{i}"), text);
+            out.push((format!("/assignments/{i}"), text));
         }
         for (i, g) in self.grants.iter().enumerate() {
             let text = format!(
@@ -198,8 +208,9 @@ impl Facts {
                 node(&g.on),
                 subject(&g.to)
             );
-            sources.add(format!("{name}#/grants/{i}"), text);
+            out.push((format!("/grants/{i}"), text));
         }
+        out
     }
 
     /// The facts of a checked model (its rules are left out).

@@ -154,3 +154,36 @@ fn the_cli_writes_facts_that_load_with_data() {
         (Some(0), "allow\n")
     );
 }
+
+#[test]
+fn an_identity_provider_sync_applies_as_one_live_batch() {
+    let engine = grantlog::Engine::new(load("tests/scim/okta.json", OKTA_GROUPS));
+    engine.snapshot().warm();
+    let home = ["team:acme".to_string()];
+    // Okta reactivates frank (a PUT of his User) and deprovisions erin.
+    let put = r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "00u2", "userName": "frank@acme.io", "active": true}"#;
+    let gone = r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "00u1", "userName": "erin@acme.io", "active": true}"#;
+    let batch = grantlog::Batch::new()
+        .add_facts(&scim::import("put.json", put, &home).unwrap())
+        .remove_facts(&scim::import("delete.json", gone, &home).unwrap());
+    let update = engine.apply(batch).unwrap();
+    assert_eq!(update.principals_affected, Some(2));
+    assert!(engine
+        .check("frank@acme.io", "app.use", "workspace:marketing")
+        .is_allowed());
+    let d = engine.check("erin@acme.io", "app.edit", "workspace:marketing");
+    assert_eq!(d.decision, grantlog::Effect::Deny);
+    assert_eq!(
+        d.error.unwrap().to_string(),
+        "unknown principal `erin@acme.io`"
+    );
+    // erin's memberships went with her: the group lists only who is left.
+    let facts = grantlog::facts::Facts::from_model(engine.snapshot().model());
+    assert!(facts.users.iter().all(|u| u.name != "erin@acme.io"));
+    assert!(facts
+        .groups
+        .iter()
+        .all(|g| !g.members.contains(&"erin@acme.io".to_string())));
+}
