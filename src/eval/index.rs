@@ -60,10 +60,34 @@ pub struct Index {
     pub created: ChunkVec<Vec<NodeId>>,
     /// Child nodes of each node.
     pub children: ChunkVec<Vec<NodeId>>,
+    /// Each node's parent and type, packed: the ancestry walk of a check
+    /// touches 8 bytes per node instead of a whole node record.
+    pub tree: ChunkVec<Link>,
     /// Type paths below each type.
     pub type_paths: Arc<Vec<TypePaths>>,
     /// Every selector subject (they may match any principal).
     pub selectors: Vec<SubjectId>,
+}
+
+/// A node's place in the tree: its parent ([`Link::ROOT`] for none) and type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The parent node's id, or [`Link::ROOT`].
+    pub parent: u32,
+    /// The node's type.
+    pub ty: TypeId,
+}
+
+impl Link {
+    /// The parent of a top-level node.
+    pub const ROOT: u32 = u32::MAX;
+
+    fn of(node: &crate::compile::model::NodeDef) -> Link {
+        Link {
+            parent: node.parent.map_or(Link::ROOT, |p| p.0),
+            ty: node.ty,
+        }
+    }
 }
 
 /// A record of the model that the index keeps, by its position.
@@ -139,6 +163,7 @@ impl Index {
             at_node: at_node.into_iter().collect(),
             created: created.into_iter().collect(),
             children: children.into_iter().collect(),
+            tree: m.nodes.iter().map(Link::of).collect(),
             type_paths: Arc::new(type_paths),
             selectors: (0..m.selectors.len() as u32)
                 .map(|s| SubjectId::selector(SelectorId(s)))
@@ -180,6 +205,7 @@ impl Index {
                 let node = &m.nodes[i as usize];
                 while self.children.len() <= i as usize {
                     self.children.push(Vec::new());
+                    self.tree.push(Link::of(&m.nodes[self.tree.len()]));
                 }
                 if let Some(parent) = node.parent {
                     self.children[parent.index()].push(NodeId(i));

@@ -6,7 +6,7 @@
 //! is then a few hash lookups: find the nearest node on the resource's
 //! ancestry that the principal's table covers, and test one bit.
 
-use super::index::Index;
+use super::index::{Index, Link};
 use super::program::Allow;
 use super::universe::{evaluate, Scope};
 use crate::compile::ids::*;
@@ -248,13 +248,17 @@ impl Snapshot {
 
     /// The decision for resolved ids: the `Allow` relation at the resource.
     pub fn allowed(&self, p: PrincipalId, a: ActionId, n: NodeId) -> bool {
-        let m = &*self.model;
         let table = self.table(p);
+        let tree = &self.index.tree;
         // Types of the nodes walked past, bottom-up: the path below the anchor.
         let mut path = [TypeId(0); crate::compile::MAX_DEPTH + 1];
-        for (len, node) in m.ancestry(n).enumerate() {
-            if let Some(&slot) = table.slots.get(&node) {
-                let paths = &self.index.type_paths[m.nodes[node.index()].ty.index()];
+        let mut node = n.0;
+        for len in 0..path.len() {
+            let Some(link) = tree.get(node as usize) else {
+                return false;
+            };
+            if let Some(&slot) = table.slots.get(&NodeId(node)) {
+                let paths = &self.index.type_paths[link.ty.index()];
                 let Some(&i) = paths.lookup.get(&path[..len]) else {
                     return false;
                 };
@@ -264,10 +268,11 @@ impl Snapshot {
                     .get(at)
                     .is_some_and(|w| w & (1 << (a.index() % 64)) != 0);
             }
-            if len == path.len() {
-                return false;
+            if link.parent == Link::ROOT {
+                break;
             }
-            path[len] = m.nodes[node.index()].ty;
+            path[len] = link.ty;
+            node = link.parent;
         }
         // No node above the resource carries any fact about the principal.
         false
