@@ -100,6 +100,16 @@ impl<T> ChunkVec<T> {
         }
     }
 
+    /// The first entry, if any.
+    pub fn first(&self) -> Option<&T> {
+        self.get(0)
+    }
+
+    /// The last entry, if any.
+    pub fn last(&self) -> Option<&T> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
     /// The entries in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
         self.chunks
