@@ -11,6 +11,8 @@
 //! | the `Allow` bit is not set in the principal's table | deny | every deny in `tests/` and `policies/` |
 //! | a table slot or type path missing (cannot happen for a checked model) | deny (`Option` lookups, no indexing) | `tests/properties.rs` |
 //! | the `Allow` bit is set | allow | every allow, checked against the reference evaluator in `tests/properties.rs` |
+//! | a user, group or node removed by a live update | deny + [`RequestError`] (its name no longer resolves) | `tests/engine.rs` `removing_a_user_keeps_the_constraints`, `removing_resources_and_rejected_removals` |
+//! | a principal an update reached | its table is evaluated afresh on its next check, never carried over | `tests/properties.rs` `live_updates_match_the_reference_evaluator`, `fuzz/` `update` |
 //!
 //! A policy that fails to parse, check or meet its constraints never becomes
 //! a snapshot: [`crate::Snapshot::from_sources`] returns every error and no

@@ -237,6 +237,7 @@ impl Facts {
                 parent: def.parent.map(node),
                 created_by: def
                     .creator
+                    .filter(|&(p, _)| m.is_live_principal(p))
                     .map(|(p, _)| m.principals[p.index()].name.clone()),
             });
         }
@@ -259,7 +260,12 @@ impl Facts {
                 name: p.name.clone(),
                 kind: (p.kind == PrincipalKind::Service).then_some(PrincipalKind::Service),
                 status,
-                homes: p.homes.iter().map(|&n| node(n)).collect(),
+                homes: p
+                    .homes
+                    .iter()
+                    .filter(|&&n| m.is_live_node(n))
+                    .map(|&n| node(n))
+                    .collect(),
                 attributes,
             });
         }
@@ -273,7 +279,12 @@ impl Facts {
             }
             facts.groups.push(GroupFact {
                 name: def.name.clone(),
-                homes: def.homes.iter().map(|&n| node(n)).collect(),
+                homes: def
+                    .homes
+                    .iter()
+                    .filter(|&&n| m.is_live_node(n))
+                    .map(|&n| node(n))
+                    .collect(),
                 members,
             });
         }

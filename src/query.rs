@@ -76,9 +76,15 @@ impl Snapshot {
     /// those nodes. Anyone else has no fact that could allow them there, so
     /// asking their tables would only cost evaluations. Selectors and
     /// default roles can reach anyone: then every principal is a candidate.
+    /// Principals removed by a live update are never candidates.
     fn candidates(&self, n: NodeId) -> Vec<PrincipalId> {
         let m = self.model();
-        let everyone = || (0..m.principals.len() as u32).map(PrincipalId).collect();
+        let everyone = || {
+            (0..m.principals.len() as u32)
+                .map(PrincipalId)
+                .filter(|&p| m.is_live_principal(p))
+                .collect()
+        };
         if !m.defaults.is_empty() {
             return everyone();
         }
@@ -101,6 +107,7 @@ impl Snapshot {
         }
         out.sort_unstable();
         out.dedup();
+        out.retain(|&p| m.is_live_principal(p));
         out
     }
 
@@ -120,7 +127,10 @@ impl Snapshot {
                     name: principal.to_string(),
                 })?;
         let nodes: Vec<NodeId> = match node {
-            None => (0..m.nodes.len() as u32).map(NodeId).collect(),
+            None => (0..m.nodes.len() as u32)
+                .map(NodeId)
+                .filter(|&n| m.is_live_node(n))
+                .collect(),
             Some(name) => {
                 let root = node_id(m, name).ok_or_else(|| RequestError::UnknownResource {
                     name: name.to_string(),

@@ -253,6 +253,12 @@ fn removing_a_user_keeps_the_constraints() {
     assert!(engine
         .check("alice", "workspace.billing", "workspace:research")
         .is_allowed());
+    // Nor is frank anyone's answer any more; team.login is everyone's default.
+    let who = engine
+        .snapshot()
+        .who_can("team.login", "team:acme")
+        .unwrap();
+    assert_eq!(who, ["alice", "bob", "carol", "erin"]);
     same_as_text(
         &engine,
         &text
