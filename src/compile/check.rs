@@ -118,7 +118,7 @@ impl Checker {
         }
         let s = Sym(self.m.symbols.len() as u32);
         self.m.symbols.push(text.to_string());
-        self.m.names.symbols.insert(text.to_string(), s);
+        self.m.names.symbols.insert(text.into(), s);
         s
     }
 
@@ -244,7 +244,7 @@ impl Checker {
                         continue;
                     }
                     if let (true, Some(&p)) =
-                        (self.extending, self.m.names.principals.get(&name.text))
+                        (self.extending, self.m.names.principals.get(&*name.text))
                     {
                         // Restated by an update: the new statement replaces
                         // the user's kind, status, attributes and homes.
@@ -253,7 +253,10 @@ impl Checker {
                         continue;
                     }
                     let id = PrincipalId(self.m.principals.len() as u32);
-                    self.m.names.principals.insert(name.text.clone(), id);
+                    self.m
+                        .names
+                        .principals
+                        .insert(name.text.as_str().into(), id);
                     let fact = self.fact(item.span);
                     self.m.principals.push(PrincipalDef {
                         name: name.text.clone(),
@@ -268,7 +271,7 @@ impl Checker {
                         continue;
                     }
                     let id = GroupId(self.m.groups.len() as u32);
-                    self.m.names.groups.insert(name.text.clone(), id);
+                    self.m.names.groups.insert(name.text.as_str().into(), id);
                     let fact = self.fact(item.span);
                     self.m.groups.push(GroupDef {
                         name: name.text.clone(),
@@ -294,7 +297,7 @@ impl Checker {
                     continue;
                 }
                 let id = NodeId(self.m.nodes.len() as u32);
-                self.m.names.nodes.insert(key, id);
+                self.m.names.nodes.insert(key.into(), id);
                 let fact = self.fact(item.span);
                 self.m.nodes.push(NodeDef {
                     ty: t,
@@ -342,7 +345,7 @@ impl Checker {
     fn node(&mut self, r: &ast::NodeRef) -> Option<NodeId> {
         let ty: TypeId = self.lookup(Kind::Type, &r.ty)?;
         let key = format!("{}:{}", r.ty.text, r.name.text);
-        if let Some(&n) = self.m.names.nodes.get(&key) {
+        if let Some(&n) = self.m.names.nodes.get(&*key) {
             return Some(n);
         }
         let prefix = format!("{}:", r.ty.text);
@@ -387,7 +390,7 @@ impl Checker {
                 let mut conds = Vec::new();
                 for c in conditions {
                     let known = matches!(c.key.text.as_str(), "status" | "kind")
-                        || self.m.names.symbols.contains_key(&c.key.text);
+                        || self.m.names.symbols.contains_key(&*c.key.text);
                     if !known {
                         let keys: Vec<String> = self
                             .m
@@ -572,7 +575,7 @@ impl Checker {
                     creator,
                 } => {
                     let key = format!("{}:{}", ty.text, name.text);
-                    let Some(&n) = self.m.names.nodes.get(&key) else {
+                    let Some(&n) = self.m.names.nodes.get(&*key) else {
                         continue;
                     };
                     if self.m.facts[self.m.nodes[n.index()].fact.index()] != span {
@@ -650,7 +653,7 @@ impl Checker {
                     status,
                     attrs,
                 } => {
-                    let Some(&p) = self.m.names.principals.get(&name.text) else {
+                    let Some(&p) = self.m.names.principals.get(&*name.text) else {
                         continue;
                     };
                     if self.m.facts[self.m.principals[p.index()].fact.index()] != span {
@@ -703,7 +706,7 @@ impl Checker {
                     homes,
                     members,
                 } => {
-                    let Some(&g) = self.m.names.groups.get(&name.text) else {
+                    let Some(&g) = self.m.names.groups.get(&*name.text) else {
                         continue;
                     };
                     if self.m.facts[self.m.groups[g.index()].fact.index()] != span {
@@ -943,7 +946,7 @@ macro_rules! table {
                 self.m.names.$field.get(name).copied()
             }
             fn known(&self) -> Vec<String> {
-                self.m.names.$field.keys().cloned().collect()
+                self.m.names.$field.keys().map(|k| k.to_string()).collect()
             }
         }
     };

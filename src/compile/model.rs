@@ -241,6 +241,10 @@ pub struct Test {
     pub expectations: Vec<Expectation>,
 }
 
+/// A name as a lookup key: names up to 24 bytes are stored inline, so a
+/// lookup compares them without following a pointer.
+pub type Name = compact_str::CompactString;
+
 /// Name → id lookups.
 #[derive(Clone, Debug, Default)]
 pub struct Names {
@@ -251,13 +255,13 @@ pub struct Names {
     /// Roles by name.
     pub roles: FxHashMap<String, RoleId>,
     /// Nodes by `type:name`.
-    pub nodes: ShardMap<String, NodeId, READ_MOSTLY>,
+    pub nodes: ShardMap<Name, NodeId, READ_MOSTLY>,
     /// Principals by name.
-    pub principals: ShardMap<String, PrincipalId, READ_MOSTLY>,
+    pub principals: ShardMap<Name, PrincipalId, READ_MOSTLY>,
     /// Groups by name.
-    pub groups: ShardMap<String, GroupId, READ_MOSTLY>,
+    pub groups: ShardMap<Name, GroupId, READ_MOSTLY>,
     /// Attribute symbols.
-    pub symbols: ShardMap<String, Sym, READ_MOSTLY>,
+    pub symbols: ShardMap<Name, Sym, READ_MOSTLY>,
 }
 
 /// A checked policy.
@@ -331,17 +335,17 @@ impl Model {
 
     /// Is `p` still a principal (not removed by an update)?
     pub fn is_live_principal(&self, p: PrincipalId) -> bool {
-        self.names.principals.get(&self.principals[p.index()].name) == Some(&p)
+        self.names.principals.get(&*self.principals[p.index()].name) == Some(&p)
     }
 
     /// Is `g` still a group (not removed by an update)?
     pub fn is_live_group(&self, g: GroupId) -> bool {
-        self.names.groups.get(&self.groups[g.index()].name) == Some(&g)
+        self.names.groups.get(&*self.groups[g.index()].name) == Some(&g)
     }
 
     /// Is `n` still a node (not removed by an update)?
     pub fn is_live_node(&self, n: NodeId) -> bool {
-        self.names.nodes.get(&self.node_key(n)) == Some(&n)
+        self.names.nodes.get(&*self.node_key(n)) == Some(&n)
     }
 
     /// `type:name` of a node, unquoted: its key in [`Names::nodes`].

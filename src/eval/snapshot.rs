@@ -286,7 +286,7 @@ pub fn node_id(m: &Model, text: &str) -> Option<NodeId> {
     }
     let (ty, name) = text.split_once(':')?;
     let name = name.strip_prefix('"')?.strip_suffix('"')?;
-    m.names.nodes.get(&format!("{ty}:{name}")).copied()
+    m.names.nodes.get(&*format!("{ty}:{name}")).copied()
 }
 
 /// Chains `seed` with the names and texts of `sources` from file `from` on.

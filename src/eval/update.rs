@@ -198,7 +198,7 @@ fn index_additions(
         ix.insert(m, Record::Deny(i));
     }
     // Whom the additions reach, in the model that has them.
-    let name = |n: &ast::Name| m.names.principals.get(&n.text).copied();
+    let name = |n: &ast::Name| m.names.principals.get(&*n.text).copied();
     for item in &add.items {
         match &item.statement {
             Statement::Principal { name: n, .. } => {
@@ -300,9 +300,9 @@ fn subject(m: &Model, s: &ast::Subject) -> Option<SubjectId> {
         ast::Subject::Principal(n) => m
             .names
             .principals
-            .get(&n.text)
+            .get(&*n.text)
             .map(|&p| SubjectId::principal(p)),
-        ast::Subject::Group(n) => m.names.groups.get(&n.text).map(|&g| SubjectId::group(g)),
+        ast::Subject::Group(n) => m.names.groups.get(&*n.text).map(|&g| SubjectId::group(g)),
         ast::Subject::Selector { .. } => None,
     }
 }
@@ -333,7 +333,7 @@ fn unknown(what: &str, name: &ast::Name) -> Diagnostic {
 
 fn node_of(m: &Model, r: &ast::NodeRef) -> Result<NodeId, Diagnostic> {
     let key = format!("{}:{}", r.ty.text, r.name.text);
-    m.names.nodes.get(&key).copied().ok_or_else(|| {
+    m.names.nodes.get(&*key).copied().ok_or_else(|| {
         Diagnostic::new(
             format!("unknown node `{}`", short(&key)),
             crate::source::Span {
@@ -376,7 +376,7 @@ fn retract_one(
             let g = m
                 .names
                 .groups
-                .get(&group.text)
+                .get(&*group.text)
                 .copied()
                 .ok_or_else(|| unknown("group", group))?;
             for s in members {
@@ -474,7 +474,7 @@ fn retract_one(
             let p = m
                 .names
                 .principals
-                .get(&name.text)
+                .get(&*name.text)
                 .copied()
                 .ok_or_else(|| unknown("user", name))?;
             let s = SubjectId::principal(p);
@@ -483,13 +483,13 @@ fn retract_one(
             }
             reach.nodes.extend(holder_nodes(m, ix, s));
             retire_subject(m, ix, s);
-            m.names.principals.remove(&name.text);
+            m.names.principals.remove(&*name.text);
         }
         Statement::Group { name, .. } => {
             let g = m
                 .names
                 .groups
-                .get(&name.text)
+                .get(&*name.text)
                 .copied()
                 .ok_or_else(|| unknown("group", name))?;
             let s = SubjectId::group(g);
@@ -503,7 +503,7 @@ fn retract_one(
                 }
             }
             retire_subject(m, ix, s);
-            m.names.groups.remove(&name.text);
+            m.names.groups.remove(&*name.text);
         }
         Statement::Node { ty, name, .. } => {
             let r = ast::NodeRef {
@@ -533,7 +533,7 @@ fn retract_one(
                 set.insert(p);
             }
             ix.remove(m, Record::Node(n.0));
-            m.names.nodes.remove(&m.node_key(n));
+            m.names.nodes.remove(&*m.node_key(n));
         }
         _ => {
             return Err(Diagnostic::new("only facts can be removed by an update", span)
