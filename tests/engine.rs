@@ -376,3 +376,44 @@ fn an_attribute_from_the_identity_provider_takes_effect_on_update() {
         .explain("noah", "org.members.add", "organization:northwind");
     assert_eq!(why.decision, Effect::Allow, "{why}");
 }
+
+#[test]
+fn replaying_the_batches_gives_the_same_revision() {
+    let (engine, text) = dify();
+    let batches = [
+        Batch::new().add("user zoe in team:acme\nadd zoe to group content"),
+        Batch::new()
+            .remove("add bob to group support")
+            .add("user erin in team:acme status banned"),
+    ];
+    for b in &batches {
+        engine.apply(b.clone()).unwrap();
+    }
+    let live = engine.snapshot();
+    // The snapshot keeps each batch as a source, in order: the audit trail.
+    let names: Vec<String> = live
+        .model()
+        .sources
+        .iter()
+        .map(|(_, f)| f.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "policies/dify.policy",
+            "<update 1>",
+            "<update 1: removed>",
+            "<update 3>",
+            "<update 3: removed>"
+        ]
+    );
+    let replay = Engine::new(Snapshot::from_text("policies/dify.policy", &text).unwrap());
+    for b in &batches {
+        replay.apply(b.clone()).unwrap();
+    }
+    assert_eq!(replay.snapshot().revision(), live.revision());
+    assert_eq!(
+        replay.check("zoe", "app.use", "app:chatbot"),
+        engine.check("zoe", "app.use", "app:chatbot")
+    );
+}
