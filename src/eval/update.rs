@@ -110,7 +110,7 @@ pub(crate) fn apply(
             },
         ));
     }
-    index_additions(&m, &mut ix, &before, add, &mut reach)?;
+    index_additions(&m, &mut ix, &before, add, &mut reach);
     check_additions(&m, &ix, &before, limits)?;
     let violations = constraints::check_touched(&m, &ix, &reach.nodes, &reach.members);
     if !violations.is_empty() {
@@ -168,7 +168,7 @@ fn index_additions(
     before: &Counts,
     add: &PolicyFile,
     reach: &mut Reach,
-) -> Result<(), Vec<Diagnostic>> {
+) {
     let range = |from: usize, to: usize| (from as u32)..(to as u32);
     for i in range(before.principals, m.principals.len()) {
         ix.insert(m, Record::Principal(i));
@@ -229,7 +229,6 @@ fn index_additions(
             _ => reach.everyone(),
         }
     }
-    Ok(())
 }
 
 /// Group cycles and nesting depth, on the records a batch added.
