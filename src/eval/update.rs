@@ -28,6 +28,7 @@ use crate::compile::ids::*;
 use crate::compile::model::Model;
 use crate::error::{short, Diagnostic};
 use crate::load::Limits;
+use crate::shared::{ShardMap, READ_MOSTLY};
 use crate::source::Sources;
 use crate::syntax::ast::{self, Actions, PolicyFile, Statement};
 use rustc_hash::FxHashSet;
@@ -330,6 +331,17 @@ fn unknown(what: &str, name: &ast::Name) -> Diagnostic {
         .help("only what the policy holds now can be removed")
 }
 
+/// The id `name` has in one of the model's name maps.
+fn named<V: Copy>(
+    map: &ShardMap<crate::compile::model::Name, V, READ_MOSTLY>,
+    name: &ast::Name,
+    what: &str,
+) -> Result<V, Diagnostic> {
+    map.get(name.text.as_str())
+        .copied()
+        .ok_or_else(|| unknown(what, name))
+}
+
 fn node_of(m: &Model, r: &ast::NodeRef) -> Result<NodeId, Diagnostic> {
     let key = format!("{}:{}", r.ty.text, r.name.text);
     m.names.nodes.get(&*key).copied().ok_or_else(|| {
@@ -372,12 +384,7 @@ fn retract_one(
     };
     match statement {
         Statement::Add { members, group } => {
-            let g = m
-                .names
-                .groups
-                .get(&*group.text)
-                .copied()
-                .ok_or_else(|| unknown("group", group))?;
+            let g = named(&m.names.groups, group, "group")?;
             for s in members {
                 let member = subject_of(m, s)?;
                 let found: Vec<u32> = ix
@@ -470,12 +477,7 @@ fn retract_one(
             }
         }
         Statement::Principal { name, .. } => {
-            let p = m
-                .names
-                .principals
-                .get(&*name.text)
-                .copied()
-                .ok_or_else(|| unknown("user", name))?;
+            let p = named(&m.names.principals, name, "user")?;
             let s = SubjectId::principal(p);
             if let Some(set) = &mut reach.principals {
                 set.insert(p);
@@ -485,12 +487,7 @@ fn retract_one(
             m.names.principals.remove(&*name.text);
         }
         Statement::Group { name, .. } => {
-            let g = m
-                .names
-                .groups
-                .get(&*name.text)
-                .copied()
-                .ok_or_else(|| unknown("group", name))?;
+            let g = named(&m.names.groups, name, "group")?;
             let s = SubjectId::group(g);
             reach.below(ix, [s]);
             reach.nodes.extend(holder_nodes(m, ix, s));
