@@ -9,8 +9,8 @@
 //! flat hash map, and an index 64 ns against 6 ns. The checks of a service
 //! read far more than it updates, so these keep reads one indirection away
 //! from a flat table and pay on writes instead: a write copies one chunk of
-//! [`CHUNK`] entries or one shard of about [`SHARD`] entries, plus the
-//! outer array of pointers.
+//! [`CHUNK`] entries or one shard (of about [`SHARD`] entries, or
+//! [`READ_MOSTLY`] for the name maps), plus the outer array of pointers.
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
@@ -103,11 +103,6 @@ impl<T> ChunkVec<T> {
     /// The first entry, if any.
     pub fn first(&self) -> Option<&T> {
         self.get(0)
-    }
-
-    /// The last entry, if any.
-    pub fn last(&self) -> Option<&T> {
-        self.len().checked_sub(1).and_then(|i| self.get(i))
     }
 
     /// The entries in order.
@@ -257,11 +252,6 @@ impl<K: Hash + Eq, V, const S: usize> ShardMap<K, V, S> {
     /// Every key, in no particular order.
     pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
         self.iter().map(|(k, _)| k)
-    }
-
-    /// Every value, in no particular order.
-    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
-        self.iter().map(|(_, v)| v)
     }
 }
 

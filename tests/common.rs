@@ -44,3 +44,44 @@ pub fn allow(s: &Snapshot, principal: &str, action: &str, resource: &str) -> Str
 pub fn deny(s: &Snapshot, principal: &str, action: &str, resource: &str) -> String {
     decide(s, principal, action, resource, Effect::Deny)
 }
+
+/// Asserts that `a` and `b` give the same decision, request error included,
+/// on every principal, action and node either of them declares (a name
+/// only one knows must be unknown to the other too); returns how many
+/// requests were compared. `context` prefixes each failure.
+pub fn assert_same_decisions(a: &Snapshot, b: &Snapshot, context: &str) -> usize {
+    use std::collections::BTreeSet;
+    let (ma, mb) = (a.model(), b.model());
+    let principals: BTreeSet<&str> = ma
+        .principals
+        .iter()
+        .chain(mb.principals.iter())
+        .map(|p| p.name.as_str())
+        .collect();
+    let actions: BTreeSet<&str> = ma
+        .actions
+        .iter()
+        .chain(&mb.actions)
+        .map(String::as_str)
+        .collect();
+    let nodes: BTreeSet<String> = [ma, mb]
+        .into_iter()
+        .flat_map(|m| {
+            (0..m.nodes.len() as u32).map(|n| m.node_name(grantlog::compile::ids::NodeId(n)))
+        })
+        .collect();
+    let mut compared = 0;
+    for p in &principals {
+        for act in &actions {
+            for node in &nodes {
+                assert_eq!(
+                    a.check(p, act, node),
+                    b.check(p, act, node),
+                    "{context}{p} {act} {node}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    compared
+}

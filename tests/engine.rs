@@ -1,6 +1,7 @@
 //! The engine a service embeds: updates all or nothing, and a decision log
 //! from which an auditor can replay every decision.
 
+use crate::common::assert_same_decisions;
 use grantlog::{Batch, Effect, Engine, Snapshot, WriterLog};
 use std::sync::{Arc, Mutex};
 
@@ -90,20 +91,7 @@ fn a_rejected_update_leaves_the_current_snapshot_serving() {
 fn same_as_fresh(engine: &Engine) {
     let s = engine.snapshot();
     let fresh = Snapshot::from_sources(s.model().sources.clone()).unwrap();
-    let m = s.model();
-    for p in &m.principals {
-        for a in &m.actions {
-            for n in 0..m.nodes.len() as u32 {
-                let node = m.node_name(grantlog::compile::ids::NodeId(n));
-                assert_eq!(
-                    s.check(&p.name, a, &node),
-                    fresh.check(&p.name, a, &node),
-                    "{} {a} {node}",
-                    p.name
-                );
-            }
-        }
-    }
+    assert_same_decisions(&s, &fresh, "");
 }
 
 #[test]
@@ -141,41 +129,12 @@ fn a_batch_of_facts_re_evaluates_only_the_principals_it_reaches() {
 
 /// Every decision of `engine` over every user, action and node of either
 /// policy equals that of loading `text` (the policy as it reads after the
-/// update) afresh; names only one side knows are a deny on both.
+/// update) afresh, and that of the same model indexed afresh.
 fn same_as_text(engine: &Engine, text: &str) {
     let s = engine.snapshot();
     let fresh = Snapshot::from_text("policies/dify.policy", text).unwrap();
-    let (m, f) = (s.model(), fresh.model());
-    let users: Vec<&str> = m
-        .principals
-        .iter()
-        .chain(f.principals.iter())
-        .map(|p| p.name.as_str())
-        .collect();
-    let nodes: Vec<String> = (0..m.nodes.len() as u32)
-        .map(|n| m.node_name(grantlog::compile::ids::NodeId(n)))
-        .chain((0..f.nodes.len() as u32).map(|n| f.node_name(grantlog::compile::ids::NodeId(n))))
-        .collect();
-    for p in &users {
-        for a in &m.actions {
-            for n in &nodes {
-                assert_eq!(
-                    s.check(p, a, n).decision,
-                    fresh.check(p, a, n).decision,
-                    "{p} {a} {n}"
-                );
-            }
-        }
-    }
-    // And the updated snapshot agrees with itself indexed afresh.
-    let again = s.reindexed().unwrap();
-    for p in &users {
-        for a in &m.actions {
-            for n in &nodes {
-                assert_eq!(s.check(p, a, n), again.check(p, a, n), "{p} {a} {n}");
-            }
-        }
-    }
+    assert_same_decisions(&s, &fresh, "");
+    assert_same_decisions(&s, &s.reindexed().unwrap(), "reindexed: ");
 }
 
 fn dify() -> (Engine, String) {

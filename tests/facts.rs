@@ -1,6 +1,7 @@
 //! Facts as JSON: export, load with a model, same decisions; bad JSON and bad
 //! facts are reported with the file and the JSON path.
 
+use crate::common::assert_same_decisions;
 use grantlog::facts::Facts;
 use grantlog::source::Sources;
 use grantlog::syntax::ast::{Statement, Subject};
@@ -49,22 +50,7 @@ fn exported_facts_load_back_to_the_same_decisions() {
         reread.add_to("facts.json", &mut sources);
         let split = Snapshot::from_sources(sources)
             .unwrap_or_else(|e| panic!("{path}:\n{}", e.render(false)));
-        let m = original.model();
-        let mut compared = 0;
-        for p in &m.principals {
-            for a in &m.actions {
-                for n in 0..m.nodes.len() as u32 {
-                    let node = m.node_name(grantlog::compile::ids::NodeId(n));
-                    assert_eq!(
-                        original.check(&p.name, a, &node),
-                        split.check(&p.name, a, &node),
-                        "{path}: {} {a} {node}",
-                        p.name
-                    );
-                    compared += 1;
-                }
-            }
-        }
+        let compared = assert_same_decisions(&original, &split, &format!("{path}: "));
         assert!(compared > 500, "{path}: {compared}");
         assert_eq!(split.run_tests().failed(), 0, "{path}");
     }

@@ -2,6 +2,7 @@
 //! expectations, tracing to its document), explains an allow and a deny the
 //! way the README shows, and survives formatting unchanged in meaning.
 
+use crate::common::assert_same_decisions;
 use grantlog::Snapshot;
 use insta::assert_snapshot;
 
@@ -130,20 +131,7 @@ fn formatting_preserves_every_decision() {
         );
         let a = load(path);
         let b = Snapshot::from_text(path, &once).unwrap();
-        let m = a.model();
-        for p in &m.principals {
-            for act in &m.actions {
-                for n in 0..m.nodes.len() as u32 {
-                    let node = m.node_name(grantlog::compile::ids::NodeId(n));
-                    assert_eq!(
-                        a.check(&p.name, act, &node),
-                        b.check(&p.name, act, &node),
-                        "{path}: {} {act} {node}",
-                        p.name
-                    );
-                }
-            }
-        }
+        assert_same_decisions(&a, &b, &format!("{path}: "));
     }
 }
 

@@ -159,7 +159,8 @@ impl Checker {
     }
 
     /// Where the model being extended defines a name of one kind (numbered
-    /// as in [`Checker::declare`]), if it does.
+    /// as in [`Checker::declare`]), if it does. Actions are left out: an
+    /// update cannot declare them at all.
     fn existing(&self, kind: u8, name: &str) -> Option<Span> {
         if !self.extending {
             return None;
@@ -167,7 +168,6 @@ impl Checker {
         let m = &self.m;
         match kind {
             0 => m.names.types.get(name).map(|t| m.types[t.index()].span),
-            1 => m.names.actions.get(name).map(|_| Span::default()),
             2 => m.names.roles.get(name).map(|r| m.roles[r.index()].span),
             4 => m
                 .names

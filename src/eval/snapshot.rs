@@ -45,12 +45,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A freshly loaded policy, its revision the hash of its sources.
     pub(crate) fn new(model: Model, index: Index) -> Snapshot {
+        let revision = hash_sources(0, &model.sources, 0);
+        Snapshot::with_revision(model, index, revision)
+    }
+
+    /// A snapshot with no table evaluated yet.
+    pub(crate) fn with_revision(model: Model, index: Index, revision: u64) -> Snapshot {
         let tables = (0..model.principals.len())
             .map(|_| OnceLock::new())
             .collect();
         let words = model.actions.len().div_ceil(64).max(1);
-        let revision = hash_sources(0, &model.sources, 0);
         Snapshot {
             revision,
             model: Arc::new(model),
@@ -66,12 +72,6 @@ impl Snapshot {
         hash_sources(self.revision, sources, self.model.sources.len())
     }
 
-    /// This snapshot, with another revision.
-    pub(crate) fn with_revision(mut self, revision: u64) -> Snapshot {
-        self.revision = revision;
-        self
-    }
-
     /// The snapshot after an update: `model` and `index` are this one's
     /// with the update applied, and `affected` the principals whose
     /// decisions it can change (`None`: anyone's). Every other principal's
@@ -84,7 +84,7 @@ impl Snapshot {
         revision: u64,
     ) -> Snapshot {
         let Some(affected) = affected else {
-            return Snapshot::new(model, index).with_revision(revision);
+            return Snapshot::with_revision(model, index, revision);
         };
         let mut tables = self.tables.clone();
         while tables.len() < model.principals.len() {
@@ -120,7 +120,7 @@ impl Snapshot {
         let model = (*self.model).clone();
         let index = Index::new(&model)
             .map_err(|d| crate::LoadError::new(model.sources.clone(), vec![d]))?;
-        Ok(Snapshot::new(model, index).with_revision(self.revision))
+        Ok(Snapshot::with_revision(model, index, self.revision))
     }
 
     /// The checked model this snapshot evaluates.

@@ -52,8 +52,11 @@ struct Reach {
 }
 
 impl Reach {
-    fn everyone(&mut self) {
-        self.principals = None;
+    /// One principal.
+    fn principal(&mut self, p: PrincipalId) {
+        if let Some(set) = &mut self.principals {
+            set.insert(p);
+        }
     }
 
     /// The principals at or below `subjects` in the group tree.
@@ -103,7 +106,7 @@ pub(crate) fn apply(
             return Err(errors);
         }
         let ix = Index::new(&m).map_err(|d| vec![d])?;
-        let next = Snapshot::new(m, ix).with_revision(revision);
+        let next = Snapshot::with_revision(m, ix, revision);
         return Ok((
             next,
             Update {
@@ -162,7 +165,9 @@ impl Counts {
     }
 }
 
-/// Indexes the records the batch added and records whom they reach.
+/// Indexes the records the batch added and records whom they reach: the
+/// principals at or below each new fact's subject, each new node's creator,
+/// and each user the batch declares or restates.
 fn index_additions(
     m: &Model,
     ix: &mut Index,
@@ -177,10 +182,18 @@ fn index_additions(
     for i in range(before.nodes, m.nodes.len()) {
         ix.insert(m, Record::Node(i));
         reach.nodes.push(NodeId(i));
+        if let Some((p, _)) = m.nodes[i as usize].creator {
+            reach.principal(p);
+        }
     }
+    // Reach is taken once every membership is indexed, so that a new group
+    // with new members reaches them.
     for i in range(before.memberships, m.memberships.len()) {
         ix.insert(m, Record::Membership(i));
+    }
+    for i in range(before.memberships, m.memberships.len()) {
         let ms = m.memberships[i as usize];
+        reach.below(ix, [ms.member]);
         reach
             .nodes
             .extend(holder_nodes(m, ix, SubjectId::group(ms.group)));
@@ -190,44 +203,25 @@ fn index_additions(
     }
     for i in range(before.assignments, m.assignments.len()) {
         ix.insert(m, Record::Assignment(i));
-        reach.nodes.push(m.assignments[i as usize].node);
+        let a = m.assignments[i as usize];
+        reach.below(ix, [a.subject]);
+        reach.nodes.push(a.node);
     }
     for i in range(before.grants, m.grants.len()) {
         ix.insert(m, Record::Grant(i));
+        reach.below(ix, [m.grants[i as usize].subject]);
     }
     for i in range(before.denies, m.denies.len()) {
         ix.insert(m, Record::Deny(i));
+        reach.below(ix, [m.denies[i as usize].subject]);
     }
-    // Whom the additions reach, in the model that has them.
-    let name = |n: &ast::Name| m.names.principals.get(&*n.text).copied();
+    // A restated user has no new record: its statement says whom it reaches.
     for item in &add.items {
-        match &item.statement {
-            Statement::Principal { name: n, .. } => {
-                if let (Some(p), Some(set)) = (name(n), &mut reach.principals) {
-                    set.insert(p);
-                    reach.members.push(p);
-                }
+        if let Statement::Principal { name, .. } = &item.statement {
+            if let Some(&p) = m.names.principals.get(name.text.as_str()) {
+                reach.principal(p);
+                reach.members.push(p);
             }
-            Statement::Group { members: list, .. }
-            | Statement::Add { members: list, .. }
-            | Statement::Assign { to: list, .. }
-            | Statement::Grant { to: list, .. } => {
-                let subjects: Vec<SubjectId> = list.iter().filter_map(|s| subject(m, s)).collect();
-                reach.below(ix, subjects);
-            }
-            Statement::Deny { to, .. } => {
-                let subjects = subject(m, to);
-                reach.below(ix, subjects);
-            }
-            Statement::Node {
-                creator: Some(c), ..
-            } => {
-                if let (Some(p), Some(set)) = (name(c), &mut reach.principals) {
-                    set.insert(p);
-                }
-            }
-            Statement::Node { .. } => {}
-            _ => reach.everyone(),
         }
     }
 }
@@ -479,9 +473,7 @@ fn retract_one(
         Statement::Principal { name, .. } => {
             let p = named(&m.names.principals, name, "user")?;
             let s = SubjectId::principal(p);
-            if let Some(set) = &mut reach.principals {
-                set.insert(p);
-            }
+            reach.principal(p);
             reach.nodes.extend(holder_nodes(m, ix, s));
             retire_subject(m, ix, s);
             m.names.principals.remove(&*name.text);
@@ -525,8 +517,8 @@ fn retract_one(
                 reach.below(ix, [s]);
                 retire(m, ix, record);
             }
-            if let (Some((p, _)), Some(set)) = (m.nodes[n.index()].creator, &mut reach.principals) {
-                set.insert(p);
+            if let Some((p, _)) = m.nodes[n.index()].creator {
+                reach.principal(p);
             }
             ix.remove(m, Record::Node(n.0));
             m.names.nodes.remove(&*m.node_key(n));
