@@ -3,11 +3,21 @@
 //! `why ...`, `who-can ...`), a `:command`, or policy text (facts or rules)
 //! that is added to the session and takes effect at once, on a new snapshot.
 //! A line that fails leaves the session exactly as it was.
+//!
+//! Typed statements are applied as live updates ([`crate::eval::update`]),
+//! so that a session over a large organisation answers at once. A session
+//! still means its files plus every statement typed, read as one policy:
+//! where an update would read a statement differently (it restates an
+//! existing user, declares actions) or rejects it, the session is rebuilt
+//! from its files and statements, which gives the whole-policy answer.
 
 use crate::error::{Error, LoadError};
 use crate::eval::snapshot::Snapshot;
+use crate::eval::update;
+use crate::load::Limits;
 use crate::source::Sources;
 use crate::syntax;
+use crate::syntax::ast::{PolicyFile, Statement};
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -233,9 +243,39 @@ impl Session {
             sources.add(format!("<input {}>", self.additions.len() + 1), text);
             return Outcome::Error(unchanged(LoadError::new(sources, vec![d]).render(false)));
         }
+        if let Some(snapshot) = self.extended(text) {
+            self.additions.push(text.to_string());
+            self.snapshot = snapshot;
+            return Outcome::Output("ok\n".into());
+        }
         let mut additions = self.additions.clone();
         additions.push(text.to_string());
         self.rebuild(self.files.clone(), additions, "ok")
+    }
+
+    /// The snapshot with `text` added as a live update, if the update reads
+    /// it as loading the whole session afresh would and accepts it.
+    fn extended(&self, text: &str) -> Option<Snapshot> {
+        let m = self.snapshot.model();
+        let mut sources = m.sources.clone();
+        let file = sources.add(format!("<input {}>", self.additions.len() + 1), text);
+        let add = syntax::parse(file, text).ok()?;
+        let mut declared = std::collections::HashSet::new();
+        let read_alike = add.items.iter().all(|item| match &item.statement {
+            Statement::Action { .. } => false,
+            Statement::Principal { name, .. } => {
+                declared.insert(name.text.as_str())
+                    && !m.names.principals.contains_key(name.text.as_str())
+            }
+            _ => true,
+        });
+        if !read_alike {
+            return None;
+        }
+        let removed = PolicyFile::default();
+        update::apply(&self.snapshot, sources, &add, &removed, &Limits::default())
+            .ok()
+            .map(|(next, _)| next)
     }
 
     fn retract(&mut self, text: &str) -> Outcome {

@@ -2,6 +2,7 @@
 //! features (completion, hints, history, Ctrl-C, Ctrl-D) in a real terminal
 //! under tmux.
 
+use crate::common;
 use assert_cmd::Command;
 use insta::assert_snapshot;
 use std::process::Command as Process;
@@ -82,6 +83,69 @@ fn reload_keeps_the_sessions_own_additions() {
     allow  (a direct grant allows app.edit)
     > :quit
     ");
+}
+
+/// Statements typed into a session apply as live updates; the session must
+/// still answer exactly as its files and statements loaded afresh, reasons
+/// and cited lines included.
+#[test]
+fn typed_statements_answer_as_the_whole_session_loaded_afresh() {
+    use grantlog::session::{Outcome, Session};
+    let files = vec![std::path::PathBuf::from("policies/dify.policy")];
+    let mut session = Session::new(files.clone()).unwrap();
+    let typed = [
+        "user gus in team:acme",
+        "group qa in team:acme { gus, erin }",
+        "workspace lab in team:acme\nassign owner on workspace:lab to gus",
+        "app notebook in workspace:lab created by gus",
+        "assign editor on workspace:lab to group qa",
+        "deny app.edit on app:chatbot to erin",
+        "grant web_app.open on web_app:support-bot to group qa",
+        "add dave to group qa",
+    ];
+    for t in typed {
+        assert_eq!(session.execute(t), Outcome::Output("ok\n".into()), "{t}");
+    }
+    let load = |typed: &[&str]| {
+        let mut sources = grantlog::read_paths(&files).unwrap();
+        for (i, t) in typed.iter().enumerate() {
+            sources.add(format!("<input {}>", i + 1), t.to_string());
+        }
+        grantlog::Snapshot::from_sources(sources).unwrap()
+    };
+    let fresh = load(&typed);
+    let compared = common::assert_same_decisions(session.snapshot(), &fresh, "");
+    assert!(compared > 1_000, "{compared}");
+    // Applied as updates, the statements chain the revision; a rebuild
+    // hashes the same sources afresh.
+    assert_ne!(session.snapshot().revision(), fresh.revision());
+    let questions = [
+        "why gus app.edit app:notebook",
+        "why dave web_app.open web_app:support-bot",
+        "why-not erin app.edit app:chatbot",
+        "who-can app.edit app:notebook",
+    ];
+    let answers: Vec<Outcome> = questions.iter().map(|q| session.execute(q)).collect();
+    assert_eq!(
+        session.execute(":reload"),
+        Outcome::Output("reloaded\n".into())
+    );
+    assert_eq!(session.snapshot().revision(), fresh.revision());
+    for (q, before) in questions.iter().zip(answers) {
+        assert_eq!(session.execute(q), before, "{q}");
+    }
+    // What an update would read otherwise goes through a rebuild: a user
+    // restated is a duplicate, as in a file, and actions are declared.
+    let Outcome::Error(e) = session.execute("user gus in team:acme status banned") else {
+        panic!("a restated user is a duplicate in a session");
+    };
+    assert!(e.contains("is defined twice"), "{e}");
+    assert_eq!(
+        session.execute("action app.archive"),
+        Outcome::Output("ok\n".into())
+    );
+    let fresh = load(&[&typed[..], &["action app.archive"]].concat());
+    assert_eq!(session.snapshot().revision(), fresh.revision());
 }
 
 /// A tmux session running the REPL in a real pseudo-terminal.
