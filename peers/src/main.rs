@@ -78,6 +78,9 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Run nothing: draw --plot from the results a run wrote with --json.
+    #[arg(long, requires = "plot")]
+    replot: Option<std::path::PathBuf>,
     /// Internal: run one engine in this process and print its figures and
     /// decisions as JSON (each engine runs in its own process, so that its
     /// peak memory is its own).
@@ -113,6 +116,24 @@ struct Row {
     ratio_to_grantlog: f64,
     #[serde(default)]
     agreed: String,
+}
+
+/// What --json writes.
+#[derive(Deserialize)]
+struct Results {
+    runs: Vec<Run>,
+}
+
+/// One size's rows in the results.
+#[derive(Deserialize)]
+struct Run {
+    users: usize,
+    rows: Vec<Row>,
+}
+
+/// A row as a point of the plot: engine, users, load ms, check median ns.
+fn point(r: &Row, users: usize) -> (String, f64, f64, f64) {
+    (r.engine.clone(), users as f64, r.load_ms, r.check_median_ns)
 }
 
 /// What a child process reports.
@@ -197,6 +218,18 @@ fn main() {
     if !args.memory_probe.is_empty() {
         println!();
     }
+    if let (Some(json), Some(plot)) = (&args.replot, &args.plot) {
+        let text = std::fs::read_to_string(json).expect("read the results");
+        let results: Results = serde_json::from_str(&text).expect("results written by --json");
+        let mut points: Vec<_> = results
+            .runs
+            .iter()
+            .flat_map(|run| run.rows.iter().map(move |r| point(r, run.users)))
+            .collect();
+        points.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        plot::draw(plot, &points).expect("draw plot");
+        return;
+    }
     let mut all = Vec::new();
     let mut points = Vec::new();
     let mut disagree = false;
@@ -204,14 +237,7 @@ fn main() {
         let size = Size::named(name)
             .unwrap_or_else(|| panic!("--size takes S, M, L or a number of users"));
         let rows = compare(name, size, &args);
-        for r in &rows {
-            points.push((
-                r.engine.clone(),
-                size.users as f64,
-                r.load_ms,
-                r.check_median_ns,
-            ));
-        }
+        points.extend(rows.iter().map(|r| point(r, size.users)));
         disagree |= rows
             .iter()
             .any(|r| r.agreed != "-" && r.agreed.split('/').next() != r.agreed.split('/').nth(1));

@@ -26,18 +26,18 @@ pub fn draw(
         let hi = points.iter().map(f).fold(f64::MIN, f64::max);
         (lo / 2.0).max(1e-3)..hi * 2.0
     };
-    for (area, title, value, unit) in [
+    for (area, title, value, seconds) in [
         (
             &left,
             "check latency (median)",
             (|p: &(String, f64, f64, f64)| p.3) as fn(&_) -> f64,
-            "ns",
+            1e-9,
         ),
         (
             &right,
             "load time",
             (|p: &(String, f64, f64, f64)| p.2) as fn(&_) -> f64,
-            "ms",
+            1e-3,
         ),
     ] {
         let mut chart = ChartBuilder::on(area)
@@ -49,9 +49,8 @@ pub fn draw(
         chart
             .configure_mesh()
             .x_desc("users")
-            .y_desc(unit)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .x_label_formatter(&|v| count(*v))
+            .y_label_formatter(&|v| duration(v * seconds))
             .light_line_style(WHITE)
             .draw()?;
         for (i, engine) in engines.iter().enumerate() {
@@ -82,4 +81,24 @@ pub fn draw(
     }
     root.present()?;
     Ok(())
+}
+
+/// `1000` as 1k, `1000000` as 1M.
+fn count(v: f64) -> String {
+    match v {
+        v if v >= 1e6 => format!("{}M", v / 1e6),
+        v if v >= 1e3 => format!("{}k", v / 1e3),
+        v => format!("{v}"),
+    }
+}
+
+/// Seconds in the unit that reads best: 100 ns, 10 µs, 1 ms, 10 s.
+fn duration(s: f64) -> String {
+    let (v, unit) = match s {
+        s if s >= 1.0 => (s, "s"),
+        s if s >= 1e-3 => (s * 1e3, "ms"),
+        s if s >= 1e-6 => (s * 1e6, "µs"),
+        s => (s * 1e9, "ns"),
+    };
+    format!("{} {unit}", (v * 1e3).round() / 1e3)
 }
