@@ -28,7 +28,7 @@ const WARM_BATCH: usize = 1;
 ///
 /// One allocation, so that a check reads as few cache lines as it can: an
 /// open-addressed index of the anchors (`node << 32 | offset of its
-/// bitsets`, linear probing, at most two thirds full), then the bitsets. The
+/// bitsets`, linear probing, at most half full), then the bitsets. The
 /// index's size sits beside the pointer, so that the line to probe is known
 /// before the allocation is read.
 #[derive(Clone, Debug)]
@@ -43,7 +43,7 @@ impl Table {
     /// The words of a table over `anchors`, with the given number of words
     /// of bitsets for each, all bits clear; and the index's mask.
     fn layout(anchors: impl ExactSizeIterator<Item = (NodeId, usize)>) -> (Vec<u64>, usize) {
-        let mask = (anchors.len() * 3 / 2 + 1).next_power_of_two() - 1;
+        let mask = (anchors.len() * 2).next_power_of_two() - 1;
         let mut w = vec![Table::EMPTY; mask + 1];
         for (node, words) in anchors {
             let offset = w.len() as u64;
@@ -365,14 +365,14 @@ mod tests {
         // Node ids that share probe positions, so that probing wraps.
         let anchors: Vec<(NodeId, usize)> = (0..40u32).map(|i| (NodeId(i * 64), 3)).collect();
         let (words, mask) = Table::layout(anchors.iter().copied());
-        assert_eq!(mask, 63);
-        assert_eq!(words.len(), 64 + 40 * 3);
+        assert_eq!(mask, 127);
+        assert_eq!(words.len(), 128 + 40 * 3);
         let mut offsets: Vec<usize> = anchors
             .iter()
             .map(|&(n, _)| Table::offset(&words, mask, n).expect("an anchor"))
             .collect();
         offsets.sort_unstable();
-        let expected: Vec<usize> = (0..40).map(|i| 64 + i * 3).collect();
+        let expected: Vec<usize> = (0..40).map(|i| 128 + i * 3).collect();
         assert_eq!(offsets, expected);
         for n in [1, 63, 65, 40 * 64, u32::MAX] {
             assert_eq!(Table::offset(&words, mask, NodeId(n)), None, "node {n}");
