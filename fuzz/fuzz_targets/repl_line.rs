@@ -1,4 +1,6 @@
-//! REPL lines never panic and a failed line leaves the session unchanged.
+//! REPL lines never panic, a failed line leaves the session unchanged, and
+//! the statements a session applied as live updates answer as the whole
+//! session reloaded.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use grantlog::session::{Outcome, Session};
@@ -21,4 +23,20 @@ fuzz_target!(|input: &str| {
             Outcome::Output(_) => {}
         }
     }
+    let decisions = |s: &Session| {
+        let m = s.snapshot().model();
+        let mut all = Vec::new();
+        for p in &m.principals {
+            for a in &m.actions {
+                for n in 0..m.nodes.len() as u32 {
+                    let node = m.node_name(grantlog::compile::ids::NodeId(n));
+                    all.push(s.snapshot().check(&p.name, a, &node));
+                }
+            }
+        }
+        all
+    };
+    let before = decisions(&session);
+    assert_eq!(session.execute(":reload"), Outcome::Output("reloaded\n".into()));
+    assert_eq!(decisions(&session), before);
 });
