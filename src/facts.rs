@@ -40,6 +40,10 @@ pub struct Facts {
     /// Groups and their members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupFact>,
+    /// Single memberships in groups declared elsewhere: what an identity
+    /// provider's "add member" and "remove member" carry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memberships: Vec<MembershipFact>,
     /// Role assignments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assignments: Vec<AssignmentFact>,
@@ -97,6 +101,16 @@ pub struct GroupFact {
     /// Members: user names and `group:NAME`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
+}
+
+/// `member` (a user name or `group:NAME`) belongs to `group`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipFact {
+    /// User name or `group:NAME`.
+    pub member: String,
+    /// Group name.
+    pub group: String,
 }
 
 /// `to` holds `role` on `on`.
@@ -196,6 +210,10 @@ impl Facts {
             }
             text += &format!(" {{ {} }}", list(&g.members, &subject));
             out.push((format!("/groups/{i}"), text));
+        }
+        for (i, x) in self.memberships.iter().enumerate() {
+            let text = format!("add {} to group {}", subject(&x.member), quote(&x.group));
+            out.push((format!("/memberships/{i}"), text));
         }
         for (i, a) in self.assignments.iter().enumerate() {
             let text = format!("assign {} on {} to {}", a.role, node(&a.on), subject(&a.to));

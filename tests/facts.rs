@@ -111,3 +111,62 @@ fn facts_that_break_a_constraint_are_rejected_with_its_line() {
     assert!(err.contains("constraint broken: `constraint exactly one owner per workspace` on `workspace:marketing`"), "{err}");
     assert!(err.contains("facts.json#/assignments/0"), "{err}");
 }
+
+/// One membership, added or removed on its own: what an identity provider's
+/// group-member events carry. It reads as `add MEMBER to group GROUP`.
+#[test]
+fn single_memberships_apply_as_the_policy_statement_would() {
+    let engine =
+        |policy: &str| grantlog::Engine::new(Snapshot::from_text("dify.policy", policy).unwrap());
+    let text = std::fs::read_to_string("policies/dify.policy").unwrap();
+    let facts = |json: &str| Facts::from_json("events.json", json).unwrap();
+    let events = engine(&text);
+    events
+        .apply(
+            grantlog::Batch::new()
+                .remove_facts(&facts(
+                    r#"{"memberships": [{"member": "bob", "group": "support"}]}"#,
+                ))
+                .add_facts(&facts(
+                    r#"{"memberships": [{"member": "frank", "group": "support"},
+                                        {"member": "group:support", "group": "content"}]}"#,
+                )),
+        )
+        .unwrap();
+    let statements = engine(&text);
+    statements
+        .apply(
+            grantlog::Batch::new()
+                .remove("add bob to group support")
+                .add("add frank to group support")
+                .add("add group support to group content"),
+        )
+        .unwrap();
+    let compared = assert_same_decisions(&events.snapshot(), &statements.snapshot(), "");
+    assert!(compared > 500, "{compared}");
+    let exported = Facts::from_model(events.snapshot().model());
+    let support = exported
+        .groups
+        .iter()
+        .find(|g| g.name == "support")
+        .unwrap();
+    assert_eq!(support.members, ["carol", "frank"]);
+    // Removing a membership that does not hold is an error, as in text.
+    let err = events
+        .apply(grantlog::Batch::new().remove_facts(&facts(
+            r#"{"memberships": [{"member": "bob", "group": "support"}]}"#,
+        )))
+        .unwrap_err();
+    assert!(
+        err.render(false).contains("add bob to group support"),
+        "{}",
+        err.render(false)
+    );
+    // Loaded with a policy, a membership's errors name its JSON path.
+    let mut sources = Sources::default();
+    sources.add("dify.policy", text.clone());
+    facts(r#"{"memberships": [{"member": "bob", "group": "nobody"}]}"#)
+        .add_to("facts.json", &mut sources);
+    let err = Snapshot::from_sources(sources).unwrap_err().render(false);
+    assert!(err.contains("facts.json#/memberships/0"), "{err}");
+}
