@@ -243,6 +243,14 @@ impl Facts {
             SubjectKind::Selector(_) => String::new(),
         };
         let sym = |s: crate::compile::ids::Sym| m.symbols[s.index()].clone();
+        // Homes removed by a live update are left out.
+        let homes = |nodes: &[NodeId]| -> Vec<String> {
+            nodes
+                .iter()
+                .filter(|&&n| m.is_live_node(n))
+                .map(|&n| node(n))
+                .collect()
+        };
         let mut facts = Facts::default();
         for n in 0..m.nodes.len() {
             if !m.is_live_node(NodeId(n as u32)) {
@@ -278,12 +286,7 @@ impl Facts {
                 name: p.name.clone(),
                 kind: (p.kind == PrincipalKind::Service).then_some(PrincipalKind::Service),
                 status,
-                homes: p
-                    .homes
-                    .iter()
-                    .filter(|&&n| m.is_live_node(n))
-                    .map(|&n| node(n))
-                    .collect(),
+                homes: homes(&p.homes),
                 attributes,
             });
         }
@@ -297,12 +300,7 @@ impl Facts {
             }
             facts.groups.push(GroupFact {
                 name: def.name.clone(),
-                homes: def
-                    .homes
-                    .iter()
-                    .filter(|&&n| m.is_live_node(n))
-                    .map(|&n| node(n))
-                    .collect(),
+                homes: homes(&def.homes),
                 members,
             });
         }

@@ -260,16 +260,18 @@ impl Session {
         let mut sources = m.sources.clone();
         let file = sources.add(format!("<input {}>", self.additions.len() + 1), text);
         let add = syntax::parse(file, text).ok()?;
+        // An update restates a user it already knows; a policy file, and so
+        // a session, calls that a duplicate. (Action declarations the update
+        // rejects itself.)
         let mut declared = std::collections::HashSet::new();
-        let read_alike = add.items.iter().all(|item| match &item.statement {
-            Statement::Action { .. } => false,
+        let restates = add.items.iter().any(|item| match &item.statement {
             Statement::Principal { name, .. } => {
-                declared.insert(name.text.as_str())
-                    && !m.names.principals.contains_key(name.text.as_str())
+                !declared.insert(name.text.as_str())
+                    || m.names.principals.contains_key(name.text.as_str())
             }
-            _ => true,
+            _ => false,
         });
-        if !read_alike {
+        if restates {
             return None;
         }
         let removed = PolicyFile::default();

@@ -3,11 +3,14 @@
 
 use plotters::prelude::*;
 
-/// `(engine, users, load ms, check median ns)` points.
+/// `(engine, users, load ms, check median ns)` points, in any order.
 pub fn draw(
     path: &std::path::Path,
     points: &[(String, f64, f64, f64)],
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let mut points = points.to_vec();
+    points.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let points = &points[..];
     let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(500);

@@ -61,8 +61,12 @@ impl Table {
         ((node.0 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
     }
 
-    /// Where the bitsets of `node` start in `words`, if it is one of the
-    /// anchors.
+    /// Where the bitsets of `node` start, if it is one of the anchors.
+    fn anchor(&self, node: NodeId) -> Option<usize> {
+        Table::offset(&self.words, self.mask, node)
+    }
+
+    /// [`Table::anchor`] over a table's words while it is being filled.
     fn offset(words: &[u64], mask: usize, node: NodeId) -> Option<usize> {
         let mut i = Table::home(node, mask);
         loop {
@@ -311,7 +315,7 @@ impl Snapshot {
             let Some(link) = tree.get(node as usize) else {
                 return false;
             };
-            if let Some(offset) = Table::offset(&table.words, table.mask, NodeId(node)) {
+            if let Some(offset) = table.anchor(NodeId(node)) {
                 let paths = &self.index.type_paths[link.ty.index()];
                 let Some(&i) = paths.lookup.get(&path[..len]) else {
                     return false;
@@ -377,7 +381,6 @@ mod tests {
         for n in [1, 63, 65, 40 * 64, u32::MAX] {
             assert_eq!(Table::offset(&words, mask, NodeId(n)), None, "node {n}");
         }
-        let empty = Table::default();
-        assert_eq!(Table::offset(&empty.words, empty.mask, NodeId(0)), None);
+        assert_eq!(Table::default().anchor(NodeId(0)), None);
     }
 }
