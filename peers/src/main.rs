@@ -75,6 +75,12 @@ struct Args {
     /// organisation outgrows the caches.
     #[arg(long, value_delimiter = ',')]
     memory_probe: Vec<usize>,
+    /// Also time one dependent read while cycling through this many cache
+    /// lines scattered over 2 GiB (comma-separated, e.g. 10000,30000,100000):
+    /// the footprint of a recurring request set on a large organisation, at
+    /// one, three and ten lines per request.
+    #[arg(long, value_delimiter = ',')]
+    scattered_probe: Vec<usize>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -226,7 +232,13 @@ fn main() {
             memory::dependent_read_ns(mib << 20)
         );
     }
-    if !args.memory_probe.is_empty() {
+    for &lines in &args.scattered_probe {
+        println!(
+            "memory: one dependent read among {lines} lines scattered over 2 GiB takes {:.0} ns",
+            memory::scattered_read_ns(2 << 30, lines)
+        );
+    }
+    if !args.memory_probe.is_empty() || !args.scattered_probe.is_empty() {
         println!();
     }
     let mut all = Vec::new();
