@@ -8,7 +8,8 @@
 //! latency of a service's recurring principals. The median of the first
 //! timed pass, with the data mostly out of cache, is printed beside it, and
 //! `--memory-probe` prints what one dependent memory read costs on the
-//! machine at several working-set sizes. Cedar and Casbin take milliseconds
+//! machine at several working-set sizes (`--scattered-probe`: among a given
+//! number of cache lines scattered over gigabytes, as a request set's are). Cedar and Casbin take milliseconds
 //! per check, so their single timed pass follows a short warm-up.
 //!
 //! ```sh
