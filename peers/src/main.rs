@@ -5,12 +5,13 @@
 //! Each check is timed alone. grantlog's reported pass comes after an untimed
 //! pass (which evaluates the tables the requests need) and after timed passes
 //! repeated until the median settles (three passes without a 5% gain): the
-//! latency of a service's recurring principals. The median of the first
-//! timed pass, with the data mostly out of cache, is printed beside it, and
+//! latency of a service's recurring principals. The median of the first timed
+//! pass, with the data mostly out of cache, is printed beside it, and
 //! `--memory-probe` prints what one dependent memory read costs on the
 //! machine at several working-set sizes (`--scattered-probe`: among a given
-//! number of cache lines scattered over gigabytes, as a request set's are). Cedar and Casbin take milliseconds
-//! per check, so their single timed pass follows a short warm-up.
+//! number of cache lines scattered over gigabytes, as a request set's are).
+//! Cedar and Casbin take milliseconds per check, so their single timed pass
+//! follows a short warm-up.
 //!
 //! ```sh
 //! cargo run --release -p grantlog-peers -- --size M --json target/peers-M.json
