@@ -238,12 +238,15 @@ impl Session {
                 "`{first}` is not a command, a question (`PRINCIPAL ACTION RESOURCE?`) or a statement; type :help\n"
             ));
         }
-        if let Err(d) = syntax::parse(0, text) {
-            let mut sources = Sources::default();
-            sources.add(format!("<input {}>", self.additions.len() + 1), text);
-            return Outcome::Error(unchanged(LoadError::new(sources, vec![d]).render(false)));
-        }
-        if let Some(snapshot) = self.extended(text) {
+        let mut sources = m.sources.clone();
+        let file = sources.add(format!("<input {}>", self.additions.len() + 1), text);
+        let add = match syntax::parse(file, text) {
+            Ok(add) => add,
+            Err(d) => {
+                return Outcome::Error(unchanged(LoadError::new(sources, vec![d]).render(false)))
+            }
+        };
+        if let Some(snapshot) = self.extended(sources, &add) {
             self.additions.push(text.to_string());
             self.snapshot = snapshot;
             return Outcome::Output("ok\n".into());
@@ -253,13 +256,11 @@ impl Session {
         self.rebuild(self.files.clone(), additions, "ok")
     }
 
-    /// The snapshot with `text` added as a live update, if the update reads
-    /// it as loading the whole session afresh would and accepts it.
-    fn extended(&self, text: &str) -> Option<Snapshot> {
+    /// The snapshot with `add` (the last file of `sources`) applied as a
+    /// live update, if the update reads it as loading the whole session
+    /// afresh would and accepts it.
+    fn extended(&self, sources: Sources, add: &PolicyFile) -> Option<Snapshot> {
         let m = self.snapshot.model();
-        let mut sources = m.sources.clone();
-        let file = sources.add(format!("<input {}>", self.additions.len() + 1), text);
-        let add = syntax::parse(file, text).ok()?;
         // An update restates a user it already knows; a policy file, and so
         // a session, calls that a duplicate. (Action declarations the update
         // rejects itself.)
@@ -275,7 +276,7 @@ impl Session {
             return None;
         }
         let removed = PolicyFile::default();
-        update::apply(&self.snapshot, sources, &add, &removed, &Limits::default())
+        update::apply(&self.snapshot, sources, add, &removed, &Limits::default())
             .ok()
             .map(|(next, _)| next)
     }

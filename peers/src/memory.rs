@@ -28,7 +28,9 @@ pub fn dependent_read_ns(bytes: usize) -> f64 {
 pub fn scattered_read_ns(bytes: usize, count: usize) -> f64 {
     let lines = (bytes / (LINE * 8)).max(2);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
-    let mut picked: Vec<usize> = (0..count).map(|_| rng.random_range(0..lines)).collect();
+    let mut picked: Vec<usize> = (0..count.max(2))
+        .map(|_| rng.random_range(0..lines))
+        .collect();
     picked.sort_unstable();
     picked.dedup();
     cycle_read_ns(lines, picked)
