@@ -16,7 +16,8 @@
 //! ```
 
 use crate::decision::{Decision, Effect, Request};
-use crate::error::LoadError;
+use crate::error::{Diagnostic, LoadError};
+use crate::facts::Facts;
 use crate::eval::snapshot::Snapshot;
 use crate::eval::update::{self, Update};
 use crate::load::Limits;
@@ -211,13 +212,33 @@ impl Engine {
             crate::syntax::parse(add_id, &batch.add),
             crate::syntax::parse(remove_id, &batch.remove),
         );
-        let (add, remove) = match parsed {
+        let (mut add, mut remove) = match parsed {
             (Ok(add), Ok(remove)) => (add, remove),
             (add, remove) => {
                 let errors = [add.err(), remove.err()].into_iter().flatten().collect();
                 return Err(LoadError::new(sources, errors));
             }
         };
+        // Facts from data join the batch already lowered, never as text.
+        for (facts, into, name) in [
+            (&batch.add_facts, &mut add, format!("<update {n}>")),
+            (&batch.remove_facts, &mut remove, format!("<update {n}: removed>")),
+        ] {
+            let files = match facts.add_to(&name, &mut sources) {
+                Ok(files) => files,
+                Err(e) => {
+                    return Err(LoadError::new(
+                        sources,
+                        vec![Diagnostic::global(e.to_string())],
+                    ))
+                }
+            };
+            for id in files {
+                if let Some(file) = sources.file(id).lowered() {
+                    into.items.extend(file.items.iter().cloned());
+                }
+            }
+        }
         let limits = Limits::default();
         match update::apply(&current, sources.clone(), &add, &remove, &limits) {
             Ok((next, update)) => {
@@ -246,6 +267,12 @@ pub struct Batch {
     /// Statements to remove, one per line; applied before the additions.
     #[serde(default)]
     pub remove: String,
+    /// Facts from data to add: decoded and lowered, never read as text.
+    #[serde(default, skip_serializing_if = "Facts::is_empty")]
+    pub add_facts: Facts,
+    /// Facts from data to remove.
+    #[serde(default, skip_serializing_if = "Facts::is_empty")]
+    pub remove_facts: Facts,
 }
 
 impl Batch {
@@ -265,19 +292,15 @@ impl Batch {
     /// Adds JSON facts (see [`crate::facts`]) to what the batch adds: an
     /// identity provider's new users, groups and assignments, or restated
     /// users (a new status, new attributes).
-    pub fn add_facts(mut self, facts: &crate::facts::Facts) -> Batch {
-        for (_, statement) in facts.statements() {
-            self = self.add(&statement);
-        }
+    pub fn add_facts(mut self, facts: &Facts) -> Batch {
+        self.add_facts.extend(facts.clone());
         self
     }
 
     /// Adds JSON facts to what the batch removes: users, groups and nodes
     /// go with every fact about them.
-    pub fn remove_facts(mut self, facts: &crate::facts::Facts) -> Batch {
-        for (_, statement) in facts.statements() {
-            self = self.remove(&statement);
-        }
+    pub fn remove_facts(mut self, facts: &Facts) -> Batch {
+        self.remove_facts.extend(facts.clone());
         self
     }
 
@@ -305,7 +328,7 @@ impl From<String> for Batch {
     fn from(add: String) -> Batch {
         Batch {
             add,
-            remove: String::new(),
+            ..Batch::default()
         }
     }
 }

@@ -4,7 +4,8 @@
 //! is a derived tuple of the Datalog program.
 
 use crate::compile::ids::*;
-use crate::compile::model::{quote, Model};
+use crate::compile::model::Model;
+use crate::syntax::names::quote;
 use crate::decision::{Effect, Request, RequestError};
 use crate::eval::index::Index;
 use crate::eval::program::*;
@@ -212,7 +213,7 @@ impl Snapshot {
     /// highest privilege or override. `None` if a name is unknown.
     pub fn roles(&self, principal: &str, node: &str) -> Option<Roles> {
         let m = self.model();
-        let p = *m.names.principals.get(principal)?;
+        let p = m.principal_named(principal)?;
         let n = crate::eval::snapshot::node_id(m, node)?;
         let (_, d) = evaluate(m, &self.index, &[p], Scope::Path(n));
         let ex = Explainer {

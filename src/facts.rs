@@ -9,23 +9,36 @@
 //!   "nodes": [{"type": "workspace", "name": "marketing", "in": "team:acme", "created_by": "carol"}],
 //!   "users": [{"name": "erin", "kind": "human", "status": "active", "in": ["team:acme"],
 //!              "attributes": {"department": "sales"}}],
-//!   "groups": [{"name": "support", "in": ["team:acme"], "members": ["bob", "group:frontline"]}],
-//!   "assignments": [{"role": "editor", "on": "workspace:marketing", "to": "group:support"}],
-//!   "grants": [{"actions": ["web_app.open"], "on": "web_app:support-bot", "to": "erin"}]
+//!   "groups": [{"name": "support", "in": ["team:acme"],
+//!               "members": [{"user": "bob"}, {"group": "frontline"}]}],
+//!   "memberships": [{"member": {"user": "erin"}, "group": "support"}],
+//!   "assignments": [{"role": "editor", "on": "workspace:marketing", "to": {"group": "support"}}],
+//!   "grants": [{"actions": ["web_app.open"], "on": "web_app:support-bot", "to": {"user": "erin"}}]
 //! }
 //! ```
 //!
-//! A subject is a user's name or `group:NAME`. Each fact becomes one policy
-//! statement in a source named after its place in the file
-//! (`facts.json#/users/3`), so every error names the file, the JSON path and
-//! what is wrong, in the same words as for a policy file.
+//! **Facts are data, never policy text.** Each fact is decoded into typed
+//! values and lowered straight to the statements a policy's own facts
+//! produce (users, groups, memberships, nodes, assignments, grants), so no
+//! field can add a type, role, rule, deny or constraint, whatever it holds.
+//! A subject says what it is with its key (`{"user": ...}` or
+//! `{"group": ...}`), never with a prefix in the name, so a user may be
+//! called `group:support`. A node is `type:name`, split at the first `:`;
+//! its name follows the language's one quoting rule (a quoted `"..."` means
+//! the text between the quotes, see [`crate::syntax::names`]). Every fact
+//! gets a source named after its place in the file (`facts.json#/users/3`)
+//! whose text is the fact as a policy would state it: errors and
+//! explanations cite it there, in the same words as for a policy file.
 
 use crate::compile::ids::{NodeId, SubjectKind};
-use crate::compile::model::{quote, Model, PrincipalKind};
+use crate::compile::model::{Model, PrincipalKind};
 use crate::error::Error;
-use crate::source::Sources;
+use crate::source::{FileId, Sources, Span};
+use crate::syntax::ast::{self, Actions, Item, Name, NodeRef, PolicyFile, Statement};
+use crate::syntax::names::{self, quote};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// All the facts of one JSON document.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +63,16 @@ pub struct Facts {
     /// Direct grants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<GrantFact>,
+}
+
+/// Who a fact is about: `{"user": "bob"}` or `{"group": "support"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum SubjectFact {
+    /// A user (human or service), by name.
+    User(String),
+    /// A group, by name.
+    Group(String),
 }
 
 /// A node: `{"type": "app", "name": "chatbot", "in": "workspace:marketing"}`.
@@ -98,17 +121,17 @@ pub struct GroupFact {
     /// Home nodes.
     #[serde(rename = "in", default, skip_serializing_if = "Vec::is_empty")]
     pub homes: Vec<String>,
-    /// Members: user names and `group:NAME`.
+    /// Members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub members: Vec<String>,
+    pub members: Vec<SubjectFact>,
 }
 
-/// `member` (a user name or `group:NAME`) belongs to `group`.
+/// `member` belongs to `group`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MembershipFact {
-    /// User name or `group:NAME`.
-    pub member: String,
+    /// The member.
+    pub member: SubjectFact,
     /// Group name.
     pub group: String,
 }
@@ -122,7 +145,7 @@ pub struct AssignmentFact {
     /// Node, `type:name`.
     pub on: String,
     /// Subject.
-    pub to: String,
+    pub to: SubjectFact,
 }
 
 /// `to` may do `actions` on `on`.
@@ -134,10 +157,156 @@ pub struct GrantFact {
     /// Node, `type:name`.
     pub on: String,
     /// Subject.
-    pub to: String,
+    pub to: SubjectFact,
+}
+
+/// One fact lowered: the statement, and the text that shows it.
+struct Lowered {
+    path: String,
+    text: String,
+    statement: Statement,
+}
+
+/// Builds one fact's statement and, beside it, the line that shows it, so
+/// that every name's span points at its place in that line. The line is
+/// for people (errors, explanations); it is never parsed.
+struct Line {
+    file: FileId,
+    text: String,
+}
+
+impl Line {
+    fn new(file: FileId) -> Line {
+        Line {
+            file,
+            text: String::new(),
+        }
+    }
+
+    fn push(&mut self, shown: &str) -> Span {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        let start = self.text.len();
+        self.text.push_str(shown);
+        Span::new(self.file, start, self.text.len())
+    }
+
+    fn word(&mut self, word: &str) {
+        self.push(word);
+    }
+
+    /// A name of something declared: users, groups, nodes, values.
+    fn name(&mut self, text: &str) -> Name {
+        let span = self.push(&quote(text));
+        Name {
+            text: names::canonical(text).into_owned(),
+            span,
+        }
+    }
+
+    /// A word of the model (a type, role, action or attribute key): it must
+    /// be an identifier (dotted for actions).
+    fn ident(&mut self, text: &str, what: &str, dotted: bool) -> Result<Name, String> {
+        let ok = |part: &str| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        };
+        let valid = if dotted {
+            text.split('.').all(ok)
+        } else {
+            ok(text)
+        };
+        if !valid {
+            return Err(format!(
+                "`{}` is not a {what} name (names of the model are identifiers{})",
+                names::printable(&crate::error::short(text)),
+                if dotted { ", dotted for actions" } else { "" }
+            ));
+        }
+        let span = self.push(text);
+        Ok(Name {
+            text: names::canonical(text).into_owned(),
+            span,
+        })
+    }
+
+    fn node(&mut self, text: &str) -> Result<NodeRef, String> {
+        let Some((ty, name)) = names::written_node(text) else {
+            return Err(format!(
+                "`{}` is not a node: write `type:name`, with a quoted name whole (`app:\"lead scorer\"`)",
+                names::printable(&crate::error::short(text))
+            ));
+        };
+        let (ty, name) = (ty.into_owned(), name.into_owned());
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        let start = self.text.len();
+        let ty = {
+            let mut probe = Line::new(self.file);
+            probe.ident(&ty, "type", false)?;
+            self.text.push_str(&ty);
+            Name {
+                span: Span::new(self.file, start, self.text.len()),
+                text: ty,
+            }
+        };
+        self.text.push(':');
+        let at = self.text.len();
+        self.text.push_str(&quote(&name));
+        let name = Name {
+            span: Span::new(self.file, at, self.text.len()),
+            text: name,
+        };
+        Ok(NodeRef { ty, name })
+    }
+
+    fn subject(&mut self, s: &SubjectFact) -> ast::Subject {
+        match s {
+            SubjectFact::User(n) => ast::Subject::Principal(self.name(n)),
+            SubjectFact::Group(n) => {
+                self.word("group");
+                ast::Subject::Group(self.name(n))
+            }
+        }
+    }
+
+    fn list<T, U>(
+        &mut self,
+        items: &[T],
+        mut each: impl FnMut(&mut Line, &T) -> Result<U, String>,
+    ) -> Result<Vec<U>, String> {
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.text.push(',');
+            }
+            out.push(each(self, item)?);
+        }
+        Ok(out)
+    }
 }
 
 impl Facts {
+    /// No facts at all?
+    pub fn is_empty(&self) -> bool {
+        *self == Facts::default()
+    }
+
+    /// Appends `other`'s facts to these.
+    pub fn extend(&mut self, other: Facts) {
+        self.nodes.extend(other.nodes);
+        self.users.extend(other.users);
+        self.groups.extend(other.groups);
+        self.memberships.extend(other.memberships);
+        self.assignments.extend(other.assignments);
+        self.grants.extend(other.grants);
+    }
+
     /// Parses a JSON document; an error names the file and the JSON path.
     pub fn from_json(name: &str, text: &str) -> Result<Facts, Error> {
         let de = &mut serde_json::Deserializer::from_str(text);
@@ -147,100 +316,213 @@ impl Facts {
         })
     }
 
-    /// Adds each fact to `sources` as one statement, in a source named
-    /// `NAME#/KIND/INDEX`.
-    pub fn add_to(&self, name: &str, sources: &mut Sources) {
-        for (path, text) in self.statements() {
-            sources.add(format!("{name}#{path}"), text);
-        }
+    /// Adds each fact to `sources` as one statement, already lowered, in a
+    /// source named `NAME#/KIND/INDEX`; returns the files the statements
+    /// are in. A field that cannot name what it should (a node not written
+    /// `type:name`, an attribute key that is not an identifier) is an error
+    /// naming its JSON path, and nothing is added.
+    pub fn add_to(&self, name: &str, sources: &mut Sources) -> Result<Vec<FileId>, Error> {
+        let first = sources.len() as FileId;
+        let lowered = self
+            .lower(first)
+            .map_err(|(path, what)| Error::Usage(format!("{name}: at `{path}`: {what}")))?;
+        Ok(lowered
+            .into_iter()
+            .map(|l| {
+                let span = Span::new(sources.len() as FileId, 0, l.text.len());
+                let file = PolicyFile {
+                    items: vec![Item {
+                        statement: l.statement,
+                        span,
+                    }],
+                };
+                sources.add_lowered(format!("{name}#{}", l.path), l.text, Arc::new(file))
+            })
+            .collect())
     }
 
-    /// Each fact as one policy statement, with its JSON path
-    /// (`/users/3`): what [`Facts::add_to`] loads, and what
-    /// [`crate::Batch::add_facts`] and [`crate::Batch::remove_facts`] apply.
-    pub fn statements(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let node = |text: &str| match text.split_once(':') {
-            Some((ty, n)) => format!("{ty}:{}", quote(n)),
-            None => quote(text),
+    /// Each fact as a statement in file `first + i`, with its JSON path
+    /// (`/users/3`) and the text that shows it; or the first field that
+    /// cannot be lowered, with its path.
+    fn lower(&self, first: FileId) -> Result<Vec<Lowered>, (String, String)> {
+        let mut out: Vec<Lowered> = Vec::new();
+        let mut file = first;
+        let mut next = |path: String,
+                        build: &dyn Fn(&mut Line) -> Result<Statement, (String, String)>|
+         -> Result<(), (String, String)> {
+            let mut line = Line::new(file);
+            let statement = build(&mut line)?;
+            out.push(Lowered {
+                path,
+                text: line.text,
+                statement,
+            });
+            file += 1;
+            Ok(())
         };
-        let subject = |text: &str| match text.strip_prefix("group:") {
-            Some(g) => format!("group {}", quote(g)),
-            None => quote(text),
-        };
-        let list = |items: &[String], f: &dyn Fn(&str) -> String| {
-            items.iter().map(|i| f(i)).collect::<Vec<_>>().join(", ")
-        };
+        fn at(path: &str, field: &str) -> impl FnOnce(String) -> (String, String) {
+            let path = format!("{path}/{field}");
+            move |what| (path, what)
+        }
         for (i, n) in self.nodes.iter().enumerate() {
-            let mut text = format!("{} {}", n.ty, quote(&n.name));
-            if let Some(p) = &n.parent {
-                text += &format!(" in {}", node(p));
-            }
-            if let Some(c) = &n.created_by {
-                text += &format!(" created by {}", quote(c));
-            }
-            out.push((format!("/nodes/{i}"), text));
+            let path = format!("/nodes/{i}");
+            next(path.clone(), &|l| {
+                let ty = l.ident(&n.ty, "type", false).map_err(at(&path, "type"))?;
+                let name = l.name(&n.name);
+                let parent = match &n.parent {
+                    Some(p) => {
+                        l.word("in");
+                        Some(l.node(p).map_err(at(&path, "in"))?)
+                    }
+                    None => None,
+                };
+                let creator = n.created_by.as_ref().map(|c| {
+                    l.word("created by");
+                    l.name(c)
+                });
+                Ok(Statement::Node {
+                    ty,
+                    name,
+                    parent,
+                    creator,
+                })
+            })?;
         }
         for (i, u) in self.users.iter().enumerate() {
-            let kind = match u.kind {
-                Some(PrincipalKind::Service) => "service ",
-                _ => "",
-            };
-            let mut text = format!("{kind}user {}", quote(&u.name));
-            if !u.homes.is_empty() {
-                text += &format!(" in {}", list(&u.homes, &node));
-            }
-            if let Some(s) = &u.status {
-                text += &format!(" status {}", quote(s));
-            }
-            if !u.attributes.is_empty() {
-                let attrs: Vec<String> = u
-                    .attributes
-                    .iter()
-                    .map(|(k, v)| format!("{k} = {}", quote(v)))
-                    .collect();
-                text += &format!(" with {}", attrs.join(", "));
-            }
-            out.push((format!("/users/{i}"), text));
+            let path = format!("/users/{i}");
+            next(path.clone(), &|l| {
+                let kind = match u.kind {
+                    Some(PrincipalKind::Service) => {
+                        let span = l.push("service");
+                        Some(Name {
+                            text: "service".into(),
+                            span,
+                        })
+                    }
+                    _ => None,
+                };
+                l.word("user");
+                let name = l.name(&u.name);
+                let mut homes = Vec::new();
+                if !u.homes.is_empty() {
+                    l.word("in");
+                    homes = l
+                        .list(&u.homes, |l, h| l.node(h))
+                        .map_err(at(&path, "in"))?;
+                }
+                let status = u.status.as_ref().map(|s| {
+                    l.word("status");
+                    l.name(s)
+                });
+                let mut attrs = Vec::new();
+                if !u.attributes.is_empty() {
+                    l.word("with");
+                    let pairs: Vec<(&String, &String)> = u.attributes.iter().collect();
+                    attrs = l
+                        .list(&pairs, |l, (k, v)| {
+                            let key = l.ident(k, "attribute", false)?;
+                            l.word("=");
+                            Ok((key, l.name(v)))
+                        })
+                        .map_err(at(&path, "attributes"))?;
+                }
+                Ok(Statement::Principal {
+                    name,
+                    kind,
+                    homes,
+                    status,
+                    attrs,
+                })
+            })?;
         }
         for (i, g) in self.groups.iter().enumerate() {
-            let mut text = format!("group {}", quote(&g.name));
-            if !g.homes.is_empty() {
-                text += &format!(" in {}", list(&g.homes, &node));
-            }
-            text += &format!(" {{ {} }}", list(&g.members, &subject));
-            out.push((format!("/groups/{i}"), text));
+            let path = format!("/groups/{i}");
+            next(path.clone(), &|l| {
+                l.word("group");
+                let name = l.name(&g.name);
+                let mut homes = Vec::new();
+                if !g.homes.is_empty() {
+                    l.word("in");
+                    homes = l
+                        .list(&g.homes, |l, h| l.node(h))
+                        .map_err(at(&path, "in"))?;
+                }
+                l.word("{");
+                let members = l
+                    .list(&g.members, |l, m| Ok(l.subject(m)))
+                    .map_err(at(&path, "members"))?;
+                l.word("}");
+                Ok(Statement::Group {
+                    name,
+                    homes,
+                    members,
+                })
+            })?;
         }
         for (i, x) in self.memberships.iter().enumerate() {
-            let text = format!("add {} to group {}", subject(&x.member), quote(&x.group));
-            out.push((format!("/memberships/{i}"), text));
+            next(format!("/memberships/{i}"), &|l| {
+                l.word("add");
+                let member = l.subject(&x.member);
+                l.word("to group");
+                Ok(Statement::Add {
+                    members: vec![member],
+                    group: l.name(&x.group),
+                })
+            })?;
         }
         for (i, a) in self.assignments.iter().enumerate() {
-            let text = format!("assign {} on {} to {}", a.role, node(&a.on), subject(&a.to));
-            out.push((format!("/assignments/{i}"), text));
+            let path = format!("/assignments/{i}");
+            next(path.clone(), &|l| {
+                l.word("assign");
+                let role = l.ident(&a.role, "role", false).map_err(at(&path, "role"))?;
+                l.word("on");
+                let on = l.node(&a.on).map_err(at(&path, "on"))?;
+                l.word("to");
+                let to = vec![l.subject(&a.to)];
+                Ok(Statement::Assign { role, on, to })
+            })?;
         }
         for (i, g) in self.grants.iter().enumerate() {
-            let text = format!(
-                "grant {} on {} to {}",
-                g.actions.join(", "),
-                node(&g.on),
-                subject(&g.to)
-            );
-            out.push((format!("/grants/{i}"), text));
+            let path = format!("/grants/{i}");
+            next(path.clone(), &|l| {
+                if g.actions.is_empty() {
+                    return Err((
+                        format!("{path}/actions"),
+                        "a grant names at least one action".into(),
+                    ));
+                }
+                l.word("grant");
+                let actions = l
+                    .list(&g.actions, |l, a| l.ident(a, "action", true))
+                    .map_err(at(&path, "actions"))?;
+                l.word("on");
+                let on = l.node(&g.on).map_err(at(&path, "on"))?;
+                l.word("to");
+                let to = vec![l.subject(&g.to)];
+                Ok(Statement::Grant {
+                    actions: Actions::List(actions),
+                    on,
+                    to,
+                })
+            })?;
         }
-        out
+        Ok(out)
     }
 
     /// The facts of a checked model (its rules are left out).
     pub fn from_model(m: &Model) -> Facts {
         let node = |n: NodeId| {
             let def = &m.nodes[n.index()];
-            format!("{}:{}", m.types[def.ty.index()].name, def.name)
+            format!(
+                "{}:{}",
+                m.types[def.ty.index()].name,
+                names::as_written(&def.name)
+            )
         };
         let subject = |s| match s {
-            SubjectKind::Principal(p) => m.principals[p.index()].name.clone(),
-            SubjectKind::Group(g) => format!("group:{}", m.groups[g.index()].name),
-            SubjectKind::Selector(_) => String::new(),
+            SubjectKind::Principal(p) => Some(SubjectFact::User(m.principals[p.index()].name.clone())),
+            SubjectKind::Group(g) => Some(SubjectFact::Group(m.groups[g.index()].name.clone())),
+            SubjectKind::Selector(_) => None,
         };
         let sym = |s: crate::compile::ids::Sym| m.symbols[s.index()].clone();
         // Homes removed by a live update are left out.
@@ -290,9 +572,9 @@ impl Facts {
                 attributes,
             });
         }
-        let mut members: Vec<Vec<String>> = vec![Vec::new(); m.groups.len()];
+        let mut members: Vec<Vec<SubjectFact>> = vec![Vec::new(); m.groups.len()];
         for ms in m.memberships() {
-            members[ms.group.index()].push(subject(ms.member.kind()));
+            members[ms.group.index()].extend(subject(ms.member.kind()));
         }
         for (g, (def, members)) in m.groups.iter().zip(members).enumerate() {
             if !m.is_live_group(crate::compile::ids::GroupId(g as u32)) {
@@ -305,24 +587,36 @@ impl Facts {
             });
         }
         for a in m.assignments() {
-            if let SubjectKind::Selector(_) = a.subject.kind() {
-                continue; // a rule, not a fact
-            }
+            // A rule for `users where ...` is not a fact.
+            let Some(to) = subject(a.subject.kind()) else {
+                continue;
+            };
             facts.assignments.push(AssignmentFact {
                 role: m.roles[a.role.index()].name.clone(),
                 on: node(a.node),
-                to: subject(a.subject.kind()),
+                to,
             });
         }
+        // One grant per statement, with the actions it lists, so that
+        // removing an exported grant removes exactly that statement.
+        let mut by_fact: std::collections::HashMap<(u32, SubjectFact), usize> =
+            std::collections::HashMap::new();
         for g in m.grants() {
-            if let SubjectKind::Selector(_) = g.subject.kind() {
+            let Some(to) = subject(g.subject.kind()) else {
                 continue;
+            };
+            let action = m.actions[g.action.index()].clone();
+            match by_fact.get(&(g.fact.0, to.clone())) {
+                Some(&i) => facts.grants[i].actions.push(action),
+                None => {
+                    by_fact.insert((g.fact.0, to.clone()), facts.grants.len());
+                    facts.grants.push(GrantFact {
+                        actions: vec![action],
+                        on: node(g.node),
+                        to,
+                    });
+                }
             }
-            facts.grants.push(GrantFact {
-                actions: vec![m.actions[g.action.index()].clone()],
-                on: node(g.node),
-                to: subject(g.subject.kind()),
-            });
         }
         facts
     }

@@ -130,7 +130,7 @@ pub(crate) fn parse_sources(
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for (id, file) in sources.iter() {
-        if file.text.len() > limits.max_file_bytes {
+        if file.lowered().is_none() && file.text.len() > limits.max_file_bytes {
             errors.push(
                 Diagnostic::global(format!(
                     "`{}` is {} bytes; the limit is {}",
@@ -140,6 +140,10 @@ pub(crate) fn parse_sources(
                 ))
                 .help("split the policy into several files, or raise `Limits::max_file_bytes`"),
             );
+            continue;
+        }
+        if let Some(lowered) = file.lowered() {
+            files.push(Arc::clone(lowered));
             continue;
         }
         match syntax::parse(id, &file.text) {
@@ -216,7 +220,7 @@ pub fn read_data<P: AsRef<Path>>(paths: &[P], sources: &mut Sources) -> Result<(
             source,
         })?;
         let name = path.display().to_string();
-        crate::facts::Facts::from_json(&name, &text)?.add_to(&name, sources);
+        crate::facts::Facts::from_json(&name, &text)?.add_to(&name, sources)?;
     }
     Ok(())
 }

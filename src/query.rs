@@ -51,10 +51,8 @@ impl Snapshot {
     /// ```
     pub fn who_can(&self, action: &str, resource: &str) -> Result<Vec<String>, RequestError> {
         let m = self.model();
-        let a = *m
-            .names
-            .actions
-            .get(action)
+        let a = m
+            .action_named(action)
             .ok_or_else(|| RequestError::UnknownAction {
                 name: action.to_string(),
             })?;
@@ -119,13 +117,11 @@ impl Snapshot {
         node: Option<&str>,
     ) -> Result<Vec<Permission>, RequestError> {
         let m = self.model();
-        let p =
-            *m.names
-                .principals
-                .get(principal)
-                .ok_or_else(|| RequestError::UnknownPrincipal {
-                    name: principal.to_string(),
-                })?;
+        let p = m
+            .principal_named(principal)
+            .ok_or_else(|| RequestError::UnknownPrincipal {
+                name: principal.to_string(),
+            })?;
         let nodes: Vec<NodeId> = match node {
             None => (0..m.nodes.len() as u32)
                 .map(NodeId)

@@ -14,12 +14,16 @@
 //! - Every user and group is placed in the `homes` given to the import.
 //!
 //! Input is a `ListResponse`, a JSON array of resources, or one resource. A
-//! member that names no imported user or group is an error, not dropped.
+//! member that names no imported user or group is an error, not dropped;
+//! so are two resources with one `id`, two Users with one `userName` and two
+//! Groups with one `displayName`. Users and groups become typed facts
+//! ([`crate::facts`]): no field, not even an extension's field name, is ever
+//! read as policy text.
 
 use crate::error::Error;
-use crate::facts::{Facts, GroupFact, UserFact};
+use crate::facts::{Facts, GroupFact, SubjectFact, UserFact};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -58,6 +62,8 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
     };
     // First pass: ids of users and groups.
     let mut names: HashMap<String, (bool, String)> = HashMap::new();
+    let mut user_names = HashSet::new();
+    let mut group_names = HashSet::new();
     let mut facts = Facts::default();
     let mut groups = Vec::new();
     for (i, r) in resources.iter().enumerate() {
@@ -74,7 +80,12 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
                 )
             })?;
             if let Some(id) = &id {
-                names.insert(id.clone(), (false, user.to_string()));
+                if names.insert(id.clone(), (false, user.to_string())).is_some() {
+                    return Err(bad(&at(i, "id"), format!("a second resource with id `{id}`: ids must be unique")));
+                }
+            }
+            if !user_names.insert(user.to_string()) {
+                return Err(bad(&at(i, "userName"), format!("a second User named `{user}`: userNames must be unique")));
             }
             facts.users.push(
                 user_fact(r, user, homes).map_err(|(field, what)| bad(&at(i, &field), what))?,
@@ -87,7 +98,12 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
                 )
             })?;
             if let Some(id) = &id {
-                names.insert(id.clone(), (true, group.to_string()));
+                if names.insert(id.clone(), (true, group.to_string())).is_some() {
+                    return Err(bad(&at(i, "id"), format!("a second resource with id `{id}`: ids must be unique")));
+                }
+            }
+            if !group_names.insert(group.to_string()) {
+                return Err(bad(&at(i, "displayName"), format!("a second Group named `{group}`: group displayNames must be unique")));
             }
             groups.push((i, group.to_string()));
         } else {
@@ -130,9 +146,9 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
                 ));
             }
             members.push(if *is_group {
-                format!("group:{member}")
+                SubjectFact::Group(member.clone())
             } else {
-                member.clone()
+                SubjectFact::User(member.clone())
             });
         }
         facts.groups.push(GroupFact {

@@ -385,12 +385,12 @@ impl Session {
         words.extend(
             m.principals
                 .iter()
-                .map(|p| crate::compile::model::quote(&p.name)),
+                .map(|p| crate::syntax::names::quote(&p.name)),
         );
         words.extend(
             m.groups
                 .iter()
-                .map(|g| crate::compile::model::quote(&g.name)),
+                .map(|g| crate::syntax::names::quote(&g.name)),
         );
         words.extend(m.roles.iter().map(|r| r.name.clone()));
         words.extend(m.actions.iter().cloned());

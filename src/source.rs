@@ -3,6 +3,7 @@
 //! Every AST node carries a [`Span`]; a span resolves to `file:line:col` and
 //! to the text of its line, which is what explanations and errors print.
 
+use crate::syntax::ast::PolicyFile;
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub struct SourceFile {
     /// The text.
     pub text: String,
     line_starts: Vec<u32>,
+    /// Statements decoded from data (JSON facts, SCIM), already lowered:
+    /// `text` then only shows them and is never parsed.
+    lowered: Option<Arc<PolicyFile>>,
 }
 
 impl SourceFile {
@@ -54,7 +58,14 @@ impl SourceFile {
             name,
             text,
             line_starts,
+            lowered: None,
         }
+    }
+
+    /// The statements decoded from data, when this source is data rather
+    /// than policy text.
+    pub fn lowered(&self) -> Option<&Arc<PolicyFile>> {
+        self.lowered.as_ref()
     }
 
     /// One-based line and column (in characters) of a byte offset.
@@ -95,6 +106,22 @@ impl Sources {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         self.files
             .push(Arc::new(SourceFile::new(name.into(), text.into())));
+        (self.files.len() - 1) as FileId
+    }
+
+    /// Adds a source whose statements were decoded from data: `text` shows
+    /// them (errors and explanations cite it) and is never parsed. Their
+    /// spans must point into `text` in the file this returns, which is
+    /// [`Sources::len`] before the call.
+    pub fn add_lowered(
+        &mut self,
+        name: impl Into<String>,
+        text: impl Into<String>,
+        statements: Arc<PolicyFile>,
+    ) -> FileId {
+        let mut file = SourceFile::new(name.into(), text.into());
+        file.lowered = Some(statements);
+        self.files.push(Arc::new(file));
         (self.files.len() - 1) as FileId
     }
 

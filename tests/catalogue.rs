@@ -214,7 +214,7 @@ fn formatting_writes_back_every_name_so_that_it_reads_the_same() {
         "ünïcödé",
         "in",
     ] {
-        let lit = grantlog::compile::model::quote(name);
+        let lit = grantlog::syntax::names::quote(name);
         let text = format!(
             "type org\naction read\nrole r on org {{ read }}\norg {lit}\nuser {lit}\ngroup {lit} {{ {lit} }}\nassign r on org:{lit} to {lit}, group {lit}\ntest {lit} {{\n  expect allow {lit} read org:{lit}\n}}\n"
         );

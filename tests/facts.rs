@@ -2,7 +2,7 @@
 //! facts are reported with the file and the JSON path.
 
 use crate::common::assert_same_decisions;
-use grantlog::facts::Facts;
+use grantlog::facts::{Facts, SubjectFact};
 use grantlog::source::Sources;
 use grantlog::syntax::ast::{Statement, Subject};
 use grantlog::Snapshot;
@@ -47,7 +47,7 @@ fn exported_facts_load_back_to_the_same_decisions() {
         assert_eq!(reread, facts, "{path}: JSON round trip");
         let mut sources = Sources::default();
         sources.add("model.policy", model_only(&text));
-        reread.add_to("facts.json", &mut sources);
+        reread.add_to("facts.json", &mut sources).unwrap();
         let split = Snapshot::from_sources(sources)
             .unwrap_or_else(|e| panic!("{path}:\n{}", e.render(false)));
         let compared = assert_same_decisions(&original, &split, &format!("{path}: "));
@@ -85,13 +85,13 @@ fn a_bad_fact_is_reported_with_its_json_path_and_nothing_loads() {
     let facts = Facts::from_json(
         "facts.json",
         r#"{"users": [{"name": "zoe", "in": ["team:acme"]}],
-            "assignments": [{"role": "editr", "on": "workspace:marketing", "to": "zoe"},
-                            {"role": "owner", "on": "workspace:research", "to": "group:nobody"}]}"#,
+            "assignments": [{"role": "editr", "on": "workspace:marketing", "to": {"user": "zoe"}},
+                            {"role": "owner", "on": "workspace:research", "to": {"group": "nobody"}}]}"#,
     )
     .unwrap();
     let mut sources = Sources::default();
     sources.add("dify.policy", model);
-    facts.add_to("facts.json", &mut sources);
+    facts.add_to("facts.json", &mut sources).unwrap();
     let err = Snapshot::from_sources(sources).unwrap_err();
     assert_snapshot!(err.render(false));
 }
@@ -101,12 +101,12 @@ fn facts_that_break_a_constraint_are_rejected_with_its_line() {
     let model = std::fs::read_to_string("policies/dify.policy").unwrap();
     let facts = Facts::from_json(
         "facts.json",
-        r#"{"assignments": [{"role": "owner", "on": "workspace:marketing", "to": "erin"}]}"#,
+        r#"{"assignments": [{"role": "owner", "on": "workspace:marketing", "to": {"user": "erin"}}]}"#,
     )
     .unwrap();
     let mut sources = Sources::default();
     sources.add("dify.policy", model);
-    facts.add_to("facts.json", &mut sources);
+    facts.add_to("facts.json", &mut sources).unwrap();
     let err = Snapshot::from_sources(sources).unwrap_err().render(false);
     assert!(err.contains("constraint broken: `constraint exactly one owner per workspace` on `workspace:marketing`"), "{err}");
     assert!(err.contains("facts.json#/assignments/0"), "{err}");
@@ -125,11 +125,11 @@ fn single_memberships_apply_as_the_policy_statement_would() {
         .apply(
             grantlog::Batch::new()
                 .remove_facts(&facts(
-                    r#"{"memberships": [{"member": "bob", "group": "support"}]}"#,
+                    r#"{"memberships": [{"member": {"user": "bob"}, "group": "support"}]}"#,
                 ))
                 .add_facts(&facts(
-                    r#"{"memberships": [{"member": "frank", "group": "support"},
-                                        {"member": "group:support", "group": "content"}]}"#,
+                    r#"{"memberships": [{"member": {"user": "frank"}, "group": "support"},
+                                        {"member": {"group": "support"}, "group": "content"}]}"#,
                 )),
         )
         .unwrap();
@@ -150,11 +150,17 @@ fn single_memberships_apply_as_the_policy_statement_would() {
         .iter()
         .find(|g| g.name == "support")
         .unwrap();
-    assert_eq!(support.members, ["carol", "frank"]);
+    assert_eq!(
+        support.members,
+        [
+            SubjectFact::User("carol".into()),
+            SubjectFact::User("frank".into())
+        ]
+    );
     // Removing a membership that does not hold is an error, as in text.
     let err = events
         .apply(grantlog::Batch::new().remove_facts(&facts(
-            r#"{"memberships": [{"member": "bob", "group": "support"}]}"#,
+            r#"{"memberships": [{"member": {"user": "bob"}, "group": "support"}]}"#,
         )))
         .unwrap_err();
     assert!(
@@ -165,8 +171,9 @@ fn single_memberships_apply_as_the_policy_statement_would() {
     // Loaded with a policy, a membership's errors name its JSON path.
     let mut sources = Sources::default();
     sources.add("dify.policy", text.clone());
-    facts(r#"{"memberships": [{"member": "bob", "group": "nobody"}]}"#)
-        .add_to("facts.json", &mut sources);
+    facts(r#"{"memberships": [{"member": {"user": "bob"}, "group": "nobody"}]}"#)
+        .add_to("facts.json", &mut sources)
+        .unwrap();
     let err = Snapshot::from_sources(sources).unwrap_err().render(false);
     assert!(err.contains("facts.json#/memberships/0"), "{err}");
 }

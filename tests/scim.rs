@@ -1,6 +1,7 @@
 //! SCIM 2.0 import, on payloads in the shapes Okta, Microsoft Entra ID and
 //! OneLogin send (tests/scim/*.json).
 
+use grantlog::facts::SubjectFact;
 use grantlog::scim;
 use grantlog::source::Sources;
 use grantlog::Snapshot;
@@ -30,7 +31,7 @@ fn load(file: &str, extra: &str) -> Snapshot {
         scim::import(file, &text, &["team:acme".to_string()]).unwrap_or_else(|e| panic!("{e}"));
     let mut sources = Sources::default();
     sources.add("policy.policy", format!("{POLICY}{extra}"));
-    facts.add_to(file, &mut sources);
+    facts.add_to(file, &mut sources).unwrap();
     Snapshot::from_sources(sources).unwrap_or_else(|e| panic!("{}", e.render(false)))
 }
 
@@ -76,8 +77,8 @@ fn entra_id_string_booleans_and_the_enterprise_extension() {
     assert_eq!(
         facts.groups[0].members,
         [
-            "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1@contoso.com",
-            "Manager_User@contoso.com"
+            SubjectFact::User("Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1@contoso.com".into()),
+            SubjectFact::User("Manager_User@contoso.com".into())
         ]
     );
     let s = load("tests/scim/entra.json", "");
@@ -185,5 +186,5 @@ fn an_identity_provider_sync_applies_as_one_live_batch() {
     assert!(facts
         .groups
         .iter()
-        .all(|g| !g.members.contains(&"erin@acme.io".to_string())));
+        .all(|g| !g.members.contains(&SubjectFact::User("erin@acme.io".into()))));
 }

@@ -6,6 +6,7 @@ use super::ids::*;
 use super::model::*;
 use crate::error::{did_you_mean, short, Diagnostic};
 use crate::source::{Sources, Span};
+use crate::syntax::names::quote;
 use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement};
 use rustc_hash::FxHashMap;
 use std::borrow::Borrow;

@@ -4,6 +4,7 @@
 //! A `Model` is what the checker produces once every name resolves and every
 //! constraint holds; nothing downstream has to handle an undefined name.
 
+use crate::syntax::names::quote;
 use super::ids::*;
 use crate::shared::{ChunkVec, ShardMap, READ_MOSTLY};
 use crate::source::{Location, Sources, Span};
@@ -374,39 +375,25 @@ impl Model {
         self.denies.iter().filter(|x| x.live)
     }
 
+    /// The principal a request names with `written` (see
+    /// [`crate::syntax::names::written`]: NFC, and a quoted literal means the
+    /// text between its quotes).
+    pub fn principal_named(&self, written: &str) -> Option<PrincipalId> {
+        let name = crate::syntax::names::written(written)?;
+        self.names.principals.get(&*name).copied()
+    }
+
+    /// The action a request names with `written`.
+    pub fn action_named(&self, written: &str) -> Option<ActionId> {
+        self.names
+            .actions
+            .get(&*crate::syntax::names::canonical(written))
+            .copied()
+    }
+
     /// The symbol for `text`, if the policy uses it anywhere.
     pub fn symbol(&self, text: &str) -> Option<Sym> {
         self.names.symbols.get(text).copied()
     }
 }
 
-/// A name as it is written back in a policy: quoted when it is not bare.
-pub fn quote(name: &str) -> String {
-    let bare = !name.is_empty()
-        && !crate::syntax::is_reserved(name)
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c));
-    if bare {
-        return name.to_string();
-    }
-    // The policy language's string escapes: `\"`, `\\`, `\n`, `\t`; every
-    // other character stands for itself.
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('"');
-    for c in name.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}

@@ -274,23 +274,22 @@ impl Snapshot {
         action: &str,
         resource: &str,
     ) -> Result<(PrincipalId, ActionId, NodeId), RequestError> {
-        let names = &self.model.names;
-        let p = names
-            .principals
-            .get(principal)
+        let p = self
+            .model
+            .principal_named(principal)
             .ok_or_else(|| RequestError::UnknownPrincipal {
                 name: principal.to_string(),
             })?;
-        let a = names
-            .actions
-            .get(action)
+        let a = self
+            .model
+            .action_named(action)
             .ok_or_else(|| RequestError::UnknownAction {
                 name: action.to_string(),
             })?;
         let n = node_id(&self.model, resource).ok_or_else(|| RequestError::UnknownResource {
             name: resource.to_string(),
         })?;
-        Ok((*p, *a, n))
+        Ok((p, a, n))
     }
 
     /// May `principal` do `action` on `resource` (written `type:name`)?
@@ -337,13 +336,18 @@ impl Snapshot {
     }
 }
 
-/// The node written `type:name` or `type:"name"`.
+/// The node a request writes as `type:name`, by the language's one rule
+/// for written names ([`crate::syntax::names::written`]): `app:"lead
+/// scorer"` is the node named `lead scorer`, and `app:"\"secret\""` the one
+/// whose name holds quotes.
 pub fn node_id(m: &Model, text: &str) -> Option<NodeId> {
-    if let Some(&n) = m.names.nodes.get(text) {
-        return Some(n);
+    use crate::syntax::names::{canonical, written_node};
+    let (_, name) = text.split_once(':')?;
+    if !name.starts_with('"') {
+        // The common case: the name as written is the key.
+        return m.names.nodes.get(&*canonical(text)).copied();
     }
-    let (ty, name) = text.split_once(':')?;
-    let name = name.strip_prefix('"')?.strip_suffix('"')?;
+    let (ty, name) = written_node(text)?;
     m.names.nodes.get(&*format!("{ty}:{name}")).copied()
 }
 

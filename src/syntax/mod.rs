@@ -2,6 +2,7 @@
 
 pub mod ast;
 mod parse;
+pub mod names;
 mod print;
 
 pub use parse::parse;

@@ -4,6 +4,7 @@
 //! author uses ("a role name", "`to` followed by who it applies to").
 
 use super::ast::*;
+use super::names;
 use crate::error::Diagnostic;
 use crate::source::{FileId, Span};
 use pest::iterators::Pair;
@@ -205,12 +206,19 @@ impl Walker {
             Rule::name | Rule::value => {
                 let inner = pair.into_inner().next();
                 match inner {
-                    Some(p) if p.as_rule() == Rule::string => unescape(p.as_str()),
+                    Some(p) if p.as_rule() == Rule::string => {
+                        names::unquote(p.as_str()).unwrap_or_default()
+                    }
                     Some(p) => p.as_str().to_string(),
                     None => String::new(),
                 }
             }
             _ => pair.as_str().to_string(),
+        };
+        // Every name in its one canonical form (see `syntax::names`).
+        let text = match names::canonical(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(nfc) => nfc,
         };
         Name { text, span }
     }
@@ -571,7 +579,7 @@ impl Walker {
                     match p.as_rule() {
                         Rule::string => {
                             name = Some(Name {
-                                text: unescape(p.as_str()),
+                                text: names::unquote(p.as_str()).unwrap_or_default(),
                                 span: self.span(&p),
                             })
                         }
@@ -662,26 +670,4 @@ impl IsKeyword for Rule {
     fn is_keyword(&self) -> bool {
         format!("{self:?}").starts_with("K_")
     }
-}
-
-fn unescape(quoted: &str) -> String {
-    let body = quoted
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(quoted);
-    let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some(other) => out.push(other),
-                None => {}
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -117,7 +117,7 @@ fn reindent(text: &str) -> String {
 
 /// Always quoted, with the language's escapes.
 fn string(text: &str) -> String {
-    let quoted = crate::compile::model::quote(text);
+    let quoted = crate::syntax::names::quote(text);
     if quoted.starts_with('"') {
         quoted
     } else {
@@ -126,7 +126,7 @@ fn string(text: &str) -> String {
 }
 
 fn name(n: &Name) -> String {
-    crate::compile::model::quote(&n.text)
+    crate::syntax::names::quote(&n.text)
 }
 
 fn node(n: &NodeRef) -> String {
