@@ -270,12 +270,18 @@ pub fn did_you_mean<'a>(
 }
 
 /// A name as quoted in a message: at most 60 characters, so that a hostile
-/// input cannot make an error message huge.
+/// input cannot make an error message huge, with control and other
+/// invisible characters escaped, so that it cannot fake a line of output.
 pub fn short(name: &str) -> String {
-    if name.chars().count() <= 60 {
-        name.to_string()
+    let shown = if name.chars().count() <= 60 {
+        name
     } else {
-        let head: String = name.chars().take(57).collect();
-        format!("{head}...")
+        let end = name.char_indices().nth(57).map_or(name.len(), |(i, _)| i);
+        &name[..end]
+    };
+    let mut out = crate::syntax::names::printable(shown).to_string();
+    if shown.len() < name.len() {
+        out.push_str("...");
     }
+    out
 }

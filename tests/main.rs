@@ -14,3 +14,4 @@ mod properties;
 mod readme;
 mod repl;
 mod scim;
+mod trust;

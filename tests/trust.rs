@@ -1,0 +1,265 @@
+//! grantlog as a security boundary: data never becomes rules, a name has one
+//! form, and every fail-open found in review stays closed. Each test here
+//! failed before its fix.
+
+use crate::common::{allow, deny, load, load_err};
+use assert_cmd::Command;
+use grantlog::facts::{Facts, SubjectFact};
+use grantlog::source::Sources;
+use grantlog::Snapshot;
+use insta::assert_snapshot;
+
+const DIFY: &str = "policies/dify.policy";
+
+fn grantlog() -> Command {
+    let mut cmd = Command::cargo_bin("grantlog").unwrap();
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Writes `text` to a fresh file in a temporary folder and returns its path.
+pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "grantlog-trust-{}-{}",
+        std::process::id(),
+        name.replace(['/', '.'], "-")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What a policy's rules are, apart from its facts: a facts file must never
+/// change any of it.
+pub fn rules(s: &Snapshot) -> String {
+    let m = s.model();
+    let mut out = String::new();
+    for t in &m.types {
+        out += &format!("type {} {:?} {} {}\n", t.name, t.parents, t.overrides, t.highest);
+    }
+    for r in &m.roles {
+        out += &format!(
+            "role {} {:?} {} {:?} {} {:?}\n",
+            r.name,
+            r.on,
+            r.rank,
+            r.includes.iter().map(|i| i.0).collect::<Vec<_>>(),
+            r.sticky,
+            r.actions
+        );
+    }
+    out += &format!("actions {:?}\n", m.actions);
+    out += &format!(
+        "selectors {:?}\n",
+        m.selectors.iter().map(|s| &s.text).collect::<Vec<_>>()
+    );
+    for d in m.denies() {
+        out += &format!("deny {:?} {:?} {:?}\n", d.subject, d.action, d.node);
+    }
+    for c in &m.creator_rules {
+        out += &format!("creator {:?} {:?}\n", c.ty, c.role);
+    }
+    for d in &m.defaults {
+        out += &format!("default {:?} {:?} {:?}\n", d.ty, d.role, d.subject);
+    }
+    for c in &m.constraints {
+        // Where a constraint is stated moves with the facts before it.
+        let shown = format!("{c:?}");
+        out += shown.split(", fact:").next().unwrap_or(&shown);
+        out.push('\n');
+    }
+    out
+}
+
+fn with_facts(policy: &str, json: &str) -> Result<Snapshot, String> {
+    let facts = Facts::from_json("facts.json", json).map_err(|e| e.to_string())?;
+    let mut sources = Sources::default();
+    sources.add(policy, std::fs::read_to_string(policy).unwrap());
+    facts
+        .add_to("facts.json", &mut sources)
+        .map_err(|e| e.to_string())?;
+    Snapshot::from_sources(sources).map_err(|e| e.render(false))
+}
+
+// ---- 1. facts never become rules ------------------------------------------
+
+const INJECTION: &str = r#"{"users":[{"name":"mallory","in":["team:acme"],"attributes":{"k = \"v\"\nrole pwn on team, workspace rank 99 { workspace.billing }\nassign pwn on team:acme to everyone\nuser zz with k":"v"}}]}"#;
+
+#[test]
+fn a_facts_file_cannot_declare_a_role_through_an_attribute_key() {
+    let err = with_facts(DIFY, INJECTION).unwrap_err();
+    assert!(
+        err.starts_with("facts.json: at `/users/0/attributes`: `k = \"v\"\\u{a}role pwn"),
+        "{err}"
+    );
+    // The command line refuses it too, and erin gains nothing.
+    let data = temp_file("injection.json", INJECTION);
+    let out = grantlog()
+        .args(["check", DIFY, "erin", "workspace.billing", "workspace:research"])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn every_field_of_a_fact_is_a_name_of_its_kind() {
+    for (json, expected) in [
+        (
+            r#"{"assignments":[{"role":"owner on workspace:research to erin\nassign owner","on":"workspace:marketing","to":{"user":"erin"}}]}"#,
+            "facts.json: at `/assignments/0/role`: `owner on workspace:research to erin\\u{a}assign owner` is not a role name",
+        ),
+        (
+            r#"{"grants":[{"actions":["workspace.billing on team:acme to everyone\ngrant app.use"],"on":"app:chatbot","to":{"user":"erin"}}]}"#,
+            "facts.json: at `/grants/0/actions`: `workspace.billing on team:acme to everyone\\u{a}grant app.use` is not a action name",
+        ),
+        (
+            r#"{"nodes":[{"type":"role x on team { workspace.billing }\napp","name":"n"}]}"#,
+            "facts.json: at `/nodes/0/type`: `role x on team { workspace.billing }\\u{a}app` is not a type name",
+        ),
+        (
+            r#"{"assignments":[{"role":"owner","on":"team:acme to everyone\nassign owner on team","to":{"user":"erin"}}]}"#,
+            "unknown node `team:acme to everyone\\u{a}assign owner on team`",
+        ),
+        (
+            r#"{"assignments":[{"role":"pwn","on":"workspace:marketing","to":{"user":"erin"}}]}"#,
+            "unknown role `pwn`",
+        ),
+        (
+            r#"{"nodes":[{"type":"galaxy","name":"n"}]}"#,
+            "unknown type `galaxy`",
+        ),
+    ] {
+        let err = with_facts(DIFY, json).unwrap_err();
+        assert!(err.contains(expected), "{json}\n{err}");
+    }
+}
+
+#[test]
+fn an_unknown_role_in_facts_names_its_json_path() {
+    let err = with_facts(
+        DIFY,
+        r#"{"assignments":[{"role":"ownr","on":"workspace:marketing","to":{"user":"erin"}}]}"#,
+    )
+    .unwrap_err();
+    assert_snapshot!(err);
+}
+
+#[test]
+fn facts_leave_the_rules_exactly_as_the_policy_files_state_them() {
+    let base = Snapshot::from_paths(&[DIFY]).unwrap();
+    let loaded = with_facts(
+        DIFY,
+        r#"{"users":[{"name":"zed","in":["team:acme"],"attributes":{"plan":"pro"}}],
+            "groups":[{"name":"ops","members":[{"user":"zed"}]}],
+            "assignments":[{"role":"editor","on":"workspace:marketing","to":{"group":"ops"}}],
+            "grants":[{"actions":["app.use","app.edit"],"on":"app:chatbot","to":{"user":"zed"}}]}"#,
+    )
+    .unwrap();
+    assert_eq!(rules(&loaded), rules(&base));
+    allow(&loaded, "zed", "app.edit", "app:chatbot");
+}
+
+// ---- 2. a subject's kind is a key, never a prefix ---------------------------
+
+#[test]
+fn a_user_named_like_a_group_is_a_user() {
+    let s = with_facts(
+        DIFY,
+        r#"{"users":[{"name":"group:support","in":["team:acme"]}]}"#,
+    )
+    .unwrap();
+    // support's members may use the chatbot; a user who is merely named
+    // `group:support` inherits nothing.
+    allow(&s, "bob", "app.use", "app:chatbot");
+    deny(&s, "\"group:support\"", "app.use", "app:chatbot");
+    deny(&s, "group:support", "app.use", "app:chatbot");
+}
+
+#[test]
+fn export_and_load_keep_every_name_exactly() {
+    let odd = [
+        "group:support",
+        "group",
+        "say \"hi\"",
+        "two words",
+        "a:b:c",
+        "back\\slash",
+        "\"quoted\"",
+    ];
+    let mut text = String::from(
+        "type org\naction read\nrole reader on org { read }\norg acme\n",
+    );
+    for (i, name) in odd.iter().enumerate() {
+        let q = grantlog::syntax::names::quote(name);
+        text += &format!("user {q}\ngroup {q} {{ {q} }}\norg {q}\n");
+        text += &format!("assign reader on org:{q} to group {q}\n");
+        text += &format!("grant read on org:acme to {q}\n");
+        let _ = i;
+    }
+    let original = Snapshot::from_text("odd.policy", &text).unwrap();
+    let facts = Facts::from_model(original.model());
+    let json = serde_json::to_string(&facts).unwrap();
+    let reread = Facts::from_json("facts.json", &json).unwrap();
+    assert_eq!(reread, facts);
+    let mut sources = Sources::default();
+    sources.add(
+        "model.policy",
+        "type org\naction read\nrole reader on org { read }\n",
+    );
+    reread.add_to("facts.json", &mut sources).unwrap();
+    let split = Snapshot::from_sources(sources).unwrap();
+    for name in odd {
+        let user = split.model().principal_named(&grantlog::syntax::names::quote(name));
+        assert!(user.is_some(), "{name}");
+        assert_eq!(
+            split.model().principals[user.unwrap().index()].name,
+            name
+        );
+        let node = format!("org:{}", grantlog::syntax::names::quote(name));
+        let who = split.who_can("read", &node).unwrap();
+        assert_eq!(who, original.who_can("read", &node).unwrap(), "{name}");
+        assert_eq!(who, [name], "{name}");
+    }
+    assert!(matches!(
+        facts.groups[0].members[0],
+        SubjectFact::User(ref n) if n == "group:support"
+    ));
+}
+
+// ---- 3. one written name, one node ------------------------------------------
+
+#[test]
+fn a_quoted_resource_means_the_text_between_its_quotes() {
+    let s = load(
+        r#"type ws
+type app in ws
+action app.delete
+role owner on app { app.delete }
+ws w
+ws w2
+app secret in ws:w
+app "\"secret\"" in ws:w2
+user mallory
+assign owner on app:"\"secret\"" to mallory
+"#,
+    );
+    deny(&s, "mallory", "app.delete", "app:\"secret\"");
+    deny(&s, "mallory", "app.delete", "app:secret");
+    allow(&s, "mallory", "app.delete", "app:\"\\\"secret\\\"\"");
+    // A broken literal names nothing.
+    let d = s.check("mallory", "app.delete", "app:\"secret");
+    assert!(d.error.is_some());
+}
+
+#[test]
+fn a_slash_is_a_name_character_in_the_language_as_on_the_command_line() {
+    let s = load(
+        "type data\naction read\nrole r on data { read }\ndata domain1/data1\nuser alice\nassign r on data:domain1/data1 to alice\n",
+    );
+    allow(&s, "alice", "read", "data:domain1/data1");
+    let _ = load_err;
+}
