@@ -261,12 +261,20 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    // A suggestion is a few edits away; a name longer than any typo of a
+    // real name gets none, so that the search stays linear in the
+    // candidates whatever the input.
+    const LONGEST: usize = 128;
+    if name.len() > LONGEST {
+        return None;
+    }
     let best = candidates
         .into_iter()
+        .filter(|c| c.len() <= LONGEST && c.len().abs_diff(name.len()) <= name.len().max(c.len()) / 3 + 1)
         .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|&(d, c)| d <= (name.len().max(c.len()) / 3).max(1))
         .min()?;
-    Some(format!("did you mean `{}`?", best.1))
+    Some(format!("did you mean `{}`?", short(best.1)))
 }
 
 /// A name as quoted in a message: at most 60 characters, so that a hostile

@@ -263,3 +263,109 @@ fn a_slash_is_a_name_character_in_the_language_as_on_the_command_line() {
     allow(&s, "alice", "read", "data:domain1/data1");
     let _ = load_err;
 }
+
+// ---- 4. attribute values are declared and checked ---------------------------
+
+#[test]
+fn a_status_outside_its_declared_values_is_an_error_everywhere() {
+    let dify = std::fs::read_to_string(DIFY).unwrap();
+    for (extra, expected) in [
+        ("user mal in team:acme status Banned\n", "did you mean `banned`?"),
+        ("user mal in team:acme status \"banned \"\n", "did you mean `banned`?"),
+        ("deny * to users where status = banend\n", "did you mean `banned`?"),
+        ("deny * to users where kind = robot\n", "`kind` is one of `human`, `service`"),
+    ] {
+        let err = load_err(&format!("{dify}{extra}"));
+        assert!(err.contains(expected), "{extra}\n{err}");
+        assert!(err.contains("is not a value of"), "{extra}\n{err}");
+    }
+    assert_snapshot!(load_err(&format!("{dify}user mal in team:acme status Banned\n")));
+    // JSON facts, SCIM and live updates go through the same check.
+    let err = with_facts(DIFY, r#"{"users":[{"name":"mal","status":"Banned"}]}"#).unwrap_err();
+    assert!(err.contains("facts.json#/users/0"), "{err}");
+    let engine = grantlog::Engine::new(Snapshot::from_paths(&[DIFY]).unwrap());
+    let err = engine.apply("user dave in team:acme status Banned").unwrap_err();
+    assert!(err.render(false).contains("did you mean `banned`?"));
+    deny(&engine.snapshot(), "dave", "app.use", "app:chatbot");
+}
+
+// ---- 6. deprovisioned users lose access --------------------------------------
+
+#[test]
+fn a_user_the_identity_provider_deactivates_loses_every_permission() {
+    let scim = r#"{"Resources":[{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id":"1","userName":"carol","active":false}]}"#;
+    let home = ["team:acme".to_string()];
+    let facts = grantlog::scim::import("scim.json", scim, &home).unwrap();
+    let engine = grantlog::Engine::new(Snapshot::from_paths(&[DIFY]).unwrap());
+    allow(&engine.snapshot(), "carol", "app.edit", "app:chatbot");
+    engine
+        .apply(grantlog::Batch::new().add_facts(&facts))
+        .unwrap();
+    let why = deny(&engine.snapshot(), "carol", "app.edit", "app:chatbot");
+    assert!(why.contains("users where status = inactive"), "{why}");
+    for policy in [
+        "policies/agent-platform.policy",
+        "policies/ai-hub.policy",
+        "policies/dagster-plus.policy",
+    ] {
+        let text = std::fs::read_to_string(policy).unwrap();
+        assert!(
+            text.contains("deny * to users where status = inactive"),
+            "{policy}"
+        );
+    }
+}
+
+// ---- 8. creator rights end with membership -----------------------------------
+
+#[test]
+fn a_creator_removed_from_the_workspace_no_longer_edits_its_application() {
+    let engine = grantlog::Engine::new(
+        Snapshot::from_paths(&["policies/agent-platform.policy"]).unwrap(),
+    );
+    let app = "application:\"ds test application\"";
+    allow(&engine.snapshot(), "alice", "data.edit", app);
+    engine
+        .apply(grantlog::Batch::new().remove("assign member on workspace:product to alice"))
+        .unwrap();
+    deny(&engine.snapshot(), "alice", "data.edit", app);
+    deny(&engine.snapshot(), "alice", "app.publish", app);
+    // Assigned again, the creator's edit comes back.
+    engine
+        .apply("assign member on workspace:product to alice")
+        .unwrap();
+    let why = allow(&engine.snapshot(), "alice", "data.edit", app);
+    assert!(why.contains("creator"), "{why}");
+}
+
+// ---- 9. `everyone` does not cross tenants ------------------------------------
+
+#[test]
+fn users_in_a_tenant_are_only_its_members() {
+    let s = load(
+        r#"type organization
+type deployment in organization
+action runs.launch
+role launcher on deployment { runs.launch }
+organization hooli
+organization piedpiper
+deployment staging in organization:hooli
+user gavin in organization:hooli
+user richard in organization:piedpiper
+user nomad
+assign launcher on deployment:staging to users in organization:hooli
+"#,
+    );
+    allow(&s, "gavin", "runs.launch", "deployment:staging");
+    deny(&s, "richard", "runs.launch", "deployment:staging");
+    deny(&s, "nomad", "runs.launch", "deployment:staging");
+    let formatted = grantlog::syntax::format(
+        "assign launcher on deployment:staging to users in organization:hooli where team = a\n",
+    )
+    .unwrap();
+    assert_eq!(
+        formatted,
+        "assign launcher on deployment:staging to users in organization:hooli where team = a\n"
+    );
+}

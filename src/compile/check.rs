@@ -387,7 +387,15 @@ impl Checker {
                 self.lookup(Kind::Principal, name).map(SubjectId::principal)
             }
             ast::Subject::Group(name) => self.lookup(Kind::Group, name).map(SubjectId::group),
-            ast::Subject::Selector { span, conditions } => {
+            ast::Subject::Selector {
+                span,
+                within,
+                conditions,
+            } => {
+                let within = match within {
+                    Some(r) => Some(self.node(r)?),
+                    None => None,
+                };
                 let mut conds = Vec::new();
                 for c in conditions {
                     let known = matches!(c.key.text.as_str(), "status" | "kind")
@@ -416,25 +424,99 @@ impl Checker {
                         self.errors.push(d);
                         return None;
                     }
+                    self.check_value(&c.key.text, &c.value);
                     let key = self.sym(&c.key.text);
                     let value = self.sym(&c.value.text);
                     conds.push((key, c.equal, value));
                 }
-                Some(self.selector(conds, *span))
+                Some(self.selector(conds, within, *span))
             }
         }
     }
 
+    /// Records `attribute KEY in VALUE, ...`.
+    fn declare_values(&mut self, key: &Name, values: &[Name], span: Span) {
+        if key.text == "kind" {
+            self.errors.push(
+                Diagnostic::new("`kind` cannot be declared", key.span)
+                    .label("built in")
+                    .help("a user's kind is `human` or `service`, set with `service user NAME`"),
+            );
+            return;
+        }
+        if let Some(first) = self.m.attributes.get(&key.text) {
+            let first = first.span;
+            self.duplicate("attribute", key, first);
+            return;
+        }
+        let mut list: Vec<String> = Vec::new();
+        for v in values {
+            if list.contains(&v.text) {
+                self.errors.push(
+                    Diagnostic::new(format!("value `{}` is listed twice", short(&v.text)), v.span)
+                        .label("listed again")
+                        .help("list each value once"),
+                );
+            }
+            list.push(v.text.clone());
+        }
+        if key.text == "status" && !list.iter().any(|v| v == "active") {
+            self.errors.push(
+                Diagnostic::new("`status` must allow `active`", key.span)
+                    .label("`active` is missing")
+                    .help("a user without `status` is `active`: add it to the values"),
+            );
+        }
+        self.m
+            .attributes
+            .insert(key.text.clone(), AttributeDef { values: list, span });
+    }
+
+    /// A value given to `key` (in a user statement or a condition) must be
+    /// one the policy allows for it: `kind` is `human` or `service`, and an
+    /// attribute declared with its values takes only those.
+    fn check_value(&mut self, key: &str, value: &Name) {
+        const KINDS: &[&str] = &["human", "service"];
+        let allowed: Vec<String> = match (key, self.m.attributes.get(key)) {
+            ("kind", _) => KINDS.iter().map(|k| k.to_string()).collect(),
+            (_, Some(def)) => def.values.clone(),
+            (_, None) => return,
+        };
+        if allowed.contains(&value.text) {
+            return;
+        }
+        let mut d = Diagnostic::new(
+            format!("`{}` is not a value of `{key}`", short(&value.text)),
+            value.span,
+        )
+        .label(format!("not one of `{key}`'s values"));
+        let listed = allowed
+            .iter()
+            .map(|v| format!("`{}`", short(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        d = match did_you_mean(&value.text, allowed.iter().map(String::as_str)) {
+            Some(hint) => d.help(format!("{hint} (`{key}` is one of {listed})")),
+            None => d.help(format!("`{key}` is one of {listed}")),
+        };
+        self.errors.push(d);
+    }
+
     /// The selector with these conditions: one id per distinct condition
     /// set, however often it is written.
-    fn selector(&mut self, mut conditions: Vec<(Sym, bool, Sym)>, span: Span) -> SubjectId {
+    fn selector(
+        &mut self,
+        mut conditions: Vec<(Sym, bool, Sym)>,
+        within: Option<NodeId>,
+        span: Span,
+    ) -> SubjectId {
         conditions.sort();
         conditions.dedup();
         if let Some(i) = self
             .m
             .selectors
             .iter()
-            .position(|s| s.conditions == conditions)
+            .position(|s| s.conditions == conditions && s.within == within)
         {
             return SubjectId::selector(SelectorId(i as u32));
         }
@@ -444,7 +526,11 @@ impl Checker {
             self.m.sources.file(span.file).text[span.start as usize..span.end as usize].to_string()
         };
         let id = SelectorId(self.m.selectors.len() as u32);
-        self.m.selectors.push(SelectorDef { conditions, text });
+        self.m.selectors.push(SelectorDef {
+            conditions,
+            within,
+            text,
+        });
         SubjectId::selector(id)
     }
 
@@ -491,9 +577,15 @@ impl Checker {
                         self.sym(&k.text);
                     }
                 }
-                Statement::Attribute { names } => {
+                Statement::Attribute { names, values } => {
                     for k in names {
                         self.sym(&k.text);
+                        if !self.m.declared_attributes.contains(&k.text) {
+                            self.m.declared_attributes.push(k.text.clone());
+                        }
+                    }
+                    if let (Some(values), [key]) = (values, names.as_slice()) {
+                        self.declare_values(key, values, item.span);
                     }
                 }
                 _ => {}
@@ -673,6 +765,9 @@ impl Checker {
                     });
                     syms.push((k, v));
                     let k = self.sym("status");
+                    if let Some(status) = status {
+                        self.check_value("status", status);
+                    }
                     let v = self.sym(status.as_ref().map_or("active", |s| s.text.as_str()));
                     syms.push((k, v));
                     for (key, value) in attrs {
@@ -693,6 +788,7 @@ impl Checker {
                             );
                             continue;
                         }
+                        self.check_value(&key.text, value);
                         let ks = self.sym(&key.text);
                         let vs = self.sym(&value.text);
                         syms.push((ks, vs));
@@ -788,7 +884,11 @@ impl Checker {
                         }
                     }
                 }
-                Statement::Creator { types, role } => {
+                Statement::Creator {
+                    types,
+                    role,
+                    while_assigned,
+                } => {
                     let r = self.lookup::<RoleId>(Kind::Role, role);
                     for ty in types {
                         if let (Some(t), Some(r)) = (self.lookup::<TypeId>(Kind::Type, ty), r) {
@@ -798,6 +898,7 @@ impl Checker {
                                     ty: t,
                                     role: r,
                                     fact,
+                                    while_assigned: *while_assigned,
                                 });
                             }
                         }
@@ -808,7 +909,7 @@ impl Checker {
                     let t = self.lookup::<TypeId>(Kind::Type, on);
                     let subject = match to {
                         Some(s) => self.subject(s),
-                        None => Some(self.selector(Vec::new(), Span::default())),
+                        None => Some(self.selector(Vec::new(), None, Span::default())),
                     };
                     if let (Some(r), Some(t), Some(subject)) = (r, t, subject) {
                         if self.role_on(r, t, on.span, "given on") {

@@ -99,11 +99,23 @@ pub struct GroupDef {
     pub fact: FactId,
 }
 
+/// An attribute declared with `attribute KEY in VALUE, ...`: the only
+/// values a user's attribute (or a rule's condition on it) may take.
+#[derive(Clone, Debug)]
+pub struct AttributeDef {
+    /// The allowed values.
+    pub values: Vec<String>,
+    /// Declaration.
+    pub span: Span,
+}
+
 /// A `users where ...` selector: all conditions must hold.
 #[derive(Clone, Debug)]
 pub struct SelectorDef {
     /// `(key, equal, value)` triples.
     pub conditions: Vec<(Sym, bool, Sym)>,
+    /// `users in NODE`: only principals with a home at or below NODE.
+    pub within: Option<NodeId>,
     /// The selector as written.
     pub text: String,
 }
@@ -166,9 +178,12 @@ pub struct Deny {
     pub fact: FactId,
 }
 
-/// The creator of a node of `ty` holds `role` on it.
+/// The creator of a node of `ty` holds `role` on it (with
+/// `while_assigned`, only while it is assigned a role on the node or above).
 #[derive(Clone, Copy, Debug)]
 pub struct CreatorRule {
+    /// Only while the creator is assigned a role on the node or above it.
+    pub while_assigned: bool,
     /// Resource type.
     pub ty: TypeId,
     /// Role.
@@ -304,6 +319,10 @@ pub struct Model {
     pub constraints: Vec<Constraint>,
     /// Policy tests.
     pub tests: Vec<Test>,
+    /// Attributes declared with their values, by key.
+    pub attributes: FxHashMap<String, AttributeDef>,
+    /// Attribute keys declared with `attribute KEY` (with or without values).
+    pub declared_attributes: Vec<String>,
     /// Lookups.
     pub names: Names,
 }

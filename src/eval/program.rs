@@ -20,10 +20,15 @@ crepe! {
     @input pub struct IsPrincipal(pub PrincipalId, pub SubjectId);
     @input pub struct Has(pub PrincipalId, pub Sym, pub Sym);
     @input pub struct Home(pub PrincipalId, pub NodeId);
+    // HomeUnder(p, n): n is one of p's homes or above one (the ancestry of
+    // its homes, lowered from the tree).
+    @input pub struct HomeUnder(pub PrincipalId, pub NodeId);
     // ---- inputs: groups and selectors -------------------------------------
     @input pub struct MemberEdge(pub SubjectId, pub SubjectId, pub FactId);
     @input pub struct Selector(pub SubjectId);
     @input pub struct SelCond(pub SubjectId, pub Sym, pub Sym, pub bool);
+    // `users in n`: the selector takes only principals at home in n's subtree.
+    @input pub struct SelWithin(pub SubjectId, pub NodeId);
     // ---- inputs: the scope tree -------------------------------------------
     @input pub struct Node(pub NodeId, pub TypeId);
     @input pub struct Parent(pub NodeId, pub NodeId);
@@ -41,6 +46,7 @@ crepe! {
     @input pub struct DenyEverywhere(pub SubjectId, pub ActionId, pub FactId);
     @input pub struct CreatedBy(pub NodeId, pub PrincipalId, pub FactId);
     @input pub struct CreatorRole(pub TypeId, pub RoleId, pub FactId);
+    @input pub struct CreatorRoleWhileAssigned(pub TypeId, pub RoleId, pub FactId);
     @input pub struct DefaultRole(pub TypeId, pub RoleId, pub SubjectId, pub FactId);
     // ---- inputs: what is being explained ----------------------------------
     @input pub struct ExplainAt(pub NodeId);
@@ -56,6 +62,7 @@ crepe! {
     struct SelFails(SubjectId, PrincipalId);
     SelFails(sel, p) <- SelCond(sel, k, v, true), IsPrincipal(p, _), !Has(p, k, v);
     SelFails(sel, p) <- SelCond(sel, k, v, false), Has(p, k, v);
+    SelFails(sel, p) <- SelWithin(sel, n), IsPrincipal(p, _), !HomeUnder(p, n);
     Matches(p, sel) <- Selector(sel), IsPrincipal(p, _), !SelFails(sel, p);
 
     // Within(p, n): n is inside (or is) one of p's home nodes.
@@ -70,6 +77,14 @@ crepe! {
     // creator of T holds r: the creator of a node of type T holds r on it.
     @output pub struct Created(pub PrincipalId, pub RoleId, pub NodeId, pub FactId, pub FactId);
     Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t), CreatorRole(t, r, f);
+    // `... while assigned`: only while the creator holds an assigned role
+    // on the node or a node above it.
+    struct CreatorUp(PrincipalId, NodeId, NodeId);
+    CreatorUp(p, n, n) <- CreatedBy(n, p, _), Node(n, t), CreatorRoleWhileAssigned(t, _, _);
+    CreatorUp(p, n, a) <- CreatorUp(p, n, c), Parent(c, a);
+    struct AssignedAbove(PrincipalId, NodeId);
+    AssignedAbove(p, n) <- CreatorUp(p, n, a), Held(p, _, a, _, _);
+    Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t), CreatorRoleWhileAssigned(t, r, f), AssignedAbove(p, n);
     struct HasOwn(PrincipalId, NodeId);
     HasOwn(p, n) <- Held(p, _, n, _, _);
     HasOwn(p, n) <- Created(p, _, n, _, _);

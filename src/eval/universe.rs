@@ -143,6 +143,14 @@ fn add_principal(
     rt.extend([IsPrincipal(p, SubjectId::principal(p))]);
     rt.extend(def.attrs.iter().map(|&(k, v)| Has(p, k, v)));
     rt.extend(def.homes.iter().map(|&n| Home(p, n)));
+    // Tenant-scoped selectors (`users in NODE`) test where the homes sit.
+    if m.selectors.iter().any(|s| s.within.is_some()) {
+        let mut under: FxHashSet<NodeId> = FxHashSet::default();
+        for &h in def.homes.iter().filter(|&&h| m.is_live_node(h)) {
+            under.extend(m.ancestry(h));
+        }
+        rt.extend(under.into_iter().map(|n| HomeUnder(p, n)));
+    }
     // Homes only matter to default roles.
     if !m.defaults.is_empty() {
         anchors.extend(&def.homes);
@@ -237,6 +245,7 @@ fn add_model(m: &Model, ix: &Index, rt: &mut Crepe) {
                     .iter()
                     .map(|&(k, eq, v)| SelCond(s, k, v, eq)),
             );
+            rt.extend(sel.within.map(|n| SelWithin(s, n)));
         }
     }
     for (i, r) in m.roles.iter().enumerate() {
@@ -257,11 +266,13 @@ fn add_model(m: &Model, ix: &Index, rt: &mut Crepe) {
             rt.extend([TypeHighest(id)]);
         }
     }
-    rt.extend(
-        m.creator_rules
-            .iter()
-            .map(|c| CreatorRole(c.ty, c.role, c.fact)),
-    );
+    for c in &m.creator_rules {
+        if c.while_assigned {
+            rt.extend([CreatorRoleWhileAssigned(c.ty, c.role, c.fact)]);
+        } else {
+            rt.extend([CreatorRole(c.ty, c.role, c.fact)]);
+        }
+    }
     rt.extend(
         m.defaults
             .iter()

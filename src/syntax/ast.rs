@@ -80,6 +80,8 @@ pub enum Subject {
     Selector {
         /// The selector's text, for explanations.
         span: Span,
+        /// `users in NODE`: only principals with a home at or below NODE.
+        within: Option<NodeRef>,
         /// All must hold.
         conditions: Vec<Condition>,
     },
@@ -140,10 +142,12 @@ pub enum Statement {
         /// Declared names.
         names: Vec<Name>,
     },
-    /// `attribute is_admin, department`
+    /// `attribute is_admin, department` or `attribute status in active, banned`
     Attribute {
         /// Declared attribute keys.
         names: Vec<Name>,
+        /// The only values the key may take (with one key).
+        values: Option<Vec<Name>>,
     },
     /// `role editor on workspace rank 20 includes normal { app.edit }`
     Role {
@@ -166,6 +170,9 @@ pub enum Statement {
         types: Vec<Name>,
         /// Role the creator holds on what they created.
         role: Name,
+        /// `while assigned`: only while the creator is assigned a role on
+        /// the node or above it.
+        while_assigned: bool,
     },
     /// `default viewer on deployment [to subject]`
     Default {

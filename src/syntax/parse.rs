@@ -292,8 +292,10 @@ impl Walker {
                     ..span
                 };
                 let mut conditions = Vec::new();
+                let mut within = None;
                 for p in inner.into_inner() {
                     match p.as_rule() {
+                        Rule::node_ref => within = Some(self.node_ref(p)),
                         Rule::selector_head => {
                             if let Some(kind) = p.into_inner().find(|k| k.as_rule() == Rule::kind) {
                                 let kind = self.name(kind);
@@ -323,7 +325,11 @@ impl Walker {
                         _ => {}
                     }
                 }
-                Subject::Selector { span, conditions }
+                Subject::Selector {
+                    span,
+                    within,
+                    conditions,
+                }
             }
             _ => unreachable!("grammar: unexpected subject {:?}", inner.as_rule()),
         }
@@ -372,8 +378,19 @@ impl Walker {
             Rule::action_decl => Statement::Action {
                 names: inner.map(|p| self.name(p)).collect(),
             },
-            Rule::attribute_decl => Statement::Attribute {
-                names: inner.map(|p| self.name(p)).collect(),
+            Rule::attribute_decl => match inner.next() {
+                Some(p) if p.as_rule() == Rule::attribute_values => {
+                    let mut parts = p.into_inner().filter(|p| !p.as_rule().is_keyword());
+                    let key = parts.next().map(|p| self.name(p));
+                    Statement::Attribute {
+                        names: key.into_iter().collect(),
+                        values: Some(parts.map(|p| self.name(p)).collect()),
+                    }
+                }
+                first => Statement::Attribute {
+                    names: first.into_iter().chain(inner).map(|p| self.name(p)).collect(),
+                    values: None,
+                },
             },
             Rule::role_decl => {
                 let mut idents = Vec::new();
@@ -417,11 +434,23 @@ impl Walker {
                 }
             }
             Rule::creator_rule => {
-                let mut types: Vec<Name> = inner.map(|p| self.name(p)).collect();
+                let mut while_assigned = false;
+                let mut types: Vec<Name> = inner
+                    .filter(|p| {
+                        let clause = p.as_rule() == Rule::while_assigned;
+                        while_assigned |= clause;
+                        !clause
+                    })
+                    .map(|p| self.name(p))
+                    .collect();
                 let role = types
                     .pop()
                     .unwrap_or_else(|| unreachable!("grammar: creator rule has a role"));
-                Statement::Creator { types, role }
+                Statement::Creator {
+                    types,
+                    role,
+                    while_assigned,
+                }
             }
             Rule::default_rule => {
                 let (Some(role), Some(on)) = (inner.next(), inner.next()) else {

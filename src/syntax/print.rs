@@ -148,7 +148,9 @@ fn subject(s: &Subject) -> String {
     match s {
         Subject::Principal(n) => name(n),
         Subject::Group(n) => format!("group {}", name(n)),
-        Subject::Selector { conditions, .. } => {
+        Subject::Selector {
+            conditions, within, ..
+        } => {
             let mut kind = None;
             let mut conds = Vec::new();
             for c in conditions {
@@ -159,11 +161,14 @@ fn subject(s: &Subject) -> String {
                     conds.push(format!("{} {op} {}", c.key.text, name(&c.value)));
                 }
             }
-            let head = match kind {
+            let mut head = match kind {
                 Some(k) => format!("{k} users"),
-                None if conds.is_empty() => "everyone".into(),
+                None if conds.is_empty() && within.is_none() => "everyone".into(),
                 None => "users".into(),
             };
+            if let Some(n) = within {
+                head = format!("{head} in {}", node(n));
+            }
             if conds.is_empty() {
                 head
             } else {
@@ -222,9 +227,14 @@ fn statement(s: &Statement) -> String {
             out
         }
         Statement::Action { names } => format!("action {}", list(names, |n| n.text.clone())),
-        Statement::Attribute { names } => {
-            format!("attribute {}", list(names, |n| n.text.clone()))
-        }
+        Statement::Attribute { names, values } => match values {
+            Some(values) => format!(
+                "attribute {} in {}",
+                list(names, |n| n.text.clone()),
+                list(values, name)
+            ),
+            None => format!("attribute {}", list(names, |n| n.text.clone())),
+        },
         Statement::Role {
             name: n,
             on,
@@ -252,11 +262,20 @@ fn statement(s: &Statement) -> String {
                 ),
             }
         }
-        Statement::Creator { types, role } => {
+        Statement::Creator {
+            types,
+            role,
+            while_assigned,
+        } => {
             format!(
-                "creator of {} holds {}",
+                "creator of {} holds {}{}",
                 list(types, |t| t.text.clone()),
-                role.text
+                role.text,
+                if *while_assigned {
+                    " while assigned"
+                } else {
+                    ""
+                }
             )
         }
         Statement::Default { role, on, to } => {
