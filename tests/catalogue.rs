@@ -218,12 +218,22 @@ fn formatting_writes_back_every_name_so_that_it_reads_the_same() {
         let text = format!(
             "type org\naction read\nrole r on org {{ read }}\norg {lit}\nuser {lit}\ngroup {lit} {{ {lit} }}\nassign r on org:{lit} to {lit}, group {lit}\ntest {lit} {{\n  expect allow {lit} read org:{lit}\n}}\n"
         );
+        let once = grantlog::syntax::format(&text).unwrap();
+        assert_eq!(grantlog::syntax::format(&once).unwrap(), once, "{name:?}");
+        if grantlog::syntax::names::invisible(name).is_some() {
+            // Written back faithfully, but no user, group or node may be
+            // called that.
+            let err = Snapshot::from_text("names.policy", &once).unwrap_err();
+            assert!(
+                err.render(false).contains("has an invisible character"),
+                "{name:?}"
+            );
+            continue;
+        }
         let s = Snapshot::from_text("names.policy", &text)
             .unwrap_or_else(|e| panic!("{name:?}:\n{}\n{text}", e.render(false)));
         assert_eq!(s.model().principals[0].name, name);
         assert_eq!(s.run_tests().failed(), 0);
-        let once = grantlog::syntax::format(&text).unwrap();
-        assert_eq!(grantlog::syntax::format(&once).unwrap(), once, "{name:?}");
         let again = Snapshot::from_text("names.policy", &once).unwrap();
         assert_eq!(again.model().principals[0].name, name);
         assert!(

@@ -369,3 +369,58 @@ assign launcher on deployment:staging to users in organization:hooli
         "assign launcher on deployment:staging to users in organization:hooli where team = a\n"
     );
 }
+
+// ---- 5. names that look alike ------------------------------------------------
+
+const NAMES_MODEL: &str = "type org\naction read\nrole r on org { read }\norg acme\n";
+
+#[test]
+fn one_name_in_nfc_whatever_form_it_is_written_in() {
+    // Declared precomposed, asked and denied in the decomposed form.
+    let s = load(&format!(
+        "{NAMES_MODEL}user jos\u{e9}\nassign r on org:acme to jos\u{e9}\ndeny read to jose\u{301}\n"
+    ));
+    deny(&s, "jos\u{e9}", "read", "org:acme");
+    deny(&s, "jose\u{301}", "read", "org:acme");
+    assert_eq!(s.model().principals.len(), 1);
+    // The same from JSON facts and in a live update.
+    let engine = grantlog::Engine::new(load(&format!("{NAMES_MODEL}user jos\u{e9}\n")));
+    engine
+        .apply("assign r on org:acme to jose\u{301}")
+        .unwrap();
+    allow(&engine.snapshot(), "jos\u{e9}", "read", "org:acme");
+}
+
+#[test]
+fn lookalike_and_invisible_names_are_errors() {
+    for (second, expected) in [
+        ("jose\u{301}", "user `jos\u{e9}` is defined twice"),
+        ("Jos\u{e9}", "user `Jos\u{e9}` looks like user `jos\u{e9}`"),
+        ("j\u{43e}s\u{e9}", "looks like user `jos\u{e9}`"),
+        ("jo\u{200b}s\u{e9}", "has an invisible character (U+200B)"),
+        ("jos\u{e9}\u{202e}", "has an invisible character (U+202E)"),
+    ] {
+        let q = grantlog::syntax::names::quote(second);
+        let err = load_err(&format!("{NAMES_MODEL}user jos\u{e9}\nuser {q}\n"));
+        assert!(err.contains(expected), "{second:?}\n{err}");
+    }
+    assert_snapshot!(load_err(&format!(
+        "{NAMES_MODEL}user dave\nuser d\u{430}ve\ngroup Admins\ngroup admins\n"
+    )));
+    // A policy that means both says so.
+    let s = load(&format!(
+        "{NAMES_MODEL}option lookalike_names\nuser dave\nuser Dave\n"
+    ));
+    assert_eq!(s.model().principals.len(), 2);
+    // Facts and updates meet the same rule.
+    let engine = grantlog::Engine::new(load(&format!("{NAMES_MODEL}user dave\n")));
+    let err = engine.apply("user DAVE").unwrap_err().render(false);
+    assert!(err.contains("looks like user `dave`"), "{err}");
+    let err = engine.apply(
+        grantlog::Batch::new().add_facts(&Facts::from_json("idp.json", r#"{"users":[{"name":"d\u0430ve"}]}"#).unwrap()),
+    ).unwrap_err().render(false);
+    assert!(err.contains("idp.json#/users/0"), "{err}");
+    // Once dave is removed, the name is free again.
+    engine.apply(grantlog::Batch::new().remove("user dave")).unwrap();
+    engine.apply("user Dave").unwrap();
+}

@@ -184,8 +184,98 @@ impl Checker {
         }
     }
 
+    /// Settings come before everything they affect, wherever they are written.
+    fn options(&mut self, items: &[&Item]) {
+        const OPTIONS: &[&str] = &["lookalike_names"];
+        for item in items {
+            let Statement::Option { name } = &item.statement else {
+                continue;
+            };
+            match name.text.as_str() {
+                "lookalike_names" => self.m.lookalike_names = true,
+                other => {
+                    let d = Diagnostic::new(format!("unknown option `{}`", short(other)), name.span)
+                        .label("no such setting");
+                    self.errors.push(match did_you_mean(other, OPTIONS.iter().copied()) {
+                        Some(hint) => d.help(hint),
+                        None => d.help("the one option is `lookalike_names`"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// A declared user's, group's or node's name must be visible: no
+    /// control, zero-width, bidirectional or other format characters.
+    fn visible(&mut self, what: &str, name: &Name) -> bool {
+        let Some(c) = crate::syntax::names::invisible(&name.text) else {
+            return true;
+        };
+        self.errors.push(
+            Diagnostic::new(
+                format!(
+                    "{what} `{}` has an invisible character (U+{:04X})",
+                    short(&name.text),
+                    c as u32
+                ),
+                name.span,
+            )
+            .label("not a visible character")
+            .help("names may not hold control, zero-width or bidirectional characters: remove it"),
+        );
+        false
+    }
+
+    /// Two users (or two groups) whose names a reader could take for one
+    /// another are an error, unless the policy says `option lookalike_names`.
+    fn distinct(&mut self, what: &str, name: &Name, id: SubjectId) {
+        if self.m.lookalike_names {
+            return;
+        }
+        let key = format!(
+            "{}:{}",
+            if what == "group" { 'g' } else { 'u' },
+            crate::syntax::names::lookalike_key(&name.text)
+        );
+        let Some(&other) = self.m.names.lookalikes.get(key.as_str()) else {
+            self.m.names.lookalikes.insert(key.into(), id);
+            return;
+        };
+        let (first, span) = match other.kind() {
+            SubjectKind::Principal(p) => {
+                let def = &self.m.principals[p.index()];
+                (def.name.clone(), self.m.facts[def.fact.index()])
+            }
+            SubjectKind::Group(g) => {
+                let def = &self.m.groups[g.index()];
+                (def.name.clone(), self.m.facts[def.fact.index()])
+            }
+            SubjectKind::Selector(_) => return,
+        };
+        let at = self.m.sources.locate(span);
+        self.errors.push(
+            Diagnostic::new(
+                format!(
+                    "{what} `{}` looks like {what} `{}`",
+                    short(&name.text),
+                    short(&first)
+                ),
+                name.span,
+            )
+            .label("differs only by case or by look-alike characters")
+            .help(format!(
+                "`{}` is declared at {}:{}:{}; a reader takes them for one name: rename one, or write `option lookalike_names` if both are meant",
+                short(&first),
+                at.file,
+                at.line,
+                at.column
+            )),
+        );
+    }
+
     /// Pass 1: give every declared name an id.
     fn declare(&mut self, items: &[&Item]) {
+        self.options(items);
         let mut spans: FxHashMap<(u8, String), Span> = FxHashMap::default();
         for item in items {
             match &item.statement {
@@ -253,7 +343,11 @@ impl Checker {
                         self.m.principals[p.index()].fact = fact;
                         continue;
                     }
+                    if !self.visible("user", name) {
+                        continue;
+                    }
                     let id = PrincipalId(self.m.principals.len() as u32);
+                    self.distinct("user", name, SubjectId::principal(id));
                     self.m
                         .names
                         .principals
@@ -271,7 +365,11 @@ impl Checker {
                     if !self.first_definition(&mut spans, 4, "group", name) {
                         continue;
                     }
+                    if !self.visible("group", name) {
+                        continue;
+                    }
                     let id = GroupId(self.m.groups.len() as u32);
+                    self.distinct("group", name, SubjectId::group(id));
                     self.m.names.groups.insert(name.text.as_str().into(), id);
                     let fact = self.fact(item.span);
                     self.m.groups.push(GroupDef {
@@ -289,6 +387,9 @@ impl Checker {
                 let Some(t) = self.lookup(Kind::Type, ty) else {
                     continue;
                 };
+                if !self.visible("node", name) {
+                    continue;
+                }
                 let key = format!("{}:{}", ty.text, name.text);
                 let keyed = Name {
                     text: key.clone(),
@@ -984,7 +1085,9 @@ impl Checker {
                         expectations: out,
                     });
                 }
-                Statement::Action { .. } | Statement::Attribute { .. } => {}
+                Statement::Action { .. }
+                | Statement::Attribute { .. }
+                | Statement::Option { .. } => {}
             }
         }
         self.resolve_modes(modes);

@@ -278,6 +278,10 @@ pub struct Names {
     pub groups: ShardMap<Name, GroupId, READ_MOSTLY>,
     /// Attribute symbols.
     pub symbols: ShardMap<Name, Sym, READ_MOSTLY>,
+    /// Users (`u:KEY`) and groups (`g:KEY`) by their
+    /// [`crate::syntax::names::lookalike_key`], unless the policy allows
+    /// lookalike names.
+    pub lookalikes: ShardMap<Name, SubjectId, READ_MOSTLY>,
 }
 
 /// A checked policy.
@@ -319,6 +323,9 @@ pub struct Model {
     pub constraints: Vec<Constraint>,
     /// Policy tests.
     pub tests: Vec<Test>,
+    /// `option lookalike_names`: users or groups may have names a reader
+    /// could take for one another.
+    pub lookalike_names: bool,
     /// Attributes declared with their values, by key.
     pub attributes: FxHashMap<String, AttributeDef>,
     /// Attribute keys declared with `attribute KEY` (with or without values).

@@ -477,6 +477,7 @@ fn retract_one(
             reach.nodes.extend(holder_nodes(m, ix, s));
             retire_subject(m, ix, s);
             m.names.principals.remove(&*name.text);
+            forget_lookalike(m, 'u', &name.text);
         }
         Statement::Group { name, .. } => {
             let g = named(&m.names.groups, name, "group")?;
@@ -492,6 +493,7 @@ fn retract_one(
             }
             retire_subject(m, ix, s);
             m.names.groups.remove(&*name.text);
+            forget_lookalike(m, 'g', &name.text);
         }
         Statement::Node { ty, name, .. } => {
             let r = ast::NodeRef {
@@ -530,6 +532,12 @@ fn retract_one(
         }
     }
     Ok(())
+}
+
+/// A removed user's or group's name no longer stands in a new one's way.
+fn forget_lookalike(m: &mut Model, kind: char, name: &str) {
+    let key = format!("{kind}:{}", crate::syntax::names::lookalike_key(name));
+    m.names.lookalikes.remove(key.as_str());
 }
 
 /// The records of `list` that `keep` accepts.

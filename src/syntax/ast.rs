@@ -252,6 +252,11 @@ pub enum Statement {
         /// Its creator.
         creator: Option<Name>,
     },
+    /// `option lookalike_names`
+    Option {
+        /// The setting.
+        name: Name,
+    },
     /// `test "name" { expect allow alice app.use app:chat }`
     Test {
         /// Description.

@@ -27,6 +27,7 @@ pub const STATEMENT_STARTS: &[&str] = &[
     "group",
     "add",
     "test",
+    "option",
 ];
 
 /// The other words of the language (clauses, modes, selectors).

@@ -378,6 +378,12 @@ impl Walker {
             Rule::action_decl => Statement::Action {
                 names: inner.map(|p| self.name(p)).collect(),
             },
+            Rule::option_stmt => Statement::Option {
+                name: inner
+                    .next()
+                    .map(|p| self.name(p))
+                    .unwrap_or_else(|| unreachable!("grammar: option has a name")),
+            },
             Rule::attribute_decl => match inner.next() {
                 Some(p) if p.as_rule() == Rule::attribute_values => {
                     let mut parts = p.into_inner().filter(|p| !p.as_rule().is_keyword());

@@ -226,6 +226,7 @@ fn statement(s: &Statement) -> String {
             }
             out
         }
+        Statement::Option { name } => format!("option {}", name.text),
         Statement::Action { names } => format!("action {}", list(names, |n| n.text.clone())),
         Statement::Attribute { names, values } => match values {
             Some(values) => format!(
