@@ -424,3 +424,20 @@ fn lookalike_and_invisible_names_are_errors() {
     engine.apply(grantlog::Batch::new().remove("user dave")).unwrap();
     engine.apply("user Dave").unwrap();
 }
+
+// ---- 13. keywords cannot name types ------------------------------------------
+
+#[test]
+fn a_keyword_cannot_name_a_type_in_text_or_in_json() {
+    for word in ["user", "group", "deny", "everyone", "option"] {
+        let err = load_err(&format!("type {word}\n"));
+        assert!(
+            err.contains(&format!("`{word}` is a word of the language and cannot name a type")),
+            "{err}"
+        );
+    }
+    assert_snapshot!(load_err("type org\ntype user in org\n"));
+    // In JSON a node of type `user` is an unknown type, never a user.
+    let err = with_facts(DIFY, r#"{"nodes":[{"type":"user","name":"mallory"}]}"#).unwrap_err();
+    assert!(err.contains("unknown type `user`"), "{err}");
+}

@@ -280,6 +280,19 @@ impl Checker {
         for item in items {
             match &item.statement {
                 Statement::Type { name, .. } => {
+                    if crate::syntax::is_reserved(&name.text) {
+                        // A node of the type could never be declared: its
+                        // declaration would read as the keyword's statement.
+                        self.errors.push(
+                            Diagnostic::new(
+                                format!("`{}` is a word of the language and cannot name a type", name.text),
+                                name.span,
+                            )
+                            .label("a keyword")
+                            .help(format!("rename the type, e.g. `{}_type`", name.text)),
+                        );
+                        continue;
+                    }
                     if !self.first_definition(&mut spans, 0, "type", name) {
                         continue;
                     }
