@@ -30,6 +30,9 @@ struct Org {
     grants: Vec<(Result<usize, usize>, usize, usize)>,
     /// (action or all, node or everywhere) for everyone
     denies: Vec<(Option<usize>, Option<usize>)>,
+    /// (subject, action or all, node or everywhere): denies that live
+    /// updates add and remove, duplicates and overlaps included
+    subject_denies: Vec<(Result<usize, usize>, Option<usize>, Option<usize>)>,
     /// creator rule: type -> role
     creator: Vec<(usize, usize)>,
     /// default: type -> role (for everyone in its home; all users live in node 0)
@@ -179,6 +182,7 @@ impl Org {
             assigns,
             grants,
             denies,
+            subject_denies: Vec::new(),
             creator,
             defaults,
             deny_banned,
@@ -272,6 +276,10 @@ impl Org {
                 .map(|n| format!(" on {}", self.node(n)))
                 .unwrap_or_default();
             out += &format!("deny {a}{on} to everyone\n");
+        }
+        for (s, a, n) in &self.subject_denies {
+            out += &Org::deny_text(self, s, *a, *n);
+            out.push('\n');
         }
         for (t, role) in &self.creator {
             out += &format!("creator of {} holds r{role}\n", self.types[*t].0);
@@ -400,7 +408,12 @@ impl Org {
             .any(|g| g.1 == a && ancestors.contains(&g.2) && self.matches(u, &g.0));
         let denied = self.denies.iter().any(|d| {
             (d.0.is_none() || d.0 == Some(a)) && d.1.is_none_or(|x| ancestors.contains(&x))
-        }) || (self.deny_banned && self.users[u].0);
+        }) || (self.deny_banned && self.users[u].0)
+            || self.subject_denies.iter().any(|(s, x, on)| {
+                x.is_none_or(|x| x == a)
+                    && on.is_none_or(|on| ancestors.contains(&on))
+                    && self.matches(u, s)
+            });
         (by_role || by_grant) && !denied
     }
 
@@ -510,6 +523,14 @@ proptest! {
 }
 
 impl Org {
+    fn deny_text(&self, s: &Result<usize, usize>, a: Option<usize>, n: Option<usize>) -> String {
+        let a = a.map(|a| format!("a{a}")).unwrap_or("*".into());
+        let on = n
+            .map(|n| format!(" on {}", self.node(n)))
+            .unwrap_or_default();
+        format!("deny {a}{on} to {}", Org::subject(s))
+    }
+
     /// One random change, as the statement that makes it and whether it is
     /// a removal; `self` is changed to match. `None` when the change drawn
     /// does not apply to this organisation.
@@ -521,10 +542,28 @@ impl Org {
                 Ok(r.below(org.users.len()))
             }
         };
-        match r.below(8) {
+        match r.below(10) {
+            8 => {
+                // A deny on one subject: `*` or one action, on a node or
+                // everywhere; duplicates and overlaps come by chance.
+                let d = (
+                    subject(self, r),
+                    r.chance(50).then(|| r.below(self.actions)),
+                    r.chance(70).then(|| r.below(self.nodes.len())),
+                );
+                self.subject_denies.push(d);
+                Some((Org::deny_text(self, &d.0, d.1, d.2), false))
+            }
+            9 if !self.subject_denies.is_empty() => {
+                let (s, a, n) = self
+                    .subject_denies
+                    .remove(r.below(self.subject_denies.len()));
+                Some((Org::deny_text(self, &s, a, n), true))
+            }
+            // A removal takes away one statement: of two identical ones,
+            // the other stays in force.
             0 if !self.members.is_empty() => {
-                let (u, g) = self.members[r.below(self.members.len())];
-                self.members.retain(|&m| m != (u, g));
+                let (u, g) = self.members.remove(r.below(self.members.len()));
                 Some((format!("add u{u} to group g{g}"), true))
             }
             1 if !self.groups.is_empty() => {
@@ -533,9 +572,7 @@ impl Org {
                 Some((format!("add u{} to group g{}", m.0, m.1), false))
             }
             2 if !self.assigns.is_empty() => {
-                let a = self.assigns[r.below(self.assigns.len())];
-                self.assigns.retain(|&x| x != a);
-                let (s, role, n) = a;
+                let (s, role, n) = self.assigns.remove(r.below(self.assigns.len()));
                 let text = format!("assign r{role} on {} to {}", self.node(n), Org::subject(&s));
                 Some((text, true))
             }
@@ -551,9 +588,7 @@ impl Org {
                 Some((text, false))
             }
             4 if !self.grants.is_empty() => {
-                let g = self.grants[r.below(self.grants.len())];
-                self.grants.retain(|&x| x != g);
-                let (s, a, n) = g;
+                let (s, a, n) = self.grants.remove(r.below(self.grants.len()));
                 Some((
                     format!("grant a{a} on {} to {}", self.node(n), Org::subject(&s)),
                     true,

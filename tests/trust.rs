@@ -441,3 +441,39 @@ fn a_keyword_cannot_name_a_type_in_text_or_in_json() {
     let err = with_facts(DIFY, r#"{"nodes":[{"type":"user","name":"mallory"}]}"#).unwrap_err();
     assert!(err.contains("unknown type `user`"), "{err}");
 }
+
+// ---- 10. a removal retires exactly the statement it names --------------------
+
+#[test]
+fn removing_one_deny_leaves_every_other_deny_in_force() {
+    let dify = std::fs::read_to_string(DIFY).unwrap();
+    let engine = grantlog::Engine::new(load(&format!(
+        "{dify}deny * on app:chatbot to bob\ndeny app.edit on app:chatbot to bob\ndeny app.use on app:chatbot to carol\ndeny app.use on app:chatbot to carol\nadd erin to group support\nadd erin to group support\n"
+    )));
+    engine
+        .apply(grantlog::Batch::new().remove("deny * on app:chatbot to bob"))
+        .unwrap();
+    deny(&engine.snapshot(), "bob", "app.edit", "app:chatbot");
+    allow(&engine.snapshot(), "bob", "app.use", "app:chatbot");
+    // One of two identical denies goes; the other still denies.
+    engine
+        .apply(grantlog::Batch::new().remove("deny app.use on app:chatbot to carol"))
+        .unwrap();
+    deny(&engine.snapshot(), "carol", "app.use", "app:chatbot");
+    engine
+        .apply(grantlog::Batch::new().remove("deny app.use on app:chatbot to carol"))
+        .unwrap();
+    allow(&engine.snapshot(), "carol", "app.use", "app:chatbot");
+    // Likewise a membership stated twice.
+    engine
+        .apply(grantlog::Batch::new().remove("add erin to group support"))
+        .unwrap();
+    allow(&engine.snapshot(), "erin", "web_app.open", "web_app:support-bot");
+    // A removal must name a statement as written: `deny app.edit, app.use`
+    // was never said.
+    let err = engine
+        .apply(grantlog::Batch::new().remove("deny app.edit, app.use on app:chatbot to bob"))
+        .unwrap_err()
+        .render(false);
+    assert!(err.contains("nothing to remove"), "{err}");
+}

@@ -389,6 +389,7 @@ fn retract_one(
                     .copied()
                     .filter(|&i| m.memberships[i as usize].group == g)
                     .collect();
+                let found = one_statement(&found, |i| (m.memberships[i].fact, None), None);
                 if found.is_empty() {
                     return Err(missing(format!(
                         "{} is not in group `{}`",
@@ -417,6 +418,7 @@ fn retract_one(
                     let a = &m.assignments[i];
                     a.role == r && a.node == n
                 });
+                let found = one_statement(&found, |i| (m.assignments[i].fact, None), None);
                 if found.is_empty() {
                     return Err(missing(format!(
                         "{} is not assigned `{}` on `{}`",
@@ -437,10 +439,12 @@ fn retract_one(
             let acts = action_ids(m, actions)?;
             for s in to {
                 let s = subject_of(m, s)?;
-                let found = find(ix.grants.get(&s), |i| {
-                    let g = &m.grants[i];
-                    g.node == n && acts.contains(&g.action)
-                });
+                let found = find(ix.grants.get(&s), |i| m.grants[i].node == n);
+                let found = one_statement(
+                    &found,
+                    |i| (m.grants[i].fact, Some(m.grants[i].action)),
+                    Some(&acts),
+                );
                 if found.is_empty() {
                     return Err(missing(format!(
                         "no such grant to {} on `{}`",
@@ -458,10 +462,12 @@ fn retract_one(
             let n = on.as_ref().map(|n| node_of(m, n)).transpose()?;
             let acts = action_ids(m, actions)?;
             let s = subject_of(m, to)?;
-            let found = find(ix.denies.get(&s), |i| {
-                let d = &m.denies[i];
-                d.node == n && acts.contains(&d.action)
-            });
+            let found = find(ix.denies.get(&s), |i| m.denies[i].node == n);
+            let found = one_statement(
+                &found,
+                |i| (m.denies[i].fact, Some(m.denies[i].action)),
+                Some(&acts),
+            );
             if found.is_empty() {
                 return Err(missing(format!("no such deny to {}", m.subject_name(s))));
             }
@@ -538,6 +544,42 @@ fn retract_one(
 fn forget_lookalike(m: &mut Model, kind: char, name: &str) {
     let key = format!("{kind}:{}", crate::syntax::names::lookalike_key(name));
     m.names.lookalikes.remove(key.as_str());
+}
+
+/// The records of exactly one statement among `found`: the latest
+/// statement whose records (for one subject) name exactly `actions` (when
+/// given). A removal retires what one statement stated and nothing more:
+/// `deny * on X to bob` leaves a separate `deny app.edit on X to bob`, and
+/// removing one of two identical statements leaves the other in force.
+fn one_statement(
+    found: &[u32],
+    fact_of: impl Fn(usize) -> (FactId, Option<ActionId>),
+    actions: Option<&[ActionId]>,
+) -> Vec<u32> {
+    let mut by_fact: Vec<(FactId, Vec<u32>, Vec<ActionId>)> = Vec::new();
+    for &i in found {
+        let (fact, action) = fact_of(i as usize);
+        let at = match by_fact.iter().position(|(f, _, _)| *f == fact) {
+            Some(at) => at,
+            None => {
+                by_fact.push((fact, Vec::new(), Vec::new()));
+                by_fact.len() - 1
+            }
+        };
+        by_fact[at].1.push(i);
+        by_fact[at].2.extend(action);
+    }
+    let wanted: Option<FxHashSet<ActionId>> = actions.map(|a| a.iter().copied().collect());
+    by_fact
+        .into_iter()
+        .filter(|(_, _, acts)| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| acts.iter().copied().collect::<FxHashSet<_>>() == *w)
+        })
+        .max_by_key(|(f, _, _)| f.0)
+        .map(|(_, records, _)| records)
+        .unwrap_or_default()
 }
 
 /// The records of `list` that `keep` accepts.
