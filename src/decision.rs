@@ -12,6 +12,7 @@
 //! | a table slot or type path missing (cannot happen for a checked model) | deny (`Option` lookups, no indexing) | `tests/properties.rs` |
 //! | the `Allow` bit is set | allow | every allow, checked against the reference evaluator in `tests/properties.rs` |
 //! | a user, group or node removed by a live update | deny + [`RequestError`] (its name no longer resolves) | `tests/engine.rs` `removing_a_user_keeps_the_constraints`, `removing_resources_and_rejected_removals` |
+//! | the engine requires a decision log and the record failed ([`crate::Engine::require_decision_log`]) | deny + [`RequestError::Unlogged`] | `tests/trust.rs` `a_decision_log_that_fails_is_counted_and_can_deny` |
 //! | a principal an update reached | its table is evaluated afresh on its next check, never carried over | `tests/properties.rs` `live_updates_match_the_reference_evaluator`, `fuzz/` `update` |
 //!
 //! A policy that fails to parse, check or meet its constraints never becomes
@@ -87,18 +88,29 @@ pub enum RequestError {
         /// The name asked about.
         name: String,
     },
+    /// The engine requires every decision to be logged
+    /// ([`crate::Engine::require_decision_log`]) and the log failed.
+    Unlogged,
 }
 
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RequestError::UnknownPrincipal { name } => write!(f, "unknown principal `{name}`"),
-            RequestError::UnknownAction { name } => write!(f, "unknown action `{name}`"),
+            RequestError::UnknownPrincipal { name } => {
+                write!(f, "unknown principal `{}`", crate::error::short(name))
+            }
+            RequestError::UnknownAction { name } => {
+                write!(f, "unknown action `{}`", crate::error::short(name))
+            }
             RequestError::UnknownResource { name } => {
                 write!(
                     f,
-                    "unknown resource `{name}` (resources are written `type:name`)"
+                    "unknown resource `{}` (resources are written `type:name`)",
+                    crate::error::short(name)
                 )
+            }
+            RequestError::Unlogged => {
+                f.write_str("the decision could not be logged, and the engine requires a log")
             }
         }
     }

@@ -25,33 +25,49 @@ use crate::source::Sources;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Receives one JSON line per decision made through an [`Engine`].
 ///
-/// Any `Fn(&str) + Send + Sync` is a decision log; so is a `Mutex` around a
-/// writer, through [`WriterLog`].
+/// Any `Fn(&str) + Send + Sync` is a decision log that never fails; a
+/// `Mutex` around a writer is one through [`WriterLog`], whose write errors
+/// reach the engine. A failed record is counted
+/// ([`Engine::decision_log_failures`]) and, with
+/// [`Engine::require_decision_log`], turns the decision into a deny.
 pub trait DecisionLog: Send + Sync {
     /// Records one decision, as one line of JSON (no line break).
-    fn record(&self, line: &str);
+    fn record(&self, line: &str) -> std::io::Result<()>;
 }
 
 impl<F: Fn(&str) + Send + Sync> DecisionLog for F {
-    fn record(&self, line: &str) {
-        self(line)
+    fn record(&self, line: &str) -> std::io::Result<()> {
+        self(line);
+        Ok(())
     }
 }
 
-/// A decision log that writes lines to a writer (a file, a socket).
+/// A decision log that writes lines to a writer (a file, a socket), and
+/// flushes each.
 pub struct WriterLog<W: Write + Send>(pub Mutex<W>);
 
 impl<W: Write + Send> DecisionLog for WriterLog<W> {
-    fn record(&self, line: &str) {
+    fn record(&self, line: &str) -> std::io::Result<()> {
         let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        // A log that cannot be written must not change the decision.
-        let _ = writeln!(w, "{line}");
+        writeln!(w, "{line}")?;
+        w.flush()
     }
+}
+
+/// Why [`Engine::replace_if_unchanged`] refused a replacement.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the policy changed while the replacement was read (expected revision {expected}, now {current}): read it again and retry")]
+pub struct Stale {
+    /// The revision the replacement was read against.
+    pub expected: String,
+    /// The revision serving now.
+    pub current: String,
 }
 
 /// One decision log line.
@@ -86,6 +102,10 @@ pub struct Engine {
     /// Serialises writers; readers never take it.
     writer: Mutex<()>,
     log: Option<Box<dyn DecisionLog>>,
+    /// Records the log could not take.
+    log_failures: AtomicU64,
+    /// Deny what cannot be logged.
+    log_required: bool,
 }
 
 impl Engine {
@@ -95,6 +115,8 @@ impl Engine {
             current: ArcSwap::from_pointee(snapshot),
             writer: Mutex::new(()),
             log: None,
+            log_failures: AtomicU64::new(0),
+            log_required: false,
         }
     }
 
@@ -118,6 +140,25 @@ impl Engine {
     /// ```
     pub fn set_decision_log(&mut self, log: impl DecisionLog + 'static) {
         self.log = Some(Box::new(log));
+    }
+
+    /// With `true`, a decision whose log line cannot be recorded is a deny
+    /// carrying [`crate::RequestError::Unlogged`]: for services whose audit
+    /// trail must be complete. Off by default: a failed record is counted
+    /// and the decision stands.
+    pub fn require_decision_log(&mut self, required: bool) {
+        self.log_required = required;
+    }
+
+    /// How many decisions the log failed to record since the engine started:
+    /// a service exports it as a metric and alerts on it.
+    pub fn decision_log_failures(&self) -> u64 {
+        self.log_failures.load(Ordering::Relaxed)
+    }
+
+    /// The revision serving now (see [`Snapshot::revision`]).
+    pub fn revision(&self) -> String {
+        self.current.load().revision()
     }
 
     /// The snapshot serving now. Hold it to ask several questions of one
@@ -159,8 +200,14 @@ impl Engine {
             rules,
             error: why.error.as_ref(),
         };
-        if let Ok(text) = serde_json::to_string(&line) {
-            log.record(&text);
+        let recorded = serde_json::to_string(&line)
+            .map_err(std::io::Error::other)
+            .and_then(|text| log.record(&text));
+        if recorded.is_err() {
+            self.log_failures.fetch_add(1, Ordering::Relaxed);
+            if self.log_required {
+                return Decision::invalid(crate::RequestError::Unlogged);
+            }
         }
         Decision {
             decision: why.decision,
@@ -168,11 +215,41 @@ impl Engine {
         }
     }
 
-    /// Serves `snapshot` from now on; checks already running finish on the
-    /// one they started with.
+    /// Serves `snapshot` from now on, unconditionally; checks already
+    /// running finish on the one they started with. Updates applied while
+    /// `snapshot` was being read are lost: when live updates and reloads
+    /// mix, use [`Engine::replace_if_unchanged`].
     pub fn replace(&self, snapshot: Snapshot) {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.current.store(Arc::new(snapshot));
+    }
+
+    /// Serves `snapshot` from now on if the engine still serves revision
+    /// `read_at` (taken with [`Engine::revision`] before `snapshot` was
+    /// read); otherwise refuses, so that an update applied meanwhile (a ban,
+    /// say) is never silently overwritten. On [`Stale`], read the policy
+    /// again and retry.
+    ///
+    /// ```
+    /// use grantlog::{Engine, Snapshot};
+    /// let engine = Engine::new(Snapshot::from_paths(&["policies/dify.policy"])?);
+    /// let read_at = engine.revision();
+    /// let fresh = Snapshot::from_paths(&["policies/dify.policy"])?;
+    /// engine.apply("user dave in team:acme status banned")?; // meanwhile
+    /// assert!(engine.replace_if_unchanged(&read_at, fresh).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn replace_if_unchanged(&self, read_at: &str, snapshot: Snapshot) -> Result<(), Stale> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.load().revision();
+        if current != read_at {
+            return Err(Stale {
+                expected: read_at.to_string(),
+                current,
+            });
+        }
+        self.current.store(Arc::new(snapshot));
+        Ok(())
     }
 
     /// Applies a batch of changes to the current policy, all or nothing:

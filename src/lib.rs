@@ -21,7 +21,7 @@ pub mod syntax;
 pub mod workload;
 
 pub use decision::{Decision, Effect, Request, RequestError};
-pub use engine::{Batch, DecisionLog, Engine, WriterLog};
+pub use engine::{Batch, DecisionLog, Engine, Stale, WriterLog};
 pub use error::{Error, LoadError};
 pub use eval::snapshot::Snapshot;
 pub use eval::update::Update;

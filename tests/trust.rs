@@ -477,3 +477,53 @@ fn removing_one_deny_leaves_every_other_deny_in_force() {
         .render(false);
     assert!(err.contains("nothing to remove"), "{err}");
 }
+
+// ---- 11. a replacement never drops a concurrent update -----------------------
+
+#[test]
+fn a_replacement_read_before_a_ban_is_refused() {
+    let engine = grantlog::Engine::new(Snapshot::from_paths(&[DIFY]).unwrap());
+    let read_at = engine.revision();
+    let fresh = Snapshot::from_paths(&[DIFY]).unwrap();
+    engine
+        .apply("user carol in team:acme status banned")
+        .unwrap();
+    let stale = engine.replace_if_unchanged(&read_at, fresh).unwrap_err();
+    assert_eq!(stale.current, engine.revision());
+    deny(&engine.snapshot(), "carol", "app.edit", "app:chatbot");
+    // Read again after the ban, the replacement goes through.
+    let read_at = engine.revision();
+    let fresh = Snapshot::from_paths(&[DIFY]).unwrap();
+    engine.replace_if_unchanged(&read_at, fresh).unwrap();
+    allow(&engine.snapshot(), "carol", "app.edit", "app:chatbot");
+}
+
+// ---- 12. a decision log cannot fail silently ----------------------------------
+
+struct Broken;
+
+impl std::io::Write for Broken {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("disk full"))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_decision_log_that_fails_is_counted_and_can_deny() {
+    let log = || grantlog::WriterLog(std::sync::Mutex::new(Broken));
+    let mut engine = grantlog::Engine::new(Snapshot::from_paths(&[DIFY]).unwrap());
+    engine.set_decision_log(log());
+    assert!(engine.check("carol", "app.edit", "app:chatbot").is_allowed());
+    assert!(engine.check("carol", "app.edit", "app:chatbot").is_allowed());
+    assert_eq!(engine.decision_log_failures(), 2);
+    engine.require_decision_log(true);
+    let d = engine.check("carol", "app.edit", "app:chatbot");
+    assert_eq!(
+        serde_json::to_value(&d).unwrap(),
+        serde_json::json!({"decision": "deny", "error": {"kind": "unlogged"}})
+    );
+    assert_eq!(engine.decision_log_failures(), 3);
+}
