@@ -527,3 +527,35 @@ fn a_decision_log_that_fails_is_counted_and_can_deny() {
     );
     assert_eq!(engine.decision_log_failures(), 3);
 }
+
+// ---- 14. names never reach the terminal raw ---------------------------------
+
+#[test]
+fn control_characters_in_names_are_escaped_for_people_and_exact_in_json() {
+    let name = "mal\u{1b}[2J\u{7}\rroot";
+    let out = grantlog()
+        .args(["check", DIFY, name, "app.use", "app:chatbot", "--explain"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+    }
+    assert!(
+        format!("{stdout}{stderr}").contains("mal\\u{1b}[2J\\u{7}\\u{d}root"),
+        "{stdout}{stderr}"
+    );
+    let out = grantlog()
+        .args(["check", DIFY, name, "app.use", "app:chatbot", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["explanation"]["request"]["principal"], name, "{v}");
+}

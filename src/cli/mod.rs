@@ -220,7 +220,20 @@ fn color(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
+/// Prints text for a person: control and other invisible characters from
+/// names (an identity provider's, a request's) are shown escaped, so that
+/// no name can move the cursor or fake a line of output.
 fn print(text: &str) {
+    let shown = crate::syntax::names::printable_lines(text);
+    let _ = std::io::stdout().write_all(shown.as_bytes());
+}
+
+/// Prints JSON for a program: names exactly as they are.
+fn print_json(value: &impl Serialize) {
+    print_raw(&json(value));
+}
+
+fn print_raw(text: &str) {
     let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
@@ -297,7 +310,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     decision: Effect,
                     explanation: &'a crate::Explanation,
                 }
-                print(&json(&Output {
+                print_raw(&json(&Output {
                     decision: why.decision,
                     explanation: &why,
                 }));
@@ -315,7 +328,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let (s, q) = load_with_query(&common, &args, 3, 3)?;
             let why = s.explain(&q[0], &q[1], &q[2]);
             match common.format {
-                Format::Json => print(&json(&why)),
+                Format::Json => print_raw(&json(&why)),
                 Format::Text => print(&format!("{why}\n")),
             }
             Ok(exit(why.decision))
@@ -326,7 +339,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 .who_can_why(&q[0], &q[1])
                 .map_err(|e| usage(e.to_string()))?;
             match common.format {
-                Format::Json => print(&json(&rows)),
+                Format::Json => print_raw(&json(&rows)),
                 Format::Text if rows.is_empty() => eprintln!("nobody may {} on {}", q[0], q[1]),
                 Format::Text => print(&render_allowed(&rows)),
             }
@@ -338,7 +351,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 .what_can(&q[0], q.get(1).map(String::as_str))
                 .map_err(|e| usage(e.to_string()))?;
             match common.format {
-                Format::Json => print(&json(&perms)),
+                Format::Json => print_raw(&json(&perms)),
                 Format::Text => {
                     let width = perms.iter().map(|p| p.node.len()).max().unwrap_or(0);
                     for p in &perms {
@@ -354,7 +367,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 .roles(&q[0], &q[1])
                 .ok_or_else(|| usage(format!("unknown principal `{}` or node `{}`", q[0], q[1])))?;
             match common.format {
-                Format::Json => print(&json(&roles)),
+                Format::Json => print_raw(&json(&roles)),
                 Format::Text => print(&render_roles(&roles)),
             }
             Ok(0)
@@ -376,14 +389,14 @@ fn run(cli: Cli) -> Result<u8, Error> {
                         m.tests.iter().map(|t| t.expectations.len()).sum::<usize>()
                     );
                     match format {
-                        Format::Json => print(&json(&serde_json::json!({ "errors": [] }))),
+                        Format::Json => print_raw(&json(&serde_json::json!({ "errors": [] }))),
                         Format::Text => print(&format!("{summary}\n")),
                     }
                     Ok(0)
                 }
                 Err(e) => {
                     match format {
-                        Format::Json => print(&json(&e.to_json())),
+                        Format::Json => print_raw(&json(&e.to_json())),
                         Format::Text => {
                             let _ = std::io::stderr()
                                 .write_all(e.render(color(&std::io::stderr())).as_bytes());
@@ -399,7 +412,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let new = Snapshot::from_paths(&[new])?;
             let changes = crate::diff::diff(&old, &new);
             match format {
-                Format::Json => print(&json(&changes)),
+                Format::Json => print_raw(&json(&changes)),
                 Format::Text => {
                     for c in &changes {
                         let sign = if c.now == Effect::Allow { '+' } else { '-' };
@@ -419,7 +432,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Export { paths, data } => {
             let s = Snapshot::from_paths_with_data(&paths, &data)?;
-            print(&json(&crate::facts::Facts::from_model(s.model())));
+            print_json(&crate::facts::Facts::from_model(s.model()));
             Ok(0)
         }
         Command::Import {
@@ -432,7 +445,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 source,
             })?;
             let facts = crate::scim::import(&file.display().to_string(), &text, &homes)?;
-            print(&json(&facts));
+            print_json(&facts);
             Ok(0)
         }
         Command::Repl { paths } => repl::run(paths),
@@ -506,7 +519,7 @@ fn test(paths: Vec<PathBuf>, format: Format) -> Result<u8, Error> {
         all.outcomes.extend(report.outcomes);
     }
     match format {
-        Format::Json => print(&json(&all)),
+        Format::Json => print_raw(&json(&all)),
         Format::Text => print(&all.render()),
     }
     Ok(u8::from(all.failed() > 0))

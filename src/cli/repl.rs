@@ -1,6 +1,7 @@
 //! The REPL front end: rustyline on a terminal (completion, hints, history,
 //! multi-line input), plain line reading when input is piped.
 
+use crate::syntax::names::printable_lines;
 use crate::session::{Outcome, Session, COMMANDS};
 use crate::Error;
 use rustyline::completion::{Completer, Pair};
@@ -42,7 +43,7 @@ fn piped(session: &mut Session) -> Result<u8, Error> {
             println!("> {}", input.trim_end().replace('\n', "\n. "));
         }
         match session.execute(&input) {
-            Outcome::Output(text) => print!("{text}"),
+            Outcome::Output(text) => print!("{}", printable_lines(&text)),
             Outcome::Error(text) => {
                 failed = true;
                 print!("{text}");
@@ -79,7 +80,7 @@ fn interactive(session: &mut Session) -> Result<u8, Error> {
     loop {
         match editor.readline("grantlog> ") {
             Ok(line) => match session.execute(&line) {
-                Outcome::Output(text) => print!("{text}"),
+                Outcome::Output(text) => print!("{}", printable_lines(&text)),
                 Outcome::Error(text) => eprint!("{text}"),
                 Outcome::Quit => break,
             },

@@ -189,6 +189,20 @@ impl fmt::Display for Printable<'_> {
     }
 }
 
+/// Text for a terminal, line by line: every invisible character but the
+/// line breaks is escaped (see [`printable`]).
+pub fn printable_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && is_invisible(c)) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.split('\n')
+            .map(escape_for_terminal)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// `text` with every invisible character escaped (see [`printable`]).
 pub fn escape_for_terminal(text: &str) -> Cow<'_, str> {
     if text.chars().any(is_invisible) {
