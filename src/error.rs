@@ -101,22 +101,7 @@ impl LoadError {
 
     /// Renders every diagnostic with its source snippet, as a person reads it.
     pub fn render(&self, color: bool) -> String {
-        let theme = if color {
-            GraphicalTheme::unicode()
-        } else {
-            GraphicalTheme::unicode_nocolor()
-        };
-        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
-        let mut out = String::new();
-        for (i, d) in self.diagnostics.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            let report = Report::new(&self.sources, d);
-            if handler.render_report(&mut out, &report).is_err() {
-                out.push_str(&format!("error: {}\n", d.message));
-            }
-        }
+        let mut out = render_all(&self.sources, &self.diagnostics, color, false);
         let n = self.diagnostics.len();
         out.push_str(&format!(
             "{n} error{} found; nothing was loaded\n",
@@ -127,21 +112,54 @@ impl LoadError {
 
     /// Every diagnostic as a JSON value, for editors and CI.
     pub fn to_json(&self) -> serde_json::Value {
-        let items: Vec<_> = self
-            .diagnostics
-            .iter()
-            .map(|d| {
-                let loc = d.span.map(|s| self.sources.locate(s));
-                JsonDiagnostic {
-                    diagnostic: d,
-                    file: loc.as_ref().map(|l| l.file.clone()),
-                    line: loc.as_ref().map(|l| l.line),
-                    column: loc.as_ref().map(|l| l.column),
-                }
-            })
-            .collect();
-        serde_json::json!({ "errors": items })
+        serde_json::json!({ "errors": located(&self.sources, &self.diagnostics) })
     }
+}
+
+/// Diagnostics as JSON values, each with its file, line and column.
+pub fn located(sources: &Sources, diagnostics: &[Diagnostic]) -> serde_json::Value {
+    let items: Vec<_> = diagnostics
+        .iter()
+        .map(|d| {
+            let loc = d.span.map(|s| sources.locate(s));
+            JsonDiagnostic {
+                diagnostic: d,
+                file: loc.as_ref().map(|l| l.file.clone()),
+                line: loc.as_ref().map(|l| l.line),
+                column: loc.as_ref().map(|l| l.column),
+            }
+        })
+        .collect();
+    serde_json::json!(items)
+}
+
+/// Renders warnings (see [`crate::compile::lint`]) as a person reads them.
+pub fn render_warnings(sources: &Sources, warnings: &[Diagnostic], color: bool) -> String {
+    let mut out = render_all(sources, warnings, color, true);
+    let n = warnings.len();
+    out.push_str(&format!("{n} warning{}\n", if n == 1 { "" } else { "s" }));
+    out
+}
+
+fn render_all(sources: &Sources, diagnostics: &[Diagnostic], color: bool, warning: bool) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    for (i, d) in diagnostics.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut report = Report::new(sources, d);
+        report.warning = warning;
+        if handler.render_report(&mut out, &report).is_err() {
+            out.push_str(&format!("error: {}\n", d.message));
+        }
+    }
+    out
 }
 
 impl fmt::Display for LoadError {
@@ -158,6 +176,7 @@ const MAX_SHOWN_LINE: usize = 500;
 /// Adapter giving one diagnostic miette's view of it.
 #[derive(Debug)]
 struct Report {
+    warning: bool,
     message: String,
     source: Option<NamedSource<String>>,
     labels: Vec<miette::LabeledSpan>,
@@ -181,6 +200,7 @@ impl Report {
         });
         if let Some(at) = too_long {
             return Report {
+                warning: false,
                 message: format!("{}\n  at {at}", d.message),
                 source: None,
                 labels: Vec::new(),
@@ -203,6 +223,7 @@ impl Report {
             None => (None, Vec::new()),
         };
         Report {
+            warning: false,
             message: d.message.clone(),
             source,
             labels,
@@ -220,6 +241,13 @@ impl fmt::Display for Report {
 impl std::error::Error for Report {}
 
 impl miette::Diagnostic for Report {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.warning {
+            miette::Severity::Warning
+        } else {
+            miette::Severity::Error
+        })
+    }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }

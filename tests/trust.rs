@@ -559,3 +559,42 @@ fn control_characters_in_names_are_escaped_for_people_and_exact_in_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["explanation"]["request"]["principal"], name, "{v}");
 }
+
+// ---- 4 and 9: what validate warns about --------------------------------------
+
+#[test]
+fn validate_warns_about_undeclared_attributes_and_tenant_crossing_rules() {
+    let policy = temp_file(
+        "warn.policy",
+        r#"type organization
+type deployment in organization
+action runs.launch, runs.view
+role launcher on deployment { runs.launch }
+organization hooli
+deployment staging in organization:hooli
+user gavin in organization:hooli with team = data
+assign launcher on deployment:staging to everyone
+grant runs.view on deployment:staging to users where team = data
+deny * to users where status = banend
+"#,
+    );
+    let out = grantlog().arg("validate").arg(&policy).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = stderr.replace(policy.to_str().unwrap(), "warn.policy");
+    assert_snapshot!(stderr);
+    let out = grantlog()
+        .args(["validate", "--format", "json"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"], serde_json::json!([]));
+    let lines: Vec<u64> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [8, 9, 9, 10]);
+}

@@ -388,9 +388,24 @@ fn run(cli: Cli) -> Result<u8, Error> {
                         m.groups.len(),
                         m.tests.iter().map(|t| t.expectations.len()).sum::<usize>()
                     );
+                    let warnings = crate::compile::lint(m);
                     match format {
-                        Format::Json => print_raw(&json(&serde_json::json!({ "errors": [] }))),
-                        Format::Text => print(&format!("{summary}\n")),
+                        Format::Json => print_json(&serde_json::json!({
+                            "errors": [],
+                            "warnings": crate::error::located(&m.sources, &warnings),
+                        })),
+                        Format::Text => {
+                            if !warnings.is_empty() {
+                                let stderr = std::io::stderr();
+                                let text = crate::error::render_warnings(
+                                    &m.sources,
+                                    &warnings,
+                                    color(&stderr),
+                                );
+                                let _ = stderr.lock().write_all(text.as_bytes());
+                            }
+                            print(&format!("{summary}\n"));
+                        }
                     }
                     Ok(0)
                 }

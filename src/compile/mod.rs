@@ -2,7 +2,9 @@
 
 mod check;
 pub mod ids;
+mod lint;
 pub mod model;
 pub(crate) mod structure;
 
 pub use check::{check, extend, MAX_DEPTH, MAX_RANK};
+pub use lint::lint;
