@@ -10,7 +10,7 @@ pub mod error;
 pub mod eval;
 pub mod explain;
 pub mod facts;
-mod load;
+pub(crate) mod load;
 pub mod policy_test;
 pub mod query;
 pub mod scim;

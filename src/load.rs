@@ -16,7 +16,7 @@ pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Bounds on what one load accepts; a policy past any of them is rejected
 /// with an error saying which. Type paths are bounded by
-/// [`crate::eval::index::MAX_TYPE_PATHS`] (4,096) and ranks by
+/// [`crate::eval::index::MAX_TYPE_PATHS`] (256) and ranks by
 /// [`crate::compile::MAX_RANK`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -186,10 +186,7 @@ pub fn read_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Sources, Error> {
     let mut sources = Sources::default();
     for path in paths {
         for file in expand(path.as_ref())? {
-            let bytes = std::fs::read(&file).map_err(|source| Error::Io {
-                path: file.display().to_string(),
-                source,
-            })?;
+            let bytes = read_bounded(&file, MAX_FILE_BYTES)?;
             let text = String::from_utf8(bytes).map_err(|e| {
                 let at = e.utf8_error().valid_up_to();
                 let before = &e.as_bytes()[..at];
@@ -215,14 +212,38 @@ pub fn read_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Sources, Error> {
 pub fn read_data<P: AsRef<Path>>(paths: &[P], sources: &mut Sources) -> Result<(), Error> {
     for path in paths {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = read_bounded(path, MAX_FILE_BYTES)?;
         let name = path.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|e| Error::Io {
+            path: name.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
         crate::facts::Facts::from_json(&name, &text)?.add_to(&name, sources)?;
     }
     Ok(())
+}
+
+/// The bytes of `path`, at most `limit` of them: the limit is checked while
+/// reading, so that a device or a huge file is refused after `limit` bytes,
+/// not read whole.
+pub fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() > limit {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {limit} bytes, the most a policy or facts file may hold; split it into several files"),
+        )));
+    }
+    Ok(bytes)
 }
 
 fn expand(path: &Path) -> Result<Vec<PathBuf>, Error> {

@@ -153,8 +153,19 @@ impl Sources {
             file: file.name.clone(),
             line,
             column,
-            text: file.line_text(line).trim().to_string(),
+            text: shortened(file.line_text(line).trim()),
         }
+    }
+}
+
+/// Longest line text a [`Location`] carries, in characters: a minified or
+/// hostile line is cited by position, with its start.
+const MAX_CITED_LINE: usize = 200;
+
+fn shortened(line: &str) -> String {
+    match line.char_indices().nth(MAX_CITED_LINE) {
+        None => line.to_string(),
+        Some((end, _)) => format!("{}...", &line[..end]),
     }
 }
 

@@ -598,3 +598,56 @@ deny * to users where status = banend
         .collect();
     assert_eq!(lines, [8, 9, 9, 10]);
 }
+
+// ---- bounded work on every input ------------------------------------------------
+
+#[test]
+fn pathological_models_are_refused_with_a_clear_error() {
+    // A chain of 2,000 types.
+    let mut chain = String::from("type t0\n");
+    for i in 1..2000 {
+        chain += &format!("type t{i} in t{}\n", i - 1);
+    }
+    let err = load_err(&chain);
+    assert!(err.contains("is nested more than 64 types deep"), "{err}");
+    // A type with more than 256 paths of types below it.
+    let mut fan = String::from("type t0\ntype t1 in t0\n");
+    for i in 2..16 {
+        fan += &format!("type t{i} in t{}, t{}\n", i - 1, i - 2);
+    }
+    let err = load_err(&fan);
+    assert!(err.contains("distinct paths of types below it"), "{err}");
+    // A 10,000-role chain of `includes`.
+    let mut roles = String::from("type t\naction read\nrole r0 on t { read }\n");
+    for i in 1..10_000 {
+        roles += &format!("role r{i} on t includes r{} {{ }}\n", i - 1);
+    }
+    let err = load_err(&roles);
+    assert!(err.contains("includes roles more than 64 levels deep"), "{err}");
+}
+
+#[test]
+fn huge_names_and_lines_are_shortened_in_every_message() {
+    let long = "v".repeat(300_000);
+    let err = load_err(&format!(
+        "type t\naction read\nrole viewer on t {{ read }}\nt n\nuser u\nassign {long} on t:n to u\n"
+    ));
+    assert!(err.len() < 2_000, "{}", err.len());
+    assert!(err.contains("unknown role `vvvvvvvvvv"), "{err}");
+    // A 5 MB line is cited by position, and an explanation quotes its start.
+    let line = format!("user u # {}\n", "x".repeat(5_000_000));
+    let s = load(&format!(
+        "type t\naction read\nrole r on t {{ read }}\nt n\n{line}assign r on t:n to u\n"
+    ));
+    let why = s.explain("u", "read", "t:n").to_string();
+    assert!(why.len() < 2_000, "{}", why.len());
+}
+
+#[test]
+fn a_file_past_the_size_limit_is_refused_while_reading() {
+    if !std::path::Path::new("/dev/zero").exists() {
+        return;
+    }
+    let err = Snapshot::from_paths(&["/dev/zero"]).unwrap_err().to_string();
+    assert!(err.contains("larger than 268435456 bytes"), "{err}");
+}

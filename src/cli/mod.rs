@@ -455,9 +455,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
             file,
             homes,
         } => {
-            let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
+            let bytes = crate::load::read_bounded(&file, crate::MAX_FILE_BYTES)?;
+            let text = String::from_utf8(bytes).map_err(|e| Error::Io {
                 path: file.display().to_string(),
-                source,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             })?;
             let facts = crate::scim::import(&file.display().to_string(), &text, &homes)?;
             print_json(&facts);

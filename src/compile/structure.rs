@@ -8,12 +8,97 @@ use super::model::Model;
 use crate::error::Diagnostic;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+/// Deepest chain of role inclusions.
+pub const MAX_INCLUDE_DEPTH: usize = 64;
+
 /// Every structural problem of the model.
 pub fn check(m: &Model) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
     cycles(m, &mut errors);
+    if errors.is_empty() {
+        depths(m, &mut errors);
+    }
     ranks(m, &mut errors);
     errors
+}
+
+/// No chain of types is deeper than nodes may nest (a type nested deeper
+/// could never have a node, and each level multiplies the work of indexing
+/// the paths of types below every type), and no chain of role inclusions is
+/// deeper than [`MAX_INCLUDE_DEPTH`] (the closure of a chain grows with the
+/// square of its length).
+fn depths(m: &Model, errors: &mut Vec<Diagnostic>) {
+    let types: Vec<Vec<usize>> = m
+        .types
+        .iter()
+        .map(|t| t.parents.iter().map(|p| p.index()).collect())
+        .collect();
+    if let Some(t) = deepest(&types, MAX_DEPTH) {
+        errors.push(
+            Diagnostic::new(
+                format!(
+                    "type `{}` is nested more than {MAX_DEPTH} types deep",
+                    m.types[t].name
+                ),
+                m.types[t].span,
+            )
+            .label("no node of this type could be declared")
+            .help(format!(
+                "nodes nest at most {MAX_DEPTH} levels: shorten the chain of `in` clauses"
+            )),
+        );
+    }
+    let roles: Vec<Vec<usize>> = m
+        .roles
+        .iter()
+        .map(|r| r.includes.iter().map(|(i, _)| i.index()).collect())
+        .collect();
+    if let Some(r) = deepest(&roles, MAX_INCLUDE_DEPTH) {
+        errors.push(
+            Diagnostic::new(
+                format!(
+                    "role `{}` includes roles more than {MAX_INCLUDE_DEPTH} levels deep",
+                    m.roles[r].name
+                ),
+                m.roles[r].span,
+            )
+            .label("too long a chain of `includes`")
+            .help("a role may include many roles, but through at most 64 levels: include the roles further down directly"),
+        );
+    }
+}
+
+/// The first item whose longest chain of `edges` is longer than `max`, in
+/// an acyclic graph (computed with an explicit stack, so that a long chain
+/// cannot overflow the call stack).
+fn deepest(edges: &[Vec<usize>], max: usize) -> Option<usize> {
+    let mut depth: Vec<Option<usize>> = vec![None; edges.len()];
+    for start in 0..edges.len() {
+        let mut stack = vec![start];
+        while let Some(&t) = stack.last() {
+            if depth[t].is_some() {
+                stack.pop();
+                continue;
+            }
+            let pending: Vec<usize> = edges[t]
+                .iter()
+                .copied()
+                .filter(|&p| depth[p].is_none())
+                .collect();
+            if pending.is_empty() {
+                let d = edges[t]
+                    .iter()
+                    .filter_map(|&p| depth[p])
+                    .max()
+                    .map_or(0, |d| d + 1);
+                depth[t] = Some(d);
+                stack.pop();
+            } else {
+                stack.extend(pending);
+            }
+        }
+    }
+    (0..edges.len()).find(|&t| depth[t].unwrap_or(0) > max)
 }
 
 /// A role ranks at least as high as every role it includes; otherwise

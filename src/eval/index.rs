@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// Most distinct type paths below one type (the bound keeps per-principal
 /// tables small when types have several parents).
-pub const MAX_TYPE_PATHS: usize = 4096;
+pub const MAX_TYPE_PATHS: usize = 256;
 
 /// The descendant type paths below one node type.
 ///
