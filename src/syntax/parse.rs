@@ -104,15 +104,133 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     } else {
         format!("expected {}, found {found}", one_of(&expected))
     };
-    let d = Diagnostic::new(message, Span::new(file, pos, end.min(text.len())));
     if unterminated {
-        d.label("this string has no closing quote")
-            .help("close the string with `\"` on the same line")
-    } else {
-        d.label("not expected here").help(
-            "each statement starts with a keyword (`type`, `role`, `assign`, `grant`, `deny`, `user`, `group`, ...) or a node type; see grammar/README.md",
-        )
+        return Diagnostic::new(message, Span::new(file, pos, end.min(text.len())))
+            .label("this string has no closing quote")
+            .help("close the string with `\"` on the same line");
     }
+    if let Some(d) = in_braces(file, text, pos) {
+        return d;
+    }
+    let d = Diagnostic::new(message, Span::new(file, pos, end.min(text.len())))
+        .label("not expected here");
+    if expected.is_empty() || expected.contains(&"a statement") {
+        return d.help("each statement starts with a keyword (`type`, `role`, `assign`, `grant`, `deny`, `user`, `group`, ...) or a node type; see grammar/README.md");
+    }
+    let line = &text[text[..pos].rfind('\n').map_or(0, |i| i + 1)..pos];
+    match line.split_whitespace().next().and_then(form) {
+        Some(form) => d.help(format!("the statement reads `{form}`")),
+        None => d.help("see grammar/README.md for the form of this statement"),
+    }
+}
+
+/// The form of the statement that starts with `word`, as grammar/README.md
+/// writes it.
+fn form(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "type" => "type NAME [in TYPE, ...] [combine MODE, ...]",
+        "action" => "action ACTION, ...",
+        "attribute" => "attribute KEY, ... | attribute KEY in VALUE, ...",
+        "role" => "role NAME on TYPE, ... [rank N] [includes ROLE, ...] [not overridable] { ACTION, ... }",
+        "creator" => "creator of TYPE, ... holds ROLE [while assigned]",
+        "default" => "default ROLE on TYPE [to WHO]",
+        "deny" => "deny ACTION, ... | * [on TYPE:NAME] to WHO",
+        "grant" => "grant ACTION, ... on TYPE:NAME to WHO, ...",
+        "assign" => "assign ROLE on TYPE:NAME to WHO, ...",
+        "constraint" => "constraint exactly one | at most one | at least one ROLE per TYPE",
+        "user" | "service" | "human" => {
+            "[service] user NAME [in TYPE:NAME, ...] [status VALUE] [with KEY = VALUE, ...]"
+        }
+        "group" => "group NAME [in TYPE:NAME, ...] { MEMBER, ... }",
+        "add" => "add MEMBER, ... to group NAME",
+        "expect" => "expect allow | deny USER ACTION TYPE:NAME [by ROLE]",
+        "option" => "option lookalike_names",
+        _ => return None,
+    })
+}
+
+/// A mistake inside a `{ ... }` list (a group's members, a role's actions):
+/// the list is never closed, two items lack a comma between them, or a
+/// group lists a selector.
+fn in_braces(file: FileId, text: &str, pos: usize) -> Option<Diagnostic> {
+    let open = text[..pos].rfind('{')?;
+    if text[open..pos].contains('}') {
+        return None;
+    }
+    let statement_start = text[..open].rfind('\n').map_or(0, |i| i + 1);
+    let head = text[statement_start..open].trim_start();
+    let group = head.starts_with("group");
+    if !group && !head.starts_with("role") {
+        return None;
+    }
+    let what = if group { "member" } else { "action" };
+    // The list runs to its `}`, or to the end of its line when it is never
+    // closed before the next statement.
+    let rest = &text[open + 1..];
+    let close = rest.find('}');
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    let next_statement = rest[line_end..]
+        .split('\n')
+        .skip(1)
+        .scan(line_end + 1, |at, line| {
+            let here = *at;
+            *at += line.len() + 1;
+            Some((here, line))
+        })
+        .find(|(_, line)| {
+            let word = line.split_whitespace().next().unwrap_or("");
+            super::STATEMENT_STARTS.contains(&word)
+        })
+        .map(|(at, _)| at);
+    if close.is_none_or(|c| next_statement.is_some_and(|n| n < c)) {
+        return Some(
+            Diagnostic::new(
+                "this `{` is never closed",
+                Span::new(file, open, open + 1),
+            )
+            .label("opened here")
+            .help(format!("end the list of {what}s with `}}`")),
+        );
+    }
+    let body = &rest[..close?];
+    for item in body.split(',') {
+        let words: Vec<(usize, &str)> = item
+            .split_whitespace()
+            .map(|w| (w.as_ptr() as usize - text.as_ptr() as usize, w))
+            .collect();
+        if group {
+            if let Some(&(w, word)) = words.first() {
+                if word == "users" || word == "everyone" || word == "service" || word == "human" {
+                    return Some(
+                        Diagnostic::new(
+                            format!("a group lists its members by name, not `{word} ...`"),
+                            Span::new(file, w, w + word.len()),
+                        )
+                        .label("a selector")
+                        .help("`users where ...` already selects users in a rule: give the role to it directly, e.g. `assign ROLE on NODE to users where dept = contract`"),
+                    );
+                }
+            }
+        }
+        let expected_words = match words.first() {
+            Some((_, "group")) => 2,
+            _ => 1,
+        };
+        let quoted = item.contains('"');
+        if words.len() > expected_words && !quoted {
+            let (w, word) = words[expected_words];
+            let (_, before) = words[expected_words - 1];
+            return Some(
+                Diagnostic::new(
+                    format!("expected `,` or `}}` after `{before}`, found `{word}`"),
+                    Span::new(file, w, w + word.len()),
+                )
+                .label("another item without a comma before it")
+                .help(format!("separate the {what}s with commas: `{before}, {word}`")),
+            );
+        }
+    }
+    None
 }
 
 fn one_of(items: &[&str]) -> String {
