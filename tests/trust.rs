@@ -651,3 +651,47 @@ fn a_file_past_the_size_limit_is_refused_while_reading() {
     let err = Snapshot::from_paths(&["/dev/zero"]).unwrap_err().to_string();
     assert!(err.contains("larger than 268435456 bytes"), "{err}");
 }
+
+// ---- errors that mislead ---------------------------------------------------------
+
+#[test]
+fn errors_name_what_a_name_really_is() {
+    assert_snapshot!(load_err(
+        "type workspace\naction app.edit\nrole editor on workspace { app.edit }\nworkspace w\nuser alice\ngroup devs { alice }\nassign editor on workspace:w to devs\ngrant editor on workspace:w to alice\nassign editor on workspace:w to group alice\n"
+    ));
+}
+
+#[test]
+fn declaration_order_does_not_matter_for_roles() {
+    // Facts before the model, as when a facts file sorts before the model
+    // file in a directory.
+    let s = load(
+        "type domain\naction read\nassign reader on domain:d to alice\ndefault reader on domain\ncreator of domain holds reader\ndomain d created by alice\nuser alice\nrole reader on domain { read }\n",
+    );
+    allow(&s, "alice", "read", "domain:d");
+    let dir = std::env::temp_dir().join(format!("grantlog-trust-order-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a-facts.policy"), "domain d\nuser alice\nassign reader on domain:d to alice\n").unwrap();
+    std::fs::write(dir.join("b-model.policy"), "type domain\naction read\nrole reader on domain { read }\ntest \"t\" {\n  expect allow alice read domain:d\n}\n").unwrap();
+    let s = Snapshot::from_paths(&[&dir]).unwrap();
+    allow(&s, "alice", "read", "domain:d");
+    // `grantlog test DIR` loads the directory as one policy.
+    let out = grantlog().arg("test").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().last(), Some("1 passed, 0 failed"));
+}
+
+#[test]
+fn syntax_errors_inside_lists_say_what_is_wrong() {
+    let cases = [
+        "user alice\nuser devs\ngroup g { alice devs }\n",
+        "user alice\ngroup g { alice\nuser bob\n",
+        "type t\nrole r on t { read\n",
+        "group contractors { users where dept = contract }\n",
+        "type t\nassign r t:n to alice\n",
+    ];
+    let out: Vec<String> = cases.iter().map(|c| load_err(c)).collect();
+    assert_snapshot!(out.join("\n"));
+    // A byte order mark is not text.
+    load("\u{feff}type t\n");
+}

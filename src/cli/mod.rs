@@ -121,10 +121,12 @@ enum Command {
         common: Common,
     },
     /// Run the `test` blocks of policies; each directory or file given is
-    /// one policy. Exit status 1 if any expectation fails.
-    #[command(after_help = "Example: grantlog test policies/")]
+    /// one policy (a directory's `*.policy` files load together). Exit
+    /// status 1 if any expectation fails.
+    #[command(after_help = "Example: grantlog test policies/dify.policy")]
     Test {
-        /// Policy files or directories (default: ./policies).
+        /// Policy files or directories (default: each file in ./policies,
+        /// on its own).
         paths: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -506,29 +508,24 @@ pub(crate) fn render_roles(roles: &crate::Roles) -> String {
 }
 
 fn test(paths: Vec<PathBuf>, format: Format) -> Result<u8, Error> {
-    let paths = if paths.is_empty() {
-        vec![PathBuf::from("policies")]
+    // Each path given is one policy: a directory is all its `*.policy` files
+    // together. With none, each shipped example under ./policies is tested
+    // on its own.
+    let policies = if paths.is_empty() {
+        let dir = PathBuf::from("policies");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|source| Error::Io {
+                path: dir.display().to_string(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.extension().is_some_and(|e| e == "policy"))
+            .collect();
+        files.sort();
+        files
     } else {
         paths
     };
-    // A directory of policies: each *.policy file is one policy.
-    let mut policies = Vec::new();
-    for p in &paths {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| Error::Io {
-                    path: p.display().to_string(),
-                    source,
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|e| e == "policy"))
-                .collect();
-            files.sort();
-            policies.extend(files);
-        } else {
-            policies.push(p.clone());
-        }
-    }
     let mut all = crate::policy_test::Report::default();
     for p in &policies {
         let report = Snapshot::from_paths(&[p])?.run_tests();

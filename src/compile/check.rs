@@ -443,6 +443,10 @@ impl Checker {
         if let Some(id) = self.find(&name.text) {
             return Some(id);
         }
+        if let Some(d) = self.other_kind(kind, name) {
+            self.errors.push(d);
+            return None;
+        }
         let candidates = self.known();
         let mut d = Diagnostic::new(
             format!("unknown {} `{}`", kind.word(), short(&name.text)),
@@ -455,6 +459,36 @@ impl Checker {
         };
         self.errors.push(d);
         None
+    }
+
+    /// A name used as one kind that names another: a group written where a
+    /// user goes, a user after `group`, a role where an action goes.
+    fn other_kind(&self, kind: Kind, name: &Name) -> Option<Diagnostic> {
+        let n = short(&name.text);
+        let q = quote(&name.text);
+        let (message, help) = match kind {
+            Kind::Principal if self.m.names.groups.contains_key(name.text.as_str()) => (
+                format!("`{n}` is a group, not a user"),
+                format!("write `group {q}` to name the group"),
+            ),
+            Kind::Group if self.m.names.principals.contains_key(name.text.as_str()) => (
+                format!("`{n}` is a user, not a group"),
+                format!("write `{q}` without `group` to name the user"),
+            ),
+            Kind::Action if self.m.names.roles.contains_key(&name.text) => (
+                format!("`{n}` is a role, not an action"),
+                format!("`assign {n} on NODE to WHO` gives a role; `grant` and `deny` name actions"),
+            ),
+            _ => return None,
+        };
+        Some(
+            Diagnostic::new(message, name.span)
+                .label(match kind {
+                    Kind::Action => "not an action".to_string(),
+                    _ => format!("not a {}", kind.word()),
+                })
+                .help(help),
+        )
     }
 
     fn node(&mut self, r: &ast::NodeRef) -> Option<NodeId> {
@@ -706,7 +740,16 @@ impl Checker {
             }
         }
         let mut modes: Vec<Option<Vec<Mode>>> = vec![None; self.m.types.len()];
-        for item in items {
+        // Types and roles first, so that a statement may use a role (or a
+        // node a type) declared further down, or in a later file.
+        let model = |i: &&&Item| matches!(i.statement, Statement::Type { .. } | Statement::Role { .. });
+        let ordered: Vec<&Item> = items
+            .iter()
+            .filter(model)
+            .chain(items.iter().filter(|i| !model(i)))
+            .copied()
+            .collect();
+        for item in ordered {
             let span = item.span;
             match &item.statement {
                 Statement::Type {
