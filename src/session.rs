@@ -116,7 +116,8 @@ impl Session {
         if line.is_empty() || line.starts_with('#') {
             return Outcome::Output(String::new());
         }
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let words = words(line);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
         let args = &words[1..];
         match words[0] {
             ":quit" | ":q" | ":exit" => Outcome::Quit,
@@ -139,11 +140,11 @@ impl Session {
             "what-can" => self.what_can(args),
             "roles" => self.roles(args),
             "retract" => self.retract(line["retract".len()..].trim()),
-            w if w.starts_with(':') => Outcome::Error(format!("unknown command `{w}`; type :help")),
-            _ if line.ends_with('?') && words.len() == 3 => {
+            _ if words.len() == 3 && words[2].ends_with('?') => {
                 let last = words[2].trim_end_matches('?');
                 self.ask(&[words[0], words[1], last], Ask::Check)
             }
+            w if w.starts_with(':') => Outcome::Error(format!("unknown command `{w}`; type :help")),
             _ => self.add(line),
         }
     }
@@ -286,18 +287,33 @@ impl Session {
         let Some(target) = canonical(text) else {
             return Outcome::Error(format!("`{text}` is not a statement"));
         };
+        // A statement typed before, or the declaration of the user, group or
+        // node it names (`retract user mal` takes back `user mal in ...`).
+        let declared = |t: &str| declaration(t);
         let Some(i) = self
             .additions
             .iter()
-            .position(|a| canonical(a).as_deref() == Some(&target))
+            .rposition(|a| canonical(a).as_deref() == Some(&target))
+            .or_else(|| {
+                let key = declared(text)?;
+                self.additions
+                    .iter()
+                    .rposition(|a| declared(a).as_ref() == Some(&key))
+            })
         else {
             return Outcome::Error(format!(
                 "`{target}` was not added in this session (see :session); statements from files are changed in the files"
             ));
         };
         let mut additions = self.additions.clone();
-        additions.remove(i);
-        self.rebuild(self.files.clone(), additions, "retracted")
+        let taken = additions.remove(i);
+        match self.rebuild(self.files.clone(), additions, "retracted") {
+            Outcome::Error(e) => Outcome::Error(format!(
+                "cannot retract `{}`: what is left of the session does not load without it\n{e}",
+                crate::error::short(taken.trim())
+            )),
+            done => done,
+        }
     }
 
     fn rebuild(&mut self, files: Vec<PathBuf>, additions: Vec<String>, done: &str) -> Outcome {
@@ -433,4 +449,60 @@ fn help() -> String {
     out.lines()
         .map(|l| l.trim_end().to_string() + "\n")
         .collect()
+}
+
+/// The words of a REPL line: split at white space outside quoted names
+/// (`app:"lead scorer"` is one word, quotes kept), up to a `#` comment.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        if quoted {
+            cur.push(c);
+            match c {
+                '\\' if !escaped => {
+                    escaped = true;
+                    continue;
+                }
+                '"' if !escaped => quoted = false,
+                _ => {}
+            }
+            escaped = false;
+            continue;
+        }
+        match c {
+            '#' => break,
+            '"' => {
+                quoted = true;
+                cur.push(c);
+            }
+            c if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// What a user, group or node declaration declares (`user mal`, `group
+/// ops`, `app:chatbot`), for retracting it by name.
+fn declaration(text: &str) -> Option<(String, String)> {
+    let file = syntax::parse(0, text).ok()?;
+    let [item] = file.items.as_slice() else {
+        return None;
+    };
+    match &item.statement {
+        Statement::Principal { name, .. } => Some(("user".into(), name.text.clone())),
+        Statement::Group { name, .. } => Some(("group".into(), name.text.clone())),
+        Statement::Node { ty, name, .. } => Some((ty.text.clone(), name.text.clone())),
+        _ => None,
+    }
 }

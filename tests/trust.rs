@@ -695,3 +695,56 @@ fn syntax_errors_inside_lists_say_what_is_wrong() {
     // A byte order mark is not text.
     load("\u{feff}type t\n");
 }
+
+// ---- the REPL --------------------------------------------------------------
+
+#[test]
+fn the_repl_retracts_declarations_reads_comments_and_quoted_names() {
+    use grantlog::session::{Outcome, Session};
+    let mut s = Session::new(vec!["policies/agent-platform.policy".into()]).unwrap();
+    let out = |o: Outcome| match o {
+        Outcome::Output(t) | Outcome::Error(t) => t,
+        Outcome::Quit => String::new(),
+    };
+    // A question about a quoted name with spaces, with a comment after it.
+    assert_eq!(
+        out(s.execute("alice data.edit application:\"ds test application\"? # the creator")),
+        "allow  (role data_edit allows data.edit)\n"
+    );
+    // A typed user, then retracted by its declaration's name.
+    assert_eq!(out(s.execute("user mal in enterprise:acme")), "ok\n");
+    assert_eq!(out(s.execute("assign member on workspace:product to mal")), "ok\n");
+    assert!(out(s.execute("mal app.create workspace:product?")).starts_with("allow"));
+    let refused = out(s.execute("retract user mal"));
+    assert!(
+        refused.starts_with("cannot retract `user mal in enterprise:acme`: what is left of the session does not load without it"),
+        "{refused}"
+    );
+    assert!(refused.contains("unknown user `mal`"), "{refused}");
+    assert_eq!(
+        out(s.execute("retract assign member on workspace:product to mal")),
+        "retracted\n"
+    );
+    assert_eq!(out(s.execute("retract user mal")), "retracted\n");
+    assert!(out(s.execute("mal app.create workspace:product?")).contains("unknown principal `mal`"));
+    // Retracting a role a typed assignment still uses names the retraction.
+    assert_eq!(out(s.execute("role helper on workspace { app.list }")), "ok\n");
+    assert_eq!(out(s.execute("assign helper on workspace:product to gina")), "ok\n");
+    let refused = out(s.execute("retract role helper on workspace { app.list }"));
+    assert!(refused.starts_with("cannot retract `role helper"), "{refused}");
+}
+
+#[test]
+fn piped_input_that_ends_inside_braces_is_an_error() {
+    let out = grantlog()
+        .args(["repl", DIFY])
+        .write_stdin("group late { erin\ncarol app.edit app:chatbot?\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("the input ended inside a `{` that was never closed, in `group late { erin`"),
+        "{stderr}"
+    );
+}

@@ -48,10 +48,19 @@ fn piped(session: &mut Session) -> Result<u8, Error> {
                 failed = true;
                 print!("{text}");
             }
-            Outcome::Quit => break,
+            Outcome::Quit => return Ok(u8::from(failed)),
         }
     }
     let _ = std::io::stdout().flush();
+    if !pending.trim().is_empty() {
+        // The input ended inside a `{ ... }` that was never closed: nothing
+        // of it was run, and the script is not what its author meant.
+        let first = pending.lines().next().unwrap_or("");
+        return Err(Error::Usage(format!(
+            "<stdin>: the input ended inside a `{{` that was never closed, in `{}`; close it with `}}`",
+            crate::error::short(first.trim())
+        )));
+    }
     Ok(u8::from(failed))
 }
 
