@@ -17,9 +17,9 @@
 
 use crate::decision::{Decision, Effect, Request};
 use crate::error::{Diagnostic, LoadError};
-use crate::facts::Facts;
 use crate::eval::snapshot::Snapshot;
 use crate::eval::update::{self, Update};
+use crate::facts::Facts;
 use crate::load::Limits;
 use crate::source::Sources;
 use arc_swap::ArcSwap;
@@ -299,7 +299,11 @@ impl Engine {
         // Facts from data join the batch already lowered, never as text.
         for (facts, into, name) in [
             (&batch.add_facts, &mut add, format!("<update {n}>")),
-            (&batch.remove_facts, &mut remove, format!("<update {n}: removed>")),
+            (
+                &batch.remove_facts,
+                &mut remove,
+                format!("<update {n}: removed>"),
+            ),
         ] {
             let files = match facts.add_to(&name, &mut sources) {
                 Ok(files) => files,

@@ -298,7 +298,9 @@ pub fn did_you_mean<'a>(
     }
     let best = candidates
         .into_iter()
-        .filter(|c| c.len() <= LONGEST && c.len().abs_diff(name.len()) <= name.len().max(c.len()) / 3 + 1)
+        .filter(|c| {
+            c.len() <= LONGEST && c.len().abs_diff(name.len()) <= name.len().max(c.len()) / 3 + 1
+        })
         .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|&(d, c)| d <= (name.len().max(c.len()) / 3).max(1))
         .min()?;

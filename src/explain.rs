@@ -5,13 +5,13 @@
 
 use crate::compile::ids::*;
 use crate::compile::model::Model;
-use crate::syntax::names::quote;
 use crate::decision::{Effect, Request, RequestError};
 use crate::eval::index::Index;
 use crate::eval::program::*;
 use crate::eval::snapshot::Snapshot;
 use crate::eval::universe::{evaluate, Derived, Scope};
 use crate::source::Location;
+use crate::syntax::names::quote;
 use serde::Serialize;
 use std::fmt::{self, Write};
 

@@ -160,6 +160,9 @@ pub struct GrantFact {
     pub to: SubjectFact,
 }
 
+/// A field that cannot be lowered: its JSON path, and what is wrong.
+type FieldError = (String, String);
+
 /// One fact lowered: the statement, and the text that shows it.
 struct Lowered {
     path: String,
@@ -210,9 +213,7 @@ impl Line {
     fn ident(&mut self, text: &str, what: &str, dotted: bool) -> Result<Name, String> {
         let ok = |part: &str| {
             let mut chars = part.chars();
-            chars
-                .next()
-                .is_some_and(|c| c.is_alphabetic() || c == '_')
+            chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
                 && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
         };
         let valid = if dotted {
@@ -344,12 +345,12 @@ impl Facts {
     /// Each fact as a statement in file `first + i`, with its JSON path
     /// (`/users/3`) and the text that shows it; or the first field that
     /// cannot be lowered, with its path.
-    fn lower(&self, first: FileId) -> Result<Vec<Lowered>, (String, String)> {
+    fn lower(&self, first: FileId) -> Result<Vec<Lowered>, FieldError> {
         let mut out: Vec<Lowered> = Vec::new();
         let mut file = first;
         let mut next = |path: String,
-                        build: &dyn Fn(&mut Line) -> Result<Statement, (String, String)>|
-         -> Result<(), (String, String)> {
+                        build: &dyn Fn(&mut Line) -> Result<Statement, FieldError>|
+         -> Result<(), FieldError> {
             let mut line = Line::new(file);
             let statement = build(&mut line)?;
             out.push(Lowered {
@@ -360,7 +361,7 @@ impl Facts {
             file += 1;
             Ok(())
         };
-        fn at(path: &str, field: &str) -> impl FnOnce(String) -> (String, String) {
+        fn at(path: &str, field: &str) -> impl FnOnce(String) -> FieldError {
             let path = format!("{path}/{field}");
             move |what| (path, what)
         }
@@ -520,7 +521,9 @@ impl Facts {
             )
         };
         let subject = |s| match s {
-            SubjectKind::Principal(p) => Some(SubjectFact::User(m.principals[p.index()].name.clone())),
+            SubjectKind::Principal(p) => {
+                Some(SubjectFact::User(m.principals[p.index()].name.clone()))
+            }
             SubjectKind::Group(g) => Some(SubjectFact::Group(m.groups[g.index()].name.clone())),
             SubjectKind::Selector(_) => None,
         };

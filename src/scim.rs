@@ -80,12 +80,21 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
                 )
             })?;
             if let Some(id) = &id {
-                if names.insert(id.clone(), (false, user.to_string())).is_some() {
-                    return Err(bad(&at(i, "id"), format!("a second resource with id `{id}`: ids must be unique")));
+                if names
+                    .insert(id.clone(), (false, user.to_string()))
+                    .is_some()
+                {
+                    return Err(bad(
+                        &at(i, "id"),
+                        format!("a second resource with id `{id}`: ids must be unique"),
+                    ));
                 }
             }
             if !user_names.insert(user.to_string()) {
-                return Err(bad(&at(i, "userName"), format!("a second User named `{user}`: userNames must be unique")));
+                return Err(bad(
+                    &at(i, "userName"),
+                    format!("a second User named `{user}`: userNames must be unique"),
+                ));
             }
             facts.users.push(
                 user_fact(r, user, homes).map_err(|(field, what)| bad(&at(i, &field), what))?,
@@ -98,12 +107,21 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
                 )
             })?;
             if let Some(id) = &id {
-                if names.insert(id.clone(), (true, group.to_string())).is_some() {
-                    return Err(bad(&at(i, "id"), format!("a second resource with id `{id}`: ids must be unique")));
+                if names
+                    .insert(id.clone(), (true, group.to_string()))
+                    .is_some()
+                {
+                    return Err(bad(
+                        &at(i, "id"),
+                        format!("a second resource with id `{id}`: ids must be unique"),
+                    ));
                 }
             }
             if !group_names.insert(group.to_string()) {
-                return Err(bad(&at(i, "displayName"), format!("a second Group named `{group}`: group displayNames must be unique")));
+                return Err(bad(
+                    &at(i, "displayName"),
+                    format!("a second Group named `{group}`: group displayNames must be unique"),
+                ));
             }
             groups.push((i, group.to_string()));
         } else {

@@ -32,13 +32,17 @@ struct Org {
     denies: Vec<(Option<usize>, Option<usize>)>,
     /// (subject, action or all, node or everywhere): denies that live
     /// updates add and remove, duplicates and overlaps included
-    subject_denies: Vec<(Result<usize, usize>, Option<usize>, Option<usize>)>,
+    subject_denies: Vec<SubjectDeny>,
     /// creator rule: type -> role
     creator: Vec<(usize, usize)>,
     /// default: type -> role (for everyone in its home; all users live in node 0)
     defaults: Vec<(usize, usize)>,
     deny_banned: bool,
 }
+
+/// A deny on one subject (`Ok(user)` or `Err(group)`): action or all, node
+/// or everywhere.
+type SubjectDeny = (Result<usize, usize>, Option<usize>, Option<usize>);
 
 /// A generated role.
 #[derive(Clone, Debug)]
@@ -683,6 +687,154 @@ proptest! {
                 prop_assert_eq!(got, org.allowed(u, a, n), "{} {} {}\n{:?}\n{}", p, act, node, batch, text);
                 prop_assert_eq!(got, again.check(&p, &act, &node).is_allowed());
             }
+        }
+    }
+}
+
+/// A string an attacker might put in any field of a fact: words of the
+/// language, braces, quotes, line breaks, colons, look-alike letters.
+fn hostile() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        Just("role".to_string()),
+        Just("assign".to_string()),
+        Just("owner".to_string()),
+        Just("everyone".to_string()),
+        Just("group".to_string()),
+        Just("workspace:marketing".to_string()),
+        Just("team:acme".to_string()),
+        Just("\n".to_string()),
+        Just("\"".to_string()),
+        Just("{ * }".to_string()),
+        Just(" = ".to_string()),
+        Just(":".to_string()),
+        Just("e\u{301}".to_string()),
+        Just("\u{430}".to_string()),
+        "[a-z]{1,6}",
+    ];
+    proptest::collection::vec(pieces, 1..6).prop_map(|p| p.join(" "))
+}
+
+fn subject_fact() -> impl Strategy<Value = grantlog::facts::SubjectFact> {
+    use grantlog::facts::SubjectFact;
+    prop_oneof![
+        hostile().prop_map(SubjectFact::User),
+        hostile().prop_map(SubjectFact::Group),
+        Just(SubjectFact::User("carol".into())),
+        Just(SubjectFact::Group("support".into())),
+    ]
+}
+
+fn facts() -> impl Strategy<Value = grantlog::facts::Facts> {
+    use grantlog::facts::*;
+    let user = (
+        hostile(),
+        proptest::option::of(hostile()),
+        proptest::collection::btree_map(hostile(), hostile(), 0..3),
+    )
+        .prop_map(|(name, status, attributes)| UserFact {
+            name,
+            kind: None,
+            status,
+            homes: vec!["team:acme".into()],
+            attributes,
+        });
+    let assignment = (hostile(), hostile(), subject_fact())
+        .prop_map(|(role, on, to)| AssignmentFact { role, on, to });
+    let assignment = prop_oneof![
+        assignment,
+        subject_fact().prop_map(|to| AssignmentFact {
+            role: "editor".into(),
+            on: "workspace:marketing".into(),
+            to
+        }),
+    ];
+    let grant = (
+        proptest::collection::vec(hostile(), 1..3),
+        hostile(),
+        subject_fact(),
+    )
+        .prop_map(|(actions, on, to)| GrantFact { actions, on, to });
+    let group =
+        (hostile(), proptest::collection::vec(subject_fact(), 0..3)).prop_map(|(name, members)| {
+            GroupFact {
+                name,
+                homes: vec![],
+                members,
+            }
+        });
+    let node =
+        (hostile(), hostile(), proptest::option::of(hostile())).prop_map(|(ty, name, parent)| {
+            NodeFact {
+                ty,
+                name,
+                parent,
+                created_by: None,
+            }
+        });
+    (
+        proptest::collection::vec(user, 0..3),
+        proptest::collection::vec(group, 0..2),
+        proptest::collection::vec(assignment, 0..3),
+        proptest::collection::vec(grant, 0..2),
+        proptest::collection::vec(node, 0..2),
+    )
+        .prop_map(|(users, groups, assignments, grants, nodes)| Facts {
+            users,
+            groups,
+            assignments,
+            grants,
+            nodes,
+            ..Facts::default()
+        })
+}
+
+proptest! {
+    /// Whatever JSON facts hold, loaded with a policy or applied as a live
+    /// update, the policy's rules are exactly its files' rules.
+    #[test]
+    fn facts_from_any_source_never_change_the_rules(facts in facts()) {
+        let text = std::fs::read_to_string("policies/dify.policy").unwrap();
+        let base = load(&text);
+        let rules = base.model().rules_text();
+        let mut sources = grantlog::source::Sources::default();
+        sources.add("dify.policy", text.clone());
+        if facts.add_to("facts.json", &mut sources).is_ok() {
+            if let Ok(s) = Snapshot::from_sources(sources) {
+                prop_assert_eq!(s.model().rules_text(), rules.clone());
+            }
+        }
+        let engine = grantlog::Engine::new(load(&text));
+        if engine.apply(grantlog::Batch::new().add_facts(&facts)).is_ok() {
+            prop_assert_eq!(engine.snapshot().model().rules_text(), rules);
+        }
+    }
+
+    /// However a name is written (composed or not, in another case, with a
+    /// look-alike letter), two declarations never make two principals a
+    /// reader would take for one.
+    #[test]
+    fn name_variants_never_yield_two_principals(
+        base in "[a-z]{1,5}",
+        accent in any::<bool>(),
+        variant in 0..4usize,
+    ) {
+        let name = if accent { format!("{base}\u{e9}") } else { base.clone() };
+        let other = match variant {
+            0 => name.replace('\u{e9}', "e\u{301}"),
+            1 => name.to_uppercase(),
+            2 => name.replacen('a', "\u{430}", 1).replacen('o', "\u{43e}", 1),
+            _ => format!("{name}\u{200b}"),
+        };
+        let q = grantlog::syntax::names::quote;
+        let text = format!("user {}\nuser {}\n", q(&name), q(&other));
+        if let Ok(s) = Snapshot::from_text("names.policy", &text) {
+            let keys: std::collections::HashSet<String> = s
+                .model()
+                .principals
+                .iter()
+                .map(|p| grantlog::syntax::names::lookalike_key(&p.name))
+                .collect();
+            prop_assert_eq!(keys.len(), s.model().principals.len(), "{:?}", text);
         }
     }
 }

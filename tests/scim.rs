@@ -183,8 +183,7 @@ fn an_identity_provider_sync_applies_as_one_live_batch() {
     // erin's memberships went with her: the group lists only who is left.
     let facts = grantlog::facts::Facts::from_model(engine.snapshot().model());
     assert!(facts.users.iter().all(|u| u.name != "erin@acme.io"));
-    assert!(facts
-        .groups
-        .iter()
-        .all(|g| !g.members.contains(&SubjectFact::User("erin@acme.io".into()))));
+    assert!(facts.groups.iter().all(|g| !g
+        .members
+        .contains(&SubjectFact::User("erin@acme.io".into()))));
 }

@@ -33,43 +33,7 @@ pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
 /// What a policy's rules are, apart from its facts: a facts file must never
 /// change any of it.
 pub fn rules(s: &Snapshot) -> String {
-    let m = s.model();
-    let mut out = String::new();
-    for t in &m.types {
-        out += &format!("type {} {:?} {} {}\n", t.name, t.parents, t.overrides, t.highest);
-    }
-    for r in &m.roles {
-        out += &format!(
-            "role {} {:?} {} {:?} {} {:?}\n",
-            r.name,
-            r.on,
-            r.rank,
-            r.includes.iter().map(|i| i.0).collect::<Vec<_>>(),
-            r.sticky,
-            r.actions
-        );
-    }
-    out += &format!("actions {:?}\n", m.actions);
-    out += &format!(
-        "selectors {:?}\n",
-        m.selectors.iter().map(|s| &s.text).collect::<Vec<_>>()
-    );
-    for d in m.denies() {
-        out += &format!("deny {:?} {:?} {:?}\n", d.subject, d.action, d.node);
-    }
-    for c in &m.creator_rules {
-        out += &format!("creator {:?} {:?}\n", c.ty, c.role);
-    }
-    for d in &m.defaults {
-        out += &format!("default {:?} {:?} {:?}\n", d.ty, d.role, d.subject);
-    }
-    for c in &m.constraints {
-        // Where a constraint is stated moves with the facts before it.
-        let shown = format!("{c:?}");
-        out += shown.split(", fact:").next().unwrap_or(&shown);
-        out.push('\n');
-    }
-    out
+    s.model().rules_text()
 }
 
 fn with_facts(policy: &str, json: &str) -> Result<Snapshot, String> {
@@ -96,7 +60,13 @@ fn a_facts_file_cannot_declare_a_role_through_an_attribute_key() {
     // The command line refuses it too, and erin gains nothing.
     let data = temp_file("injection.json", INJECTION);
     let out = grantlog()
-        .args(["check", DIFY, "erin", "workspace.billing", "workspace:research"])
+        .args([
+            "check",
+            DIFY,
+            "erin",
+            "workspace.billing",
+            "workspace:research",
+        ])
         .arg("--data")
         .arg(&data)
         .output()
@@ -190,9 +160,7 @@ fn export_and_load_keep_every_name_exactly() {
         "back\\slash",
         "\"quoted\"",
     ];
-    let mut text = String::from(
-        "type org\naction read\nrole reader on org { read }\norg acme\n",
-    );
+    let mut text = String::from("type org\naction read\nrole reader on org { read }\norg acme\n");
     for (i, name) in odd.iter().enumerate() {
         let q = grantlog::syntax::names::quote(name);
         text += &format!("user {q}\ngroup {q} {{ {q} }}\norg {q}\n");
@@ -213,12 +181,11 @@ fn export_and_load_keep_every_name_exactly() {
     reread.add_to("facts.json", &mut sources).unwrap();
     let split = Snapshot::from_sources(sources).unwrap();
     for name in odd {
-        let user = split.model().principal_named(&grantlog::syntax::names::quote(name));
+        let user = split
+            .model()
+            .principal_named(&grantlog::syntax::names::quote(name));
         assert!(user.is_some(), "{name}");
-        assert_eq!(
-            split.model().principals[user.unwrap().index()].name,
-            name
-        );
+        assert_eq!(split.model().principals[user.unwrap().index()].name, name);
         let node = format!("org:{}", grantlog::syntax::names::quote(name));
         let who = split.who_can("read", &node).unwrap();
         assert_eq!(who, original.who_can("read", &node).unwrap(), "{name}");
@@ -270,21 +237,37 @@ fn a_slash_is_a_name_character_in_the_language_as_on_the_command_line() {
 fn a_status_outside_its_declared_values_is_an_error_everywhere() {
     let dify = std::fs::read_to_string(DIFY).unwrap();
     for (extra, expected) in [
-        ("user mal in team:acme status Banned\n", "did you mean `banned`?"),
-        ("user mal in team:acme status \"banned \"\n", "did you mean `banned`?"),
-        ("deny * to users where status = banend\n", "did you mean `banned`?"),
-        ("deny * to users where kind = robot\n", "`kind` is one of `human`, `service`"),
+        (
+            "user mal in team:acme status Banned\n",
+            "did you mean `banned`?",
+        ),
+        (
+            "user mal in team:acme status \"banned \"\n",
+            "did you mean `banned`?",
+        ),
+        (
+            "deny * to users where status = banend\n",
+            "did you mean `banned`?",
+        ),
+        (
+            "deny * to users where kind = robot\n",
+            "`kind` is one of `human`, `service`",
+        ),
     ] {
         let err = load_err(&format!("{dify}{extra}"));
         assert!(err.contains(expected), "{extra}\n{err}");
         assert!(err.contains("is not a value of"), "{extra}\n{err}");
     }
-    assert_snapshot!(load_err(&format!("{dify}user mal in team:acme status Banned\n")));
+    assert_snapshot!(load_err(&format!(
+        "{dify}user mal in team:acme status Banned\n"
+    )));
     // JSON facts, SCIM and live updates go through the same check.
     let err = with_facts(DIFY, r#"{"users":[{"name":"mal","status":"Banned"}]}"#).unwrap_err();
     assert!(err.contains("facts.json#/users/0"), "{err}");
     let engine = grantlog::Engine::new(Snapshot::from_paths(&[DIFY]).unwrap());
-    let err = engine.apply("user dave in team:acme status Banned").unwrap_err();
+    let err = engine
+        .apply("user dave in team:acme status Banned")
+        .unwrap_err();
     assert!(err.render(false).contains("did you mean `banned`?"));
     deny(&engine.snapshot(), "dave", "app.use", "app:chatbot");
 }
@@ -321,9 +304,8 @@ fn a_user_the_identity_provider_deactivates_loses_every_permission() {
 
 #[test]
 fn a_creator_removed_from_the_workspace_no_longer_edits_its_application() {
-    let engine = grantlog::Engine::new(
-        Snapshot::from_paths(&["policies/agent-platform.policy"]).unwrap(),
-    );
+    let engine =
+        grantlog::Engine::new(Snapshot::from_paths(&["policies/agent-platform.policy"]).unwrap());
     let app = "application:\"ds test application\"";
     allow(&engine.snapshot(), "alice", "data.edit", app);
     engine
@@ -385,9 +367,7 @@ fn one_name_in_nfc_whatever_form_it_is_written_in() {
     assert_eq!(s.model().principals.len(), 1);
     // The same from JSON facts and in a live update.
     let engine = grantlog::Engine::new(load(&format!("{NAMES_MODEL}user jos\u{e9}\n")));
-    engine
-        .apply("assign r on org:acme to jose\u{301}")
-        .unwrap();
+    engine.apply("assign r on org:acme to jose\u{301}").unwrap();
     allow(&engine.snapshot(), "jos\u{e9}", "read", "org:acme");
 }
 
@@ -416,12 +396,17 @@ fn lookalike_and_invisible_names_are_errors() {
     let engine = grantlog::Engine::new(load(&format!("{NAMES_MODEL}user dave\n")));
     let err = engine.apply("user DAVE").unwrap_err().render(false);
     assert!(err.contains("looks like user `dave`"), "{err}");
-    let err = engine.apply(
-        grantlog::Batch::new().add_facts(&Facts::from_json("idp.json", r#"{"users":[{"name":"d\u0430ve"}]}"#).unwrap()),
-    ).unwrap_err().render(false);
+    let err = engine
+        .apply(grantlog::Batch::new().add_facts(
+            &Facts::from_json("idp.json", r#"{"users":[{"name":"d\u0430ve"}]}"#).unwrap(),
+        ))
+        .unwrap_err()
+        .render(false);
     assert!(err.contains("<update 1>#/users/0"), "{err}");
     // Once dave is removed, the name is free again.
-    engine.apply(grantlog::Batch::new().remove("user dave")).unwrap();
+    engine
+        .apply(grantlog::Batch::new().remove("user dave"))
+        .unwrap();
     engine.apply("user Dave").unwrap();
 }
 
@@ -432,7 +417,9 @@ fn a_keyword_cannot_name_a_type_in_text_or_in_json() {
     for word in ["user", "group", "deny", "everyone", "option"] {
         let err = load_err(&format!("type {word}\n"));
         assert!(
-            err.contains(&format!("`{word}` is a word of the language and cannot name a type")),
+            err.contains(&format!(
+                "`{word}` is a word of the language and cannot name a type"
+            )),
             "{err}"
         );
     }
@@ -468,7 +455,12 @@ fn removing_one_deny_leaves_every_other_deny_in_force() {
     engine
         .apply(grantlog::Batch::new().remove("add erin to group support"))
         .unwrap();
-    allow(&engine.snapshot(), "erin", "web_app.open", "web_app:support-bot");
+    allow(
+        &engine.snapshot(),
+        "erin",
+        "web_app.open",
+        "web_app:support-bot",
+    );
     // A removal must name a statement as written: `deny app.edit, app.use`
     // was never said.
     let err = engine
@@ -516,8 +508,12 @@ fn a_decision_log_that_fails_is_counted_and_can_deny() {
     let log = || grantlog::WriterLog(std::sync::Mutex::new(Broken));
     let mut engine = grantlog::Engine::new(Snapshot::from_paths(&[DIFY]).unwrap());
     engine.set_decision_log(log());
-    assert!(engine.check("carol", "app.edit", "app:chatbot").is_allowed());
-    assert!(engine.check("carol", "app.edit", "app:chatbot").is_allowed());
+    assert!(engine
+        .check("carol", "app.edit", "app:chatbot")
+        .is_allowed());
+    assert!(engine
+        .check("carol", "app.edit", "app:chatbot")
+        .is_allowed());
     assert_eq!(engine.decision_log_failures(), 2);
     engine.require_decision_log(true);
     let d = engine.check("carol", "app.edit", "app:chatbot");
@@ -553,7 +549,15 @@ fn control_characters_in_names_are_escaped_for_people_and_exact_in_json() {
         "{stdout}{stderr}"
     );
     let out = grantlog()
-        .args(["check", DIFY, name, "app.use", "app:chatbot", "--format", "json"])
+        .args([
+            "check",
+            DIFY,
+            name,
+            "app.use",
+            "app:chatbot",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -623,7 +627,10 @@ fn pathological_models_are_refused_with_a_clear_error() {
         roles += &format!("role r{i} on t includes r{} {{ }}\n", i - 1);
     }
     let err = load_err(&roles);
-    assert!(err.contains("includes roles more than 64 levels deep"), "{err}");
+    assert!(
+        err.contains("includes roles more than 64 levels deep"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -648,7 +655,9 @@ fn a_file_past_the_size_limit_is_refused_while_reading() {
     if !std::path::Path::new("/dev/zero").exists() {
         return;
     }
-    let err = Snapshot::from_paths(&["/dev/zero"]).unwrap_err().to_string();
+    let err = Snapshot::from_paths(&["/dev/zero"])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("larger than 268435456 bytes"), "{err}");
 }
 
@@ -671,14 +680,26 @@ fn declaration_order_does_not_matter_for_roles() {
     allow(&s, "alice", "read", "domain:d");
     let dir = std::env::temp_dir().join(format!("grantlog-trust-order-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("a-facts.policy"), "domain d\nuser alice\nassign reader on domain:d to alice\n").unwrap();
+    std::fs::write(
+        dir.join("a-facts.policy"),
+        "domain d\nuser alice\nassign reader on domain:d to alice\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("b-model.policy"), "type domain\naction read\nrole reader on domain { read }\ntest \"t\" {\n  expect allow alice read domain:d\n}\n").unwrap();
     let s = Snapshot::from_paths(&[&dir]).unwrap();
     allow(&s, "alice", "read", "domain:d");
     // `grantlog test DIR` loads the directory as one policy.
     let out = grantlog().arg("test").arg(&dir).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().last(), Some("1 passed, 0 failed"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().last(),
+        Some("1 passed, 0 failed")
+    );
 }
 
 #[test]
@@ -713,7 +734,10 @@ fn the_repl_retracts_declarations_reads_comments_and_quoted_names() {
     );
     // A typed user, then retracted by its declaration's name.
     assert_eq!(out(s.execute("user mal in enterprise:acme")), "ok\n");
-    assert_eq!(out(s.execute("assign member on workspace:product to mal")), "ok\n");
+    assert_eq!(
+        out(s.execute("assign member on workspace:product to mal")),
+        "ok\n"
+    );
     assert!(out(s.execute("mal app.create workspace:product?")).starts_with("allow"));
     let refused = out(s.execute("retract user mal"));
     assert!(
@@ -728,10 +752,19 @@ fn the_repl_retracts_declarations_reads_comments_and_quoted_names() {
     assert_eq!(out(s.execute("retract user mal")), "retracted\n");
     assert!(out(s.execute("mal app.create workspace:product?")).contains("unknown principal `mal`"));
     // Retracting a role a typed assignment still uses names the retraction.
-    assert_eq!(out(s.execute("role helper on workspace { app.list }")), "ok\n");
-    assert_eq!(out(s.execute("assign helper on workspace:product to gina")), "ok\n");
+    assert_eq!(
+        out(s.execute("role helper on workspace { app.list }")),
+        "ok\n"
+    );
+    assert_eq!(
+        out(s.execute("assign helper on workspace:product to gina")),
+        "ok\n"
+    );
     let refused = out(s.execute("retract role helper on workspace { app.list }"));
-    assert!(refused.starts_with("cannot retract `role helper"), "{refused}");
+    assert!(
+        refused.starts_with("cannot retract `role helper"),
+        "{refused}"
+    );
 }
 
 #[test]
@@ -744,7 +777,8 @@ fn piped_input_that_ends_inside_braces_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("the input ended inside a `{` that was never closed, in `group late { erin`"),
+        stderr
+            .contains("the input ended inside a `{` that was never closed, in `group late { erin`"),
         "{stderr}"
     );
 }

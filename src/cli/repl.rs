@@ -1,8 +1,8 @@
 //! The REPL front end: rustyline on a terminal (completion, hints, history,
 //! multi-line input), plain line reading when input is piped.
 
-use crate::syntax::names::printable_lines;
 use crate::session::{Outcome, Session, COMMANDS};
+use crate::syntax::names::printable_lines;
 use crate::Error;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;

@@ -6,8 +6,8 @@ use super::ids::*;
 use super::model::*;
 use crate::error::{did_you_mean, short, Diagnostic};
 use crate::source::{Sources, Span};
-use crate::syntax::names::quote;
 use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement};
+use crate::syntax::names::quote;
 use rustc_hash::FxHashMap;
 use std::borrow::Borrow;
 
@@ -194,12 +194,14 @@ impl Checker {
             match name.text.as_str() {
                 "lookalike_names" => self.m.lookalike_names = true,
                 other => {
-                    let d = Diagnostic::new(format!("unknown option `{}`", short(other)), name.span)
-                        .label("no such setting");
-                    self.errors.push(match did_you_mean(other, OPTIONS.iter().copied()) {
-                        Some(hint) => d.help(hint),
-                        None => d.help("the one option is `lookalike_names`"),
-                    });
+                    let d =
+                        Diagnostic::new(format!("unknown option `{}`", short(other)), name.span)
+                            .label("no such setting");
+                    self.errors
+                        .push(match did_you_mean(other, OPTIONS.iter().copied()) {
+                            Some(hint) => d.help(hint),
+                            None => d.help("the one option is `lookalike_names`"),
+                        });
                 }
             }
         }
@@ -285,7 +287,10 @@ impl Checker {
                         // declaration would read as the keyword's statement.
                         self.errors.push(
                             Diagnostic::new(
-                                format!("`{}` is a word of the language and cannot name a type", name.text),
+                                format!(
+                                    "`{}` is a word of the language and cannot name a type",
+                                    name.text
+                                ),
                                 name.span,
                             )
                             .label("a keyword")
@@ -477,7 +482,9 @@ impl Checker {
             ),
             Kind::Action if self.m.names.roles.contains_key(&name.text) => (
                 format!("`{n}` is a role, not an action"),
-                format!("`assign {n} on NODE to WHO` gives a role; `grant` and `deny` name actions"),
+                format!(
+                    "`assign {n} on NODE to WHO` gives a role; `grant` and `deny` name actions"
+                ),
             ),
             _ => return None,
         };
@@ -601,9 +608,12 @@ impl Checker {
         for v in values {
             if list.contains(&v.text) {
                 self.errors.push(
-                    Diagnostic::new(format!("value `{}` is listed twice", short(&v.text)), v.span)
-                        .label("listed again")
-                        .help("list each value once"),
+                    Diagnostic::new(
+                        format!("value `{}` is listed twice", short(&v.text)),
+                        v.span,
+                    )
+                    .label("listed again")
+                    .help("list each value once"),
                 );
             }
             list.push(v.text.clone());
@@ -742,7 +752,8 @@ impl Checker {
         let mut modes: Vec<Option<Vec<Mode>>> = vec![None; self.m.types.len()];
         // Types and roles first, so that a statement may use a role (or a
         // node a type) declared further down, or in a later file.
-        let model = |i: &&&Item| matches!(i.statement, Statement::Type { .. } | Statement::Role { .. });
+        let model =
+            |i: &&&Item| matches!(i.statement, Statement::Type { .. } | Statement::Role { .. });
         let ordered: Vec<&Item> = items
             .iter()
             .filter(model)

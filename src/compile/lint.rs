@@ -51,7 +51,10 @@ pub fn lint(m: &Model) -> Vec<Diagnostic> {
             }
             out.push(
                 Diagnostic::new(
-                    format!("`{}` tests `{key}`, whose values are not declared", sel.text),
+                    format!(
+                        "`{}` tests `{key}`, whose values are not declared",
+                        sel.text
+                    ),
                     span,
                 )
                 .label("a misspelt value would never match")

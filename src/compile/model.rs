@@ -4,10 +4,10 @@
 //! A `Model` is what the checker produces once every name resolves and every
 //! constraint holds; nothing downstream has to handle an undefined name.
 
-use crate::syntax::names::quote;
 use super::ids::*;
 use crate::shared::{ChunkVec, ShardMap, READ_MOSTLY};
 use crate::source::{Location, Sources, Span};
+use crate::syntax::names::quote;
 use rustc_hash::FxHashMap;
 
 /// A node type.
@@ -401,6 +401,105 @@ impl Model {
         self.denies.iter().filter(|x| x.live)
     }
 
+    /// The policy's rules, apart from its facts, as canonical text: types,
+    /// actions, roles, selectors and what is given to them, denies, creator
+    /// and default rules, constraints, declared attributes and options.
+    /// Facts from any source (JSON, SCIM, live updates of facts) leave it
+    /// unchanged; the tests and the `facts` fuzz target hold them to that.
+    pub fn rules_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let role = |r: RoleId| &self.roles[r.index()].name;
+        let ty = |t: TypeId| &self.types[t.index()].name;
+        let subject = |s: SubjectId| match s.kind() {
+            SubjectKind::Selector(id) => Some(self.selectors[id.index()].text.clone()),
+            _ => None,
+        };
+        for t in &self.types {
+            let parents: Vec<&String> = t.parents.iter().map(|&p| ty(p)).collect();
+            let _ = writeln!(
+                out,
+                "type {} in {parents:?} override={} highest={}",
+                t.name, t.overrides, t.highest
+            );
+        }
+        let _ = writeln!(out, "actions {:?}", self.actions);
+        for r in &self.roles {
+            let on: Vec<&String> = r.on.iter().map(|&t| ty(t)).collect();
+            let inc: Vec<&String> = r.includes.iter().map(|&(i, _)| role(i)).collect();
+            let acts: Vec<&String> = r.actions.iter().map(|a| &self.actions[a.index()]).collect();
+            let _ = writeln!(
+                out,
+                "role {} on {on:?} rank {} includes {inc:?} sticky={} {acts:?}",
+                r.name, r.rank, r.sticky
+            );
+        }
+        for a in self.assignments() {
+            if let Some(s) = subject(a.subject) {
+                let _ = writeln!(
+                    out,
+                    "assign {} on {} to {s}",
+                    role(a.role),
+                    self.node_name(a.node)
+                );
+            }
+        }
+        for g in self.grants() {
+            if let Some(s) = subject(g.subject) {
+                let _ = writeln!(
+                    out,
+                    "grant {} on {} to {s}",
+                    self.actions[g.action.index()],
+                    self.node_name(g.node)
+                );
+            }
+        }
+        for d in self.denies() {
+            let on = d.node.map(|n| self.node_name(n)).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "deny {} on {on} to {}",
+                self.actions[d.action.index()],
+                self.subject_name(d.subject)
+            );
+        }
+        for c in &self.creator_rules {
+            let _ = writeln!(
+                out,
+                "creator of {} holds {} while_assigned={}",
+                ty(c.ty),
+                role(c.role),
+                c.while_assigned
+            );
+        }
+        for d in &self.defaults {
+            let _ = writeln!(
+                out,
+                "default {} on {} to {:?}",
+                role(d.role),
+                ty(d.ty),
+                subject(d.subject)
+            );
+        }
+        for c in &self.constraints {
+            let shown = format!("{c:?}");
+            let _ = writeln!(out, "{}", shown.split(", fact:").next().unwrap_or(&shown));
+        }
+        let mut attributes: Vec<(&String, &Vec<String>)> = self
+            .attributes
+            .iter()
+            .map(|(k, d)| (k, &d.values))
+            .collect();
+        attributes.sort();
+        let _ = writeln!(
+            out,
+            "attributes {:?} {attributes:?}",
+            self.declared_attributes
+        );
+        let _ = writeln!(out, "lookalike_names={}", self.lookalike_names);
+        out
+    }
+
     /// The principal a request names with `written` (see
     /// [`crate::syntax::names::written`]: NFC, and a quoted literal means the
     /// text between its quotes).
@@ -422,4 +521,3 @@ impl Model {
         self.names.symbols.get(text).copied()
     }
 }
-

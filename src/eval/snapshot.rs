@@ -274,12 +274,11 @@ impl Snapshot {
         action: &str,
         resource: &str,
     ) -> Result<(PrincipalId, ActionId, NodeId), RequestError> {
-        let p = self
-            .model
-            .principal_named(principal)
-            .ok_or_else(|| RequestError::UnknownPrincipal {
+        let p = self.model.principal_named(principal).ok_or_else(|| {
+            RequestError::UnknownPrincipal {
                 name: principal.to_string(),
-            })?;
+            }
+        })?;
         let a = self
             .model
             .action_named(action)

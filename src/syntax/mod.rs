@@ -1,8 +1,8 @@
 //! Stage 1: text → AST. The pest grammar lives in `grammar/policy.pest`.
 
 pub mod ast;
-mod parse;
 pub mod names;
+mod parse;
 mod print;
 
 pub use parse::parse;

@@ -131,7 +131,9 @@ fn form(word: &str) -> Option<&'static str> {
         "type" => "type NAME [in TYPE, ...] [combine MODE, ...]",
         "action" => "action ACTION, ...",
         "attribute" => "attribute KEY, ... | attribute KEY in VALUE, ...",
-        "role" => "role NAME on TYPE, ... [rank N] [includes ROLE, ...] [not overridable] { ACTION, ... }",
+        "role" => {
+            "role NAME on TYPE, ... [rank N] [includes ROLE, ...] [not overridable] { ACTION, ... }"
+        }
         "creator" => "creator of TYPE, ... holds ROLE [while assigned]",
         "default" => "default ROLE on TYPE [to WHO]",
         "deny" => "deny ACTION, ... | * [on TYPE:NAME] to WHO",
@@ -184,12 +186,9 @@ fn in_braces(file: FileId, text: &str, pos: usize) -> Option<Diagnostic> {
         .map(|(at, _)| at);
     if close.is_none_or(|c| next_statement.is_some_and(|n| n < c)) {
         return Some(
-            Diagnostic::new(
-                "this `{` is never closed",
-                Span::new(file, open, open + 1),
-            )
-            .label("opened here")
-            .help(format!("end the list of {what}s with `}}`")),
+            Diagnostic::new("this `{` is never closed", Span::new(file, open, open + 1))
+                .label("opened here")
+                .help(format!("end the list of {what}s with `}}`")),
         );
     }
     let body = &rest[..close?];
@@ -226,7 +225,9 @@ fn in_braces(file: FileId, text: &str, pos: usize) -> Option<Diagnostic> {
                     Span::new(file, w, w + word.len()),
                 )
                 .label("another item without a comma before it")
-                .help(format!("separate the {what}s with commas: `{before}, {word}`")),
+                .help(format!(
+                    "separate the {what}s with commas: `{before}, {word}`"
+                )),
             );
         }
     }
@@ -512,7 +513,11 @@ impl Walker {
                     }
                 }
                 first => Statement::Attribute {
-                    names: first.into_iter().chain(inner).map(|p| self.name(p)).collect(),
+                    names: first
+                        .into_iter()
+                        .chain(inner)
+                        .map(|p| self.name(p))
+                        .collect(),
                     values: None,
                 },
             },
