@@ -78,3 +78,18 @@ fn readme_facts_example_parses() {
         (1, 1, 1)
     );
 }
+
+/// The language example in the README loads and its tests pass.
+#[test]
+fn readme_language_example_loads_and_passes_its_tests() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme
+        .find("# Scopes: typed nodes that contain each other.")
+        .unwrap();
+    let block = readme[start..].split("```").next().unwrap();
+    let s = grantlog::Snapshot::from_text("README.md", block)
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let report = s.run_tests();
+    assert_eq!((report.outcomes.len(), report.failed()), (2, 0));
+    assert!(grantlog::compile::lint(s.model()).is_empty());
+}
