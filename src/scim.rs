@@ -62,8 +62,7 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
     };
     // First pass: ids of users and groups.
     let mut names: HashMap<String, (bool, String)> = HashMap::new();
-    let mut user_names = HashSet::new();
-    let mut group_names = HashSet::new();
+    let mut seen: HashSet<(bool, String)> = HashSet::new();
     let mut facts = Facts::default();
     let mut groups = Vec::new();
     for (i, r) in resources.iter().enumerate() {
@@ -71,64 +70,44 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let id = r["id"].as_str().map(str::to_string);
-        if schemas.contains(&USER) {
-            let user = r["userName"].as_str().ok_or_else(|| {
-                bad(
-                    &at(i, "userName"),
-                    "a User needs a `userName` string".into(),
-                )
-            })?;
-            if let Some(id) = &id {
-                if names
-                    .insert(id.clone(), (false, user.to_string()))
-                    .is_some()
-                {
-                    return Err(bad(
-                        &at(i, "id"),
-                        format!("a second resource with id `{id}`: ids must be unique"),
-                    ));
-                }
-            }
-            if !user_names.insert(user.to_string()) {
-                return Err(bad(
-                    &at(i, "userName"),
-                    format!("a second User named `{user}`: userNames must be unique"),
-                ));
-            }
-            facts.users.push(
-                user_fact(r, user, homes).map_err(|(field, what)| bad(&at(i, &field), what))?,
-            );
+        let (is_group, field, kind) = if schemas.contains(&USER) {
+            (false, "userName", "User")
         } else if schemas.contains(&GROUP) {
-            let group = r["displayName"].as_str().ok_or_else(|| {
-                bad(
-                    &at(i, "displayName"),
-                    "a Group needs a `displayName` string".into(),
-                )
-            })?;
-            if let Some(id) = &id {
-                if names
-                    .insert(id.clone(), (true, group.to_string()))
-                    .is_some()
-                {
-                    return Err(bad(
-                        &at(i, "id"),
-                        format!("a second resource with id `{id}`: ids must be unique"),
-                    ));
-                }
-            }
-            if !group_names.insert(group.to_string()) {
-                return Err(bad(
-                    &at(i, "displayName"),
-                    format!("a second Group named `{group}`: group displayNames must be unique"),
-                ));
-            }
-            groups.push((i, group.to_string()));
+            (true, "displayName", "Group")
         } else {
             return Err(bad(
                 &at(i, "schemas"),
                 format!("neither a User ({USER}) nor a Group ({GROUP})"),
             ));
+        };
+        let name = r[field]
+            .as_str()
+            .ok_or_else(|| bad(&at(i, field), format!("a {kind} needs a `{field}` string")))?;
+        // One resource per id, and per name within its kind: a duplicate
+        // would put members on the wrong principal.
+        if let Some(id) = r["id"].as_str() {
+            if names
+                .insert(id.to_string(), (is_group, name.to_string()))
+                .is_some()
+            {
+                return Err(bad(
+                    &at(i, "id"),
+                    format!("a second resource with id `{id}`: ids must be unique"),
+                ));
+            }
+        }
+        if !seen.insert((is_group, name.to_string())) {
+            return Err(bad(
+                &at(i, field),
+                format!("a second {kind} with {field} `{name}`: each must be unique"),
+            ));
+        }
+        if is_group {
+            groups.push((i, name.to_string()));
+        } else {
+            facts.users.push(
+                user_fact(r, name, homes).map_err(|(field, what)| bad(&at(i, &field), what))?,
+            );
         }
     }
     // Second pass: group members, by id.

@@ -782,3 +782,41 @@ fn piped_input_that_ends_inside_braces_is_an_error() {
         "{stderr}"
     );
 }
+
+// ---- 7. SCIM identities are unique ---------------------------------------------
+
+#[test]
+fn scim_duplicates_and_dangling_members_are_errors() {
+    const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    let import = |resources: &str| {
+        grantlog::scim::import("scim.json", &format!("[{resources}]"), &[])
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let user = |id: &str, name: &str| {
+        format!(r#"{{"schemas":["{USER}"],"id":"{id}","userName":"{name}"}}"#)
+    };
+    let group = |id: &str, name: &str, member: &str| {
+        format!(
+            r#"{{"schemas":["{GROUP}"],"id":"{id}","displayName":"{name}","members":[{{"value":"{member}"}}]}}"#
+        )
+    };
+    assert_eq!(
+        import(&[user("1", "ann"), user("1", "bob"), group("g", "ops", "1")].join(",")),
+        "scim.json: at `[1].id`: a second resource with id `1`: ids must be unique"
+    );
+    assert_eq!(
+        import(&[user("1", "ann"), user("2", "ann")].join(",")),
+        "scim.json: at `[1].userName`: a second User with userName `ann`: each must be unique"
+    );
+    assert_eq!(
+        import(&[group("g", "ops", "1"), group("h", "ops", "g")].join(",")),
+        "scim.json: at `[1].displayName`: a second Group with displayName `ops`: each must be unique"
+    );
+    assert_eq!(
+        import(&group("g", "ops", "9")),
+        "scim.json: at `[0].members[0].value`: member `9` of group `ops` is not a User or Group in this import"
+    );
+}
