@@ -223,8 +223,8 @@ impl Line {
         };
         if !valid {
             return Err(format!(
-                "`{}` is not a {what} name (names of the model are identifiers{})",
-                names::printable(&crate::error::short(text)),
+                "`{}` is not {what} name (names of the model are identifiers{})",
+                crate::error::short(text),
                 if dotted { ", dotted for actions" } else { "" }
             ));
         }
@@ -235,33 +235,21 @@ impl Line {
         })
     }
 
+    /// A node, `type:name`, by the one rule for written names.
     fn node(&mut self, text: &str) -> Result<NodeRef, String> {
         let Some((ty, name)) = names::written_node(text) else {
             return Err(format!(
                 "`{}` is not a node: write `type:name`, with a quoted name whole (`app:\"lead scorer\"`)",
-                names::printable(&crate::error::short(text))
+                crate::error::short(text)
             ));
         };
-        let (ty, name) = (ty.into_owned(), name.into_owned());
-        if !self.text.is_empty() {
-            self.text.push(' ');
-        }
-        let start = self.text.len();
-        let ty = {
-            let mut probe = Line::new(self.file);
-            probe.ident(&ty, "type", false)?;
-            self.text.push_str(&ty);
-            Name {
-                span: Span::new(self.file, start, self.text.len()),
-                text: ty,
-            }
-        };
+        let ty = self.ident(&ty, "a type", false)?;
         self.text.push(':');
-        let at = self.text.len();
+        let start = self.text.len();
         self.text.push_str(&quote(&name));
         let name = Name {
-            span: Span::new(self.file, at, self.text.len()),
-            text: name,
+            text: name.into_owned(),
+            span: Span::new(self.file, start, self.text.len()),
         };
         Ok(NodeRef { ty, name })
     }
@@ -368,7 +356,7 @@ impl Facts {
         for (i, n) in self.nodes.iter().enumerate() {
             let path = format!("/nodes/{i}");
             next(path.clone(), &|l| {
-                let ty = l.ident(&n.ty, "type", false).map_err(at(&path, "type"))?;
+                let ty = l.ident(&n.ty, "a type", false).map_err(at(&path, "type"))?;
                 let name = l.name(&n.name);
                 let parent = match &n.parent {
                     Some(p) => {
@@ -421,7 +409,7 @@ impl Facts {
                     let pairs: Vec<(&String, &String)> = u.attributes.iter().collect();
                     attrs = l
                         .list(&pairs, |l, (k, v)| {
-                            let key = l.ident(k, "attribute", false)?;
+                            let key = l.ident(k, "an attribute", false)?;
                             l.word("=");
                             Ok((key, l.name(v)))
                         })
@@ -475,7 +463,9 @@ impl Facts {
             let path = format!("/assignments/{i}");
             next(path.clone(), &|l| {
                 l.word("assign");
-                let role = l.ident(&a.role, "role", false).map_err(at(&path, "role"))?;
+                let role = l
+                    .ident(&a.role, "a role", false)
+                    .map_err(at(&path, "role"))?;
                 l.word("on");
                 let on = l.node(&a.on).map_err(at(&path, "on"))?;
                 l.word("to");
@@ -494,7 +484,7 @@ impl Facts {
                 }
                 l.word("grant");
                 let actions = l
-                    .list(&g.actions, |l, a| l.ident(a, "action", true))
+                    .list(&g.actions, |l, a| l.ident(a, "an action", true))
                     .map_err(at(&path, "actions"))?;
                 l.word("on");
                 let on = l.node(&g.on).map_err(at(&path, "on"))?;

@@ -84,7 +84,7 @@ fn every_field_of_a_fact_is_a_name_of_its_kind() {
         ),
         (
             r#"{"grants":[{"actions":["workspace.billing on team:acme to everyone\ngrant app.use"],"on":"app:chatbot","to":{"user":"erin"}}]}"#,
-            "facts.json: at `/grants/0/actions`: `workspace.billing on team:acme to everyone\\u{a}grant app.use` is not a action name",
+            "facts.json: at `/grants/0/actions`: `workspace.billing on team:acme to everyone\\u{a}grant app.use` is not an action name",
         ),
         (
             r#"{"nodes":[{"type":"role x on team { workspace.billing }\napp","name":"n"}]}"#,
