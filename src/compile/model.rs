@@ -503,12 +503,14 @@ impl Model {
     /// The principal a request names with `written` (see
     /// [`crate::syntax::names::written`]: NFC, and a quoted literal means the
     /// text between its quotes).
+    #[inline]
     pub fn principal_named(&self, written: &str) -> Option<PrincipalId> {
         let name = crate::syntax::names::written(written)?;
         self.names.principals.get(&*name).copied()
     }
 
     /// The action a request names with `written`.
+    #[inline]
     pub fn action_named(&self, written: &str) -> Option<ActionId> {
         self.names
             .actions

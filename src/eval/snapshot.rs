@@ -274,18 +274,36 @@ impl Snapshot {
         action: &str,
         resource: &str,
     ) -> Result<(PrincipalId, ActionId, NodeId), RequestError> {
-        let p = self.model.principal_named(principal).ok_or_else(|| {
-            RequestError::UnknownPrincipal {
-                name: principal.to_string(),
-            }
+        // A name already in its canonical form (NFC, unquoted: what services
+        // send) is its own key; only a miss, or a quoted name, takes the
+        // slower path that normalises and unquotes.
+        let names = &self.model.names;
+        let p = match principal.starts_with('"') {
+            false => names.principals.get(principal).copied(),
+            true => None,
+        }
+        .or_else(|| self.model.principal_named(principal));
+        let p = p.ok_or_else(|| RequestError::UnknownPrincipal {
+            name: principal.to_string(),
         })?;
-        let a = self
-            .model
-            .action_named(action)
-            .ok_or_else(|| RequestError::UnknownAction {
-                name: action.to_string(),
-            })?;
-        let n = node_id(&self.model, resource).ok_or_else(|| RequestError::UnknownResource {
+        let a = names
+            .actions
+            .get(action)
+            .copied()
+            .or_else(|| self.model.action_named(action));
+        let a = a.ok_or_else(|| RequestError::UnknownAction {
+            name: action.to_string(),
+        })?;
+        let quoted = resource
+            .bytes()
+            .position(|b| b == b':')
+            .is_some_and(|colon| resource.as_bytes().get(colon + 1) == Some(&b'"'));
+        let n = match quoted {
+            false => names.nodes.get(resource).copied(),
+            true => None,
+        }
+        .or_else(|| node_id(&self.model, resource));
+        let n = n.ok_or_else(|| RequestError::UnknownResource {
             name: resource.to_string(),
         })?;
         Ok((p, a, n))
@@ -339,6 +357,7 @@ impl Snapshot {
 /// for written names ([`crate::syntax::names::written`]): `app:"lead
 /// scorer"` is the node named `lead scorer`, and `app:"\"secret\""` the one
 /// whose name holds quotes.
+#[inline]
 pub fn node_id(m: &Model, text: &str) -> Option<NodeId> {
     use crate::syntax::names::{canonical, written_node};
     let (_, name) = text.split_once(':')?;

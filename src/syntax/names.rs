@@ -27,6 +27,7 @@ use std::fmt;
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// `text` in Unicode normalisation form C; borrowed when it already is.
+#[inline]
 pub fn canonical(text: &str) -> Cow<'_, str> {
     if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
         Cow::Borrowed(text)
@@ -138,6 +139,7 @@ pub fn unquote(quoted: &str) -> Option<String> {
 /// a quoted literal means the text between its quotes; anything else is the
 /// name exactly as written. The result is in NFC. `None` for a literal that
 /// starts with `"` but is not one whole quoted string.
+#[inline]
 pub fn written(text: &str) -> Option<Cow<'_, str>> {
     if text.starts_with('"') {
         return unquote(text).map(|s| Cow::Owned(canonical(&s).into_owned()));
@@ -158,6 +160,7 @@ pub fn as_written(name: &str) -> Cow<'_, str> {
 /// A resource as a request writes it, `type:name`, split into its type and
 /// its name by the rule of [`written`]. `None` when there is no `:` or the
 /// name is a broken quoted literal.
+#[inline]
 pub fn written_node(text: &str) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
     let (ty, name) = text.split_once(':')?;
     Some((canonical(ty), written(name)?))
