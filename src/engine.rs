@@ -15,12 +15,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::compile::limits::Limits;
 use crate::decision::{Decision, Effect, Request};
 use crate::error::{Diagnostic, LoadError};
 use crate::eval::snapshot::Snapshot;
 use crate::eval::update::{self, Update};
 use crate::facts::Facts;
-use crate::load::Limits;
 use crate::source::Sources;
 use arc_swap::ArcSwap;
 use serde::Serialize;

@@ -3,6 +3,9 @@
 //! nothing and reports every error found.
 
 use crate::compile;
+use crate::compile::ids::NodeId;
+use crate::compile::limits::{too_deep, MAX_DEPTH};
+pub use crate::compile::limits::{Limits, MAX_FILE_BYTES};
 use crate::error::{Diagnostic, Error, LoadError};
 use crate::eval::{constraints, index::Index, snapshot::Snapshot};
 use crate::source::Sources;
@@ -10,33 +13,6 @@ use crate::syntax;
 use crate::syntax::ast::PolicyFile;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Largest policy file accepted by default, in bytes.
-pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
-
-/// Bounds on what one load accepts; a policy past any of them is rejected
-/// with an error saying which. Type paths are bounded by
-/// [`crate::eval::index::MAX_TYPE_PATHS`] (256) and ranks by
-/// [`crate::compile::MAX_RANK`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest file, in bytes (default 256 MiB).
-    pub max_file_bytes: usize,
-    /// Most statements across all files (default 50 million).
-    pub max_facts: usize,
-    /// Deepest node nesting (default and most: [`crate::compile::MAX_DEPTH`], 64).
-    pub max_depth: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_file_bytes: MAX_FILE_BYTES,
-            max_facts: 50_000_000,
-            max_depth: crate::compile::MAX_DEPTH,
-        }
-    }
-}
 
 impl Snapshot {
     /// Loads a policy from files and directories (a directory contributes its
@@ -109,8 +85,13 @@ impl Snapshot {
             return Err(LoadError::new(sources, vec![d]));
         }
         let model = compile::check(sources, files).map_err(|(s, e)| LoadError::new(s, e))?;
-        if let Some(d) = too_deep(&model, limits.max_depth) {
-            return Err(LoadError::new(model.sources.clone(), vec![d]));
+        // The checker holds nesting to [`MAX_DEPTH`]; a lower limit is
+        // checked here.
+        if limits.depth() < MAX_DEPTH {
+            let nodes = (0..model.nodes.len() as u32).map(NodeId);
+            if let Some(d) = too_deep(&model, nodes, limits.depth()) {
+                return Err(LoadError::new(model.sources.clone(), vec![d]));
+            }
         }
         let violations = constraints::check(&model);
         if !violations.is_empty() {
@@ -156,29 +137,6 @@ pub(crate) fn parse_sources(
     } else {
         Err(errors)
     }
-}
-
-/// The first node nested deeper than `max` (the checker already rejects
-/// anything past [`crate::compile::MAX_DEPTH`]).
-pub(crate) fn too_deep(m: &crate::compile::model::Model, max: usize) -> Option<Diagnostic> {
-    if max >= crate::compile::MAX_DEPTH {
-        return None;
-    }
-    (0..m.nodes.len() as u32)
-        .map(crate::compile::ids::NodeId)
-        .find_map(|n| {
-            let depth = m.ancestry(n).count() - 1;
-            (depth > max).then(|| {
-                Diagnostic::new(
-                    format!(
-                        "node `{}` is nested {depth} levels deep; the limit is {max}",
-                        m.node_name(n)
-                    ),
-                    m.facts[m.nodes[n.index()].fact.index()],
-                )
-                .help("raise `Limits::max_depth` (up to 64) if this nesting is expected")
-            })
-        })
 }
 
 /// Reads files and directories into a source set.

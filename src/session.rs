@@ -11,10 +11,10 @@
 //! existing user, declares actions) or rejects it, the session is rebuilt
 //! from its files and statements, which gives the whole-policy answer.
 
+use crate::compile::limits::Limits;
 use crate::error::{Error, LoadError};
 use crate::eval::snapshot::Snapshot;
 use crate::eval::update;
-use crate::load::Limits;
 use crate::source::Sources;
 use crate::syntax;
 use crate::syntax::ast::{PolicyFile, Statement};

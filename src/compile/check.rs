@@ -3,6 +3,7 @@
 //! first.
 
 use super::ids::*;
+use super::limits::MAX_RANK;
 use super::model::*;
 use crate::error::{did_you_mean, short, Diagnostic};
 use crate::source::{Sources, Span};
@@ -10,13 +11,6 @@ use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, Policy
 use crate::syntax::names::quote;
 use rustc_hash::FxHashMap;
 use std::borrow::Borrow;
-
-/// Deepest node nesting accepted (scope trees are a handful of levels deep;
-/// the bound keeps every walk up the tree short).
-pub const MAX_DEPTH: usize = 64;
-
-/// Largest role rank.
-pub const MAX_RANK: i64 = 1_000_000_000;
 
 /// Checks parsed files and builds the model, or returns every problem found.
 pub fn check<F: Borrow<PolicyFile>>(

@@ -6,5 +6,7 @@ mod lint;
 pub mod model;
 pub(crate) mod structure;
 
-pub use check::{check, extend, MAX_DEPTH, MAX_RANK};
+pub mod limits;
+pub use check::{check, extend};
+pub use limits::{Limits, MAX_DEPTH, MAX_RANK};
 pub use lint::lint;

@@ -2,14 +2,11 @@
 //! inclusion, groups or the node tree; nesting within the depth limit; and
 //! ranks that respect inclusion.
 
-use super::check::MAX_DEPTH;
 use super::ids::*;
+use super::limits::{too_deep, MAX_DEPTH, MAX_INCLUDE_DEPTH};
 use super::model::Model;
 use crate::error::Diagnostic;
-use rustc_hash::{FxHashMap, FxHashSet};
-
-/// Deepest chain of role inclusions.
-pub const MAX_INCLUDE_DEPTH: usize = 64;
+use rustc_hash::FxHashMap;
 
 /// Every structural problem of the model.
 pub fn check(m: &Model) -> Vec<Diagnostic> {
@@ -170,32 +167,8 @@ fn cycles(m: &Model, errors: &mut Vec<Diagnostic>) {
             .unwrap_or(m.groups[cycle[0]].fact);
         errors.push(Diagnostic::new(format!("group cycle: {}", names.join(" is in ")), m.facts[fact.index()]).label("this membership closes the cycle").help("a group cannot contain itself, directly or through other groups; remove one of these memberships"));
     }
-    let mut depth_error = FxHashSet::default();
-    for n in 0..m.nodes.len() {
-        let mut steps = 0;
-        let mut cur = NodeId(n as u32);
-        while let Some(p) = m.nodes[cur.index()].parent {
-            steps += 1;
-            cur = p;
-            if steps > MAX_DEPTH {
-                break;
-            }
-        }
-        // One report is enough: every node below is as deep.
-        if steps > MAX_DEPTH && depth_error.is_empty() && depth_error.insert(cur) {
-            let fact = m.nodes[n].fact;
-            errors.push(
-                Diagnostic::new(
-                    format!(
-                        "node `{}` is nested more than {MAX_DEPTH} levels deep",
-                        m.node_name(NodeId(n as u32))
-                    ),
-                    m.facts[fact.index()],
-                )
-                .help("scope trees are a few levels deep; check the `in` clauses for a loop"),
-            );
-        }
-    }
+    let nodes = (0..m.nodes.len() as u32).map(NodeId);
+    errors.extend(too_deep(m, nodes, MAX_DEPTH));
 }
 
 /// The first cycle in a directed graph, as the list of its vertices.

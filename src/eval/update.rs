@@ -25,9 +25,9 @@ use super::constraints;
 use super::index::{AtNode, Index, Record};
 use super::snapshot::Snapshot;
 use crate::compile::ids::*;
+use crate::compile::limits::{too_deep, Limits};
 use crate::compile::model::Model;
 use crate::error::{short, Diagnostic};
-use crate::load::Limits;
 use crate::shared::{ShardMap, READ_MOSTLY};
 use crate::source::Sources;
 use crate::syntax::ast::{self, Actions, PolicyFile, Statement};
@@ -98,7 +98,11 @@ pub(crate) fn apply(
     let revision = current.next_revision(&m.sources);
     if add.items.iter().any(|i| is_rule(&i.statement)) {
         let mut errors = crate::compile::structure::check(&m);
-        errors.extend(crate::load::too_deep(&m, limits.max_depth));
+        errors.extend(too_deep(
+            &m,
+            (0..m.nodes.len() as u32).map(NodeId),
+            limits.depth(),
+        ));
         if errors.is_empty() {
             errors = constraints::check(&m);
         }
@@ -255,22 +259,8 @@ fn check_additions(
             );
         }
     }
-    let max = limits.max_depth.min(crate::compile::MAX_DEPTH);
-    for n in before.nodes..m.nodes.len() {
-        let depth = m.ancestry(NodeId(n as u32)).take(max + 2).count() - 1;
-        if depth > max {
-            errors.push(
-                Diagnostic::new(
-                    format!(
-                        "node `{}` is nested more than {max} levels deep",
-                        m.node_name(NodeId(n as u32))
-                    ),
-                    m.facts[m.nodes[n].fact.index()],
-                )
-                .help("scope trees are a few levels deep; check the `in` clauses"),
-            );
-        }
-    }
+    let added = (before.nodes as u32..m.nodes.len() as u32).map(NodeId);
+    errors.extend(too_deep(m, added, limits.depth()));
     if errors.is_empty() {
         Ok(())
     } else {
