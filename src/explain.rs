@@ -686,3 +686,26 @@ impl fmt::Display for Explanation {
         f.write_str(out.trim_end())
     }
 }
+
+/// Effective and dropped roles, for people: each role with the steps that
+/// give it, then the dropped ones with why.
+impl fmt::Display for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.effective.is_empty() {
+            writeln!(f, "no roles")?;
+        }
+        for r in &self.effective {
+            writeln!(f, "{}", r.role)?;
+            for s in &r.steps {
+                match &s.at {
+                    Some(at) => writeln!(f, "  {}  ({at})", s.text)?,
+                    None => writeln!(f, "  {}", s.text)?,
+                }
+            }
+        }
+        for d in &self.dropped {
+            writeln!(f, "{} (dropped: {})", d.role, d.reason)?;
+        }
+        Ok(())
+    }
+}

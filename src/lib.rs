@@ -14,7 +14,6 @@ pub(crate) mod load;
 pub mod policy_test;
 pub mod query;
 pub mod scim;
-pub mod session;
 pub mod shared;
 pub mod source;
 pub mod syntax;

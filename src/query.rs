@@ -155,3 +155,11 @@ impl Snapshot {
         Ok(out)
     }
 }
+
+/// Who-can rows for people: each principal, then what allows it.
+pub fn render_allowed(rows: &[Allowed]) -> String {
+    let width = rows.iter().map(|r| r.principal.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|r| format!("{:width$}  {}\n", r.principal, r.because))
+        .collect()
+}

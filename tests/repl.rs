@@ -90,7 +90,7 @@ fn reload_keeps_the_sessions_own_additions() {
 /// and cited lines included.
 #[test]
 fn typed_statements_answer_as_the_whole_session_loaded_afresh() {
-    use grantlog::session::{Outcome, Session};
+    use grantlog::cli::session::{Outcome, Session};
     let files = vec![std::path::PathBuf::from("policies/dify.policy")];
     let mut session = Session::new(files.clone()).unwrap();
     let typed = [

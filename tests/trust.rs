@@ -721,7 +721,7 @@ fn syntax_errors_inside_lists_say_what_is_wrong() {
 
 #[test]
 fn the_repl_retracts_declarations_reads_comments_and_quoted_names() {
-    use grantlog::session::{Outcome, Session};
+    use grantlog::cli::session::{Outcome, Session};
     let mut s = Session::new(vec!["policies/agent-platform.policy".into()]).unwrap();
     let out = |o: Outcome| match o {
         Outcome::Output(t) | Outcome::Error(t) => t,

@@ -3,7 +3,7 @@
 //! session reloaded.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use grantlog::session::{Outcome, Session};
+use grantlog::cli::session::{Outcome, Session};
 
 const BASE: &str = "type org\ntype ws in org\naction read, write\nrole reader on ws { read }\norg o\nws w in org:o\nuser alice\n";
 

@@ -4,6 +4,7 @@
 //! never with `NO_COLOR`.
 
 mod repl;
+pub mod session;
 
 use crate::{Effect, Error, Snapshot};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 #[command(after_help = "Examples:
   grantlog check policies/dify.policy carol app.edit app:chatbot --explain
   grantlog who-can policies/dify.policy workspace.billing workspace:marketing
-  grantlog test policies/
+  grantlog test policies/dify.policy
   grantlog repl policies/dify.policy")]
 struct Cli {
     #[command(subcommand)]
@@ -343,7 +344,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             match common.format {
                 Format::Json => print_raw(&json(&rows)),
                 Format::Text if rows.is_empty() => eprintln!("nobody may {} on {}", q[0], q[1]),
-                Format::Text => print(&render_allowed(&rows)),
+                Format::Text => print(&crate::query::render_allowed(&rows)),
             }
             Ok(0)
         }
@@ -370,7 +371,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 .ok_or_else(|| usage(format!("unknown principal `{}` or node `{}`", q[0], q[1])))?;
             match common.format {
                 Format::Json => print_raw(&json(&roles)),
-                Format::Text => print(&render_roles(&roles)),
+                Format::Text => print(&roles.to_string()),
             }
             Ok(0)
         }
@@ -475,36 +476,6 @@ fn exit(effect: Effect) -> u8 {
         Effect::Allow => 0,
         Effect::Deny => 1,
     }
-}
-
-/// Renders who-can rows for people: name, then what allows it.
-pub(crate) fn render_allowed(rows: &[crate::query::Allowed]) -> String {
-    let width = rows.iter().map(|r| r.principal.len()).max().unwrap_or(0);
-    rows.iter()
-        .map(|r| format!("{:width$}  {}\n", r.principal, r.because))
-        .collect()
-}
-
-/// Renders effective and dropped roles for people.
-pub(crate) fn render_roles(roles: &crate::Roles) -> String {
-    let mut out = String::new();
-    if roles.effective.is_empty() {
-        out.push_str("no roles\n");
-    }
-    for r in &roles.effective {
-        out.push_str(&format!("{}\n", r.role));
-        for s in &r.steps {
-            let at =
-                s.at.as_ref()
-                    .map(|l| format!("  ({l})"))
-                    .unwrap_or_default();
-            out.push_str(&format!("  {}{at}\n", s.text));
-        }
-    }
-    for d in &roles.dropped {
-        out.push_str(&format!("{} (dropped: {})\n", d.role, d.reason));
-    }
-    out
 }
 
 fn test(paths: Vec<PathBuf>, format: Format) -> Result<u8, Error> {

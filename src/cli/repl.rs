@@ -1,7 +1,7 @@
 //! The REPL front end: rustyline on a terminal (completion, hints, history,
 //! multi-line input), plain line reading when input is piped.
 
-use crate::session::{Outcome, Session, COMMANDS};
+use super::session::{Outcome, Session, COMMANDS};
 use crate::syntax::names::printable_lines;
 use crate::Error;
 use rustyline::completion::{Completer, Pair};

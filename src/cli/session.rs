@@ -188,7 +188,7 @@ impl Session {
         };
         match self.snapshot.who_can_why(a, r) {
             Ok(rows) if rows.is_empty() => Outcome::Output(format!("nobody may {a} on {r}\n")),
-            Ok(rows) => Outcome::Output(crate::cli::render_allowed(&rows)),
+            Ok(rows) => Outcome::Output(crate::query::render_allowed(&rows)),
             Err(e) => Outcome::Error(e.to_string()),
         }
     }
@@ -214,7 +214,7 @@ impl Session {
             return Outcome::Error("expected PRINCIPAL NODE".into());
         };
         match self.snapshot.roles(p, n) {
-            Some(roles) => Outcome::Output(crate::cli::render_roles(&roles)),
+            Some(roles) => Outcome::Output(roles.to_string()),
             None => Outcome::Error(format!("unknown principal `{p}` or node `{n}`")),
         }
     }
