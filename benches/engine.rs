@@ -65,7 +65,7 @@ fn stages(c: &mut Criterion) {
         g.bench_function(BenchmarkId::from_parameter(&name), |b| {
             b.iter(|| {
                 p = (p + 7919) % m.principals.len() as u32;
-                evaluate(m, &index, &[PrincipalId(p)], Scope::Table)
+                evaluate(m, &index, PrincipalId(p), Scope::Table)
             })
         });
         g.finish();

@@ -6,7 +6,7 @@
 //! Rendering (a source snippet with a caret) is done by `miette`.
 
 use crate::source::{Sources, Span};
-use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+use miette::{NamedSource, SourceSpan};
 use serde::Serialize;
 use std::fmt;
 
@@ -141,13 +141,25 @@ pub fn render_warnings(sources: &Sources, warnings: &[Diagnostic], color: bool) 
     out
 }
 
-fn render_all(sources: &Sources, diagnostics: &[Diagnostic], color: bool, warning: bool) -> String {
+/// miette's graphical renderer (a snippet with a caret), with the command
+/// line; its narrated plain text for the library alone.
+#[cfg(feature = "cli")]
+fn handler(color: bool) -> miette::GraphicalReportHandler {
     let theme = if color {
-        GraphicalTheme::unicode()
+        miette::GraphicalTheme::unicode()
     } else {
-        GraphicalTheme::unicode_nocolor()
+        miette::GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    miette::GraphicalReportHandler::new_themed(theme).with_width(100)
+}
+
+#[cfg(not(feature = "cli"))]
+fn handler(_color: bool) -> miette::NarratableReportHandler {
+    miette::NarratableReportHandler::new()
+}
+
+fn render_all(sources: &Sources, diagnostics: &[Diagnostic], color: bool, warning: bool) -> String {
+    let handler = handler(color);
     let mut out = String::new();
     for (i, d) in diagnostics.iter().enumerate() {
         if i > 0 {

@@ -156,7 +156,7 @@ impl Snapshot {
             }
         };
         let m = self.model();
-        let (_, d) = evaluate(m, &self.index, &[p], Scope::Path(n));
+        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
         let ex = Explainer {
             m,
             ix: &self.index,
@@ -215,7 +215,7 @@ impl Snapshot {
         let m = self.model();
         let p = m.principal_named(principal)?;
         let n = crate::eval::snapshot::node_id(m, node)?;
-        let (_, d) = evaluate(m, &self.index, &[p], Scope::Path(n));
+        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
         let ex = Explainer {
             m,
             ix: &self.index,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod compile;
 pub mod decision;
@@ -17,6 +18,7 @@ pub mod scim;
 pub mod shared;
 pub mod source;
 pub mod syntax;
+#[cfg(feature = "workload")]
 pub mod workload;
 
 pub use decision::{Decision, Effect, Request, RequestError};

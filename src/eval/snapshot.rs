@@ -5,6 +5,16 @@
 //! principal is asked about (or all at once with [`Snapshot::warm`]). A check
 //! is then a few hash lookups: find the nearest node on the resource's
 //! ancestry that the principal's table covers, and test one bit.
+//!
+//! `impl Snapshot` is spread over the stage each part belongs to:
+//!
+//! | where | what |
+//! | --- | --- |
+//! | `load.rs` | `from_paths`, `from_paths_with_data`, `from_text`, `from_sources`: the whole pipeline |
+//! | here | `check`, `resolve`, `allowed`, `warm`, `revision`, the decision tables, and `next`, the snapshot after a live update (`eval/update.rs` computes what it shares) |
+//! | `explain.rs` | `explain`, `roles` |
+//! | `query.rs` | `who_can`, `who_can_why`, `what_can` |
+//! | `policy_test.rs` | `run_tests` |
 
 use super::index::{Index, Link};
 use super::program::Allow;
@@ -14,14 +24,7 @@ use crate::compile::model::Model;
 use crate::decision::{Decision, RequestError};
 use crate::shared::ChunkVec;
 use crate::source::Sources;
-use rustc_hash::FxHashMap;
 use std::sync::{Arc, OnceLock};
-
-/// Principals evaluated together by [`Snapshot::warm`]. One: the cost of a
-/// run is dominated by its tuples, and a batch's union of nodes multiplies
-/// them (measured on the M workload: 0.42 ms per principal alone, 0.73 ms in
-/// batches of 16, 1.0 ms in batches of 64).
-const WARM_BATCH: usize = 1;
 
 /// One principal's decision table: for each anchor node and each type path
 /// below it, the set of allowed actions as a bitset.
@@ -189,82 +192,62 @@ impl Snapshot {
         &self.model
     }
 
-    /// Evaluates every principal's table now, in batches on all cores,
-    /// instead of on first use, so that no later check pays for an
-    /// evaluation.
+    /// Evaluates every principal's table now, on all cores, instead of on
+    /// first use, so that no later check pays for an evaluation. Each
+    /// principal is evaluated alone: a run's cost is its tuples, and
+    /// evaluating principals together multiplies them.
     pub fn warm(&self) {
         let pending: Vec<PrincipalId> = (0..self.tables.len() as u32)
             .map(PrincipalId)
             .filter(|p| self.tables[p.index()].get().is_none())
             .collect();
-        let batches: Vec<&[PrincipalId]> = pending.chunks(WARM_BATCH).collect();
         let threads = std::thread::available_parallelism()
             .map_or(1, |t| t.get())
-            .min(batches.len().max(1));
+            .min(pending.len().max(1));
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(batch) = batches.get(i) else { break };
-                    for (p, table) in self.build_tables(batch) {
-                        let _ = self.tables[p.index()].set(table);
-                    }
+                    let Some(&p) = pending.get(i) else { break };
+                    let _ = self.tables[p.index()].set(self.build_table(p));
                 });
             }
         });
     }
 
     fn table(&self, p: PrincipalId) -> &Table {
-        self.tables[p.index()].get_or_init(|| {
-            self.build_tables(&[p])
-                .pop()
-                .map(|(_, t)| t)
-                .unwrap_or_default()
-        })
+        self.tables[p.index()].get_or_init(|| self.build_table(p))
     }
 
-    /// One evaluation for a batch of principals, split into their tables.
-    fn build_tables(&self, batch: &[PrincipalId]) -> Vec<(PrincipalId, Table)> {
+    /// One evaluation of the program for `p`, as its decision table: for
+    /// each anchor and each type path below it, the allowed actions.
+    fn build_table(&self, p: PrincipalId) -> Table {
         let m = &*self.model;
-        let (universe, derived) = evaluate(m, &self.index, batch, Scope::Table);
-        let position: FxHashMap<PrincipalId, usize> =
-            batch.iter().enumerate().map(|(i, &p)| (p, i)).collect();
-        let mut tables: Vec<(Vec<u64>, usize)> = universe
-            .own
-            .iter()
-            .map(|nodes| {
-                Table::layout(nodes.iter().map(|&n| {
-                    let ty = m.nodes[n.index()].ty;
-                    (
-                        n,
-                        self.index.type_paths[ty.index()].paths.len() * self.words,
-                    )
-                }))
-            })
-            .collect();
+        let (universe, derived) = evaluate(m, &self.index, p, Scope::Table);
+        let (mut words, mask) = Table::layout(universe.real.iter().map(|&n| {
+            let ty = m.nodes[n.index()].ty;
+            (
+                n,
+                self.index.type_paths[ty.index()].paths.len() * self.words,
+            )
+        }));
         let base = m.nodes.len() as u32;
-        for Allow(p, a, n) in &derived.allow {
+        for Allow(_, a, n) in &derived.allow {
             let (anchor, path) = if n.0 < base {
                 (*n, 0)
             } else {
                 universe.virtuals[(n.0 - base) as usize]
             };
-            let Some((table, mask)) = position.get(p).and_then(|&i| tables.get_mut(i)) else {
+            let Some(offset) = Table::offset(&words, mask, anchor) else {
                 continue;
             };
-            // Nodes added for other principals of the batch are answered by
-            // this principal's own anchors and paths; skip them.
-            let Some(offset) = Table::offset(table, *mask, anchor) else {
-                continue;
-            };
-            table[offset + path as usize * self.words + a.index() / 64] |= 1 << (a.index() % 64);
+            words[offset + path as usize * self.words + a.index() / 64] |= 1 << (a.index() % 64);
         }
-        let tables = tables.into_iter().map(|(words, mask)| Table {
+        Table {
             words: words.into(),
             mask,
-        });
-        batch.iter().copied().zip(tables).collect()
+        }
     }
 
     /// Resolves the names of a request to ids.

@@ -59,34 +59,16 @@ pub struct Universe {
     /// For each virtual node (by `id - model.nodes.len()`): its anchor and the
     /// index of its type path below the anchor.
     pub virtuals: Vec<(NodeId, u16)>,
-    /// Real nodes included, for all principals of the evaluation.
+    /// Real nodes included: the principal's anchors and their ancestors
+    /// (with the scope's target). Its decision table is keyed by these.
     pub real: Vec<NodeId>,
-    /// Per principal (in the order given): its own anchors and their
-    /// ancestors. Its decision table is keyed by these.
-    pub own: Vec<Vec<NodeId>>,
 }
 
-/// Runs the program for a batch of principals at once. Each principal's
-/// derived tuples are those of running it alone: facts about one principal
-/// never mention another, and nodes added for others only add true facts.
-pub fn evaluate(
-    m: &Model,
-    ix: &Index,
-    principals: &[PrincipalId],
-    scope: Scope,
-) -> (Universe, Derived) {
+/// Runs the program for one principal.
+pub fn evaluate(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> (Universe, Derived) {
     let mut rt = Crepe::new();
-    let mut seen_subjects: FxHashSet<SubjectId> = FxHashSet::default();
-    let mut all_real: FxHashSet<NodeId> = FxHashSet::default();
-    let mut own = Vec::with_capacity(principals.len());
-    for &p in principals {
-        let nodes = add_principal(m, ix, p, scope, &mut rt, &mut seen_subjects);
-        all_real.extend(nodes.iter().copied());
-        own.push(nodes);
-    }
+    let real = add_principal(m, ix, p, scope, &mut rt);
     add_model(m, ix, &mut rt);
-    let mut real: Vec<NodeId> = all_real.into_iter().collect();
-    real.sort_unstable();
     for &n in &real {
         let node = &m.nodes[n.index()];
         rt.extend([Node(n, node.ty)]);
@@ -115,14 +97,7 @@ pub fn evaluate(
             virtuals.extend((1..paths.paths.len()).map(|i| (u, i as u16)));
         }
     }
-    (
-        Universe {
-            virtuals,
-            real,
-            own,
-        },
-        run(rt),
-    )
+    (Universe { virtuals, real }, run(rt))
 }
 
 /// Adds what is known about one principal; returns its anchors and their
@@ -133,7 +108,6 @@ fn add_principal(
     p: PrincipalId,
     scope: Scope,
     rt: &mut Crepe,
-    seen_subjects: &mut FxHashSet<SubjectId>,
 ) -> Vec<NodeId> {
     // Nodes where a fact can give the principal access, and nodes where a
     // deny can take it away.
@@ -161,35 +135,27 @@ fn add_principal(
             anchors.push(n);
         }
     }
-    // Subjects it may match, and what is given to them (once per batch).
+    // Subjects it may match, and what is given to them.
     for s in ix.candidate_subjects(m, p) {
-        let first = seen_subjects.insert(s);
-        if first {
-            for &e in ix.member_of.get(&s).into_iter().flatten() {
-                let ms = &m.memberships[e as usize];
-                rt.extend([MemberEdge(s, SubjectId::group(ms.group), ms.fact)]);
-            }
+        for &e in ix.member_of.get(&s).into_iter().flatten() {
+            let ms = &m.memberships[e as usize];
+            rt.extend([MemberEdge(s, SubjectId::group(ms.group), ms.fact)]);
         }
         for &i in ix.assignments.get(&s).into_iter().flatten() {
             let a = &m.assignments[i as usize];
-            if first {
-                rt.extend([Assign(s, a.role, a.node, a.fact)]);
-            }
+            rt.extend([Assign(s, a.role, a.node, a.fact)]);
             anchors.push(a.node);
         }
         for &i in ix.grants.get(&s).into_iter().flatten() {
             let g = &m.grants[i as usize];
-            if first {
-                rt.extend([GrantIn(s, g.action, g.node, g.fact)]);
-            }
+            rt.extend([GrantIn(s, g.action, g.node, g.fact)]);
             anchors.push(g.node);
         }
         for &i in ix.denies.get(&s).into_iter().flatten() {
             let d = &m.denies[i as usize];
             match d.node {
                 Some(n) => deny_nodes.push((n, s, d.action, d.fact)),
-                None if first => rt.extend([DenyEverywhere(s, d.action, d.fact)]),
-                None => {}
+                None => rt.extend([DenyEverywhere(s, d.action, d.fact)]),
             }
         }
     }
