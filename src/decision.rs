@@ -70,50 +70,31 @@ impl fmt::Display for Effect {
 
 /// Why a request was denied before any rule was consulted. These are the
 /// fail-closed paths: every one of them is a deny.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestError {
     /// No principal has this name.
+    #[error("unknown principal `{}`", crate::error::short(.name))]
     UnknownPrincipal {
         /// The name asked about.
         name: String,
     },
     /// No action has this name.
+    #[error("unknown action `{}`", crate::error::short(.name))]
     UnknownAction {
         /// The name asked about.
         name: String,
     },
     /// No node has this name, or it is not written `type:name`.
+    #[error("unknown resource `{}` (resources are written `type:name`)", crate::error::short(.name))]
     UnknownResource {
         /// The name asked about.
         name: String,
     },
     /// The engine requires every decision to be logged
     /// ([`crate::Engine::require_decision_log`]) and the log failed.
+    #[error("the decision could not be logged, and the engine requires a log")]
     Unlogged,
-}
-
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RequestError::UnknownPrincipal { name } => {
-                write!(f, "unknown principal `{}`", crate::error::short(name))
-            }
-            RequestError::UnknownAction { name } => {
-                write!(f, "unknown action `{}`", crate::error::short(name))
-            }
-            RequestError::UnknownResource { name } => {
-                write!(
-                    f,
-                    "unknown resource `{}` (resources are written `type:name`)",
-                    crate::error::short(name)
-                )
-            }
-            RequestError::Unlogged => {
-                f.write_str("the decision could not be logged, and the engine requires a log")
-            }
-        }
-    }
 }
 
 /// The outcome of a check.
@@ -151,5 +132,3 @@ impl Decision {
         self.decision == Effect::Allow
     }
 }
-
-impl std::error::Error for RequestError {}

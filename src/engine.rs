@@ -17,7 +17,7 @@
 
 use crate::compile::limits::Limits;
 use crate::decision::{Decision, Effect, Request};
-use crate::error::{Diagnostic, LoadError};
+use crate::error::{Code, Diagnostic, LoadError};
 use crate::eval::snapshot::Snapshot;
 use crate::eval::update::{self, Update};
 use crate::facts::Facts;
@@ -310,7 +310,7 @@ impl Engine {
                 Err(e) => {
                     return Err(LoadError::new(
                         sources,
-                        vec![Diagnostic::global(e.to_string())],
+                        vec![Diagnostic::global(Code::Facts, e.to_string())],
                     ))
                 }
             };

@@ -10,9 +10,91 @@ use miette::{NamedSource, SourceSpan};
 use serde::Serialize;
 use std::fmt;
 
+/// What kind of problem a [`Diagnostic`] reports: a stable code that
+/// editors and CI can key on (`validate --format json` prints it as
+/// `"code": "grantlog::unknown-name"`), whatever the message's wording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "&'static str")]
+pub enum Code {
+    /// The text does not parse.
+    Syntax,
+    /// A name that nothing declares.
+    UnknownName,
+    /// A name of one kind used where another kind goes (a group where a
+    /// user goes, a role where an action goes).
+    WrongKind,
+    /// A name declared twice.
+    Duplicate,
+    /// A name that may not be declared (invisible characters, a keyword).
+    InvalidName,
+    /// Two names a reader would take for one.
+    Lookalike,
+    /// An attribute value outside its declared values, or a bad declaration.
+    AttributeValue,
+    /// A role or node where its type does not allow it.
+    Placement,
+    /// Types, roles, groups or nodes that contain themselves.
+    Cycle,
+    /// A rank out of range or below an included role's.
+    Rank,
+    /// Past one of the [`crate::Limits`] or built-in bounds.
+    Limit,
+    /// A broken `constraint`.
+    Constraint,
+    /// A live update that cannot be applied as written.
+    Update,
+    /// JSON facts that cannot be read.
+    Facts,
+    /// A warning: a condition on an attribute whose values are not declared.
+    UndeclaredAttribute,
+    /// A warning: `everyone` given access across tenants.
+    CrossTenant,
+    /// A bug in grantlog: please report it.
+    Internal,
+}
+
+impl Code {
+    /// The code as printed: `grantlog::kebab-case-name`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Syntax => "grantlog::syntax",
+            Code::UnknownName => "grantlog::unknown-name",
+            Code::WrongKind => "grantlog::wrong-kind",
+            Code::Duplicate => "grantlog::duplicate",
+            Code::InvalidName => "grantlog::invalid-name",
+            Code::Lookalike => "grantlog::lookalike",
+            Code::AttributeValue => "grantlog::attribute-value",
+            Code::Placement => "grantlog::placement",
+            Code::Cycle => "grantlog::cycle",
+            Code::Rank => "grantlog::rank",
+            Code::Limit => "grantlog::limit",
+            Code::Constraint => "grantlog::constraint",
+            Code::Update => "grantlog::update",
+            Code::Facts => "grantlog::facts",
+            Code::UndeclaredAttribute => "grantlog::undeclared-attribute",
+            Code::CrossTenant => "grantlog::cross-tenant",
+            Code::Internal => "grantlog::internal",
+        }
+    }
+}
+
+impl From<Code> for &'static str {
+    fn from(code: Code) -> &'static str {
+        code.as_str()
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One problem found in a policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
+    /// What kind of problem it is.
+    pub code: Code,
     /// What is wrong.
     pub message: String,
     /// Where, if the problem has a place in the source.
@@ -28,8 +110,9 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at `span`.
-    pub fn new(message: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn new(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
+            code,
             message: message.into(),
             span: Some(span),
             label: None,
@@ -38,8 +121,9 @@ impl Diagnostic {
     }
 
     /// A diagnostic with no source position.
-    pub fn global(message: impl Into<String>) -> Diagnostic {
+    pub fn global(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
+            code,
             message: message.into(),
             span: None,
             label: None,
@@ -317,6 +401,16 @@ pub fn did_you_mean<'a>(
         .filter(|&(d, c)| d <= (name.len().max(c.len()) / 3).max(1))
         .min()?;
     Some(format!("did you mean `{}`?", short(best.1)))
+}
+
+/// "unknown X `name`": every unknown name is reported with these words.
+pub fn unknown(what: &str, name: &str, span: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::UnknownName,
+        format!("unknown {what} `{}`", short(name)),
+        span,
+    )
+    .label(format!("no {what} has this name"))
 }
 
 /// A name as quoted in a message: at most 60 characters, so that a hostile

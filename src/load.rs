@@ -6,7 +6,7 @@ use crate::compile;
 use crate::compile::ids::NodeId;
 use crate::compile::limits::{too_deep, MAX_DEPTH};
 pub use crate::compile::limits::{Limits, MAX_FILE_BYTES};
-use crate::error::{Diagnostic, Error, LoadError};
+use crate::error::{Code, Diagnostic, Error, LoadError};
 use crate::eval::{constraints, index::Index, snapshot::Snapshot};
 use crate::source::Sources;
 use crate::syntax;
@@ -77,10 +77,13 @@ impl Snapshot {
     ) -> Result<Snapshot, LoadError> {
         let statements: usize = files.iter().map(|f| f.items.len()).sum();
         if statements > limits.max_facts {
-            let d = Diagnostic::global(format!(
-                "the policy has {statements} statements; the limit is {}",
-                limits.max_facts
-            ))
+            let d = Diagnostic::global(
+                Code::Limit,
+                format!(
+                    "the policy has {statements} statements; the limit is {}",
+                    limits.max_facts
+                ),
+            )
             .help("raise `Limits::max_facts` if this size is expected");
             return Err(LoadError::new(sources, vec![d]));
         }
@@ -113,12 +116,15 @@ pub(crate) fn parse_sources(
     for (id, file) in sources.iter() {
         if file.lowered().is_none() && file.text.len() > limits.max_file_bytes {
             errors.push(
-                Diagnostic::global(format!(
-                    "`{}` is {} bytes; the limit is {}",
-                    file.name,
-                    file.text.len(),
-                    limits.max_file_bytes
-                ))
+                Diagnostic::global(
+                    Code::Limit,
+                    format!(
+                        "`{}` is {} bytes; the limit is {}",
+                        file.name,
+                        file.text.len(),
+                        limits.max_file_bytes
+                    ),
+                )
                 .help("split the policy into several files, or raise `Limits::max_file_bytes`"),
             );
             continue;

@@ -244,6 +244,26 @@ fn validate_reports_ok_or_every_error_as_json() {
         (errors[1]["line"].as_u64(), errors[1]["column"].as_u64()),
         (Some(4), Some(8))
     );
+    // Each error carries a stable code that editors and CI key on.
+    let codes: Vec<&str> = errors.iter().map(|e| e["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["grantlog::unknown-name", "grantlog::unknown-name"]);
+}
+
+#[test]
+fn error_codes_are_the_same_in_the_library() {
+    use grantlog::error::Code;
+    let err = grantlog::Snapshot::from_text(
+        "bad.policy",
+        "type org
+type org
+group g { u }
+role r on org rank 2000000000 { }
+",
+    )
+    .unwrap_err();
+    let codes: Vec<Code> = err.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Code::Duplicate, Code::UnknownName, Code::Rank]);
+    assert_eq!(Code::Duplicate.to_string(), "grantlog::duplicate");
 }
 
 #[test]

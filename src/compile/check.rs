@@ -5,7 +5,7 @@
 use super::ids::*;
 use super::limits::MAX_RANK;
 use super::model::*;
-use crate::error::{did_you_mean, short, Diagnostic};
+use crate::error::{did_you_mean, short, Code, Diagnostic};
 use crate::source::{Sources, Span};
 use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement};
 use crate::syntax::names::quote;
@@ -121,6 +121,7 @@ impl Checker {
         let first = self.m.sources.locate(first);
         self.errors.push(
             Diagnostic::new(
+                Code::Duplicate,
                 format!("{what} `{}` is defined twice", short(&name.text)),
                 name.span,
             )
@@ -189,8 +190,7 @@ impl Checker {
                 "lookalike_names" => self.m.lookalike_names = true,
                 other => {
                     let d =
-                        Diagnostic::new(format!("unknown option `{}`", short(other)), name.span)
-                            .label("no such setting");
+                        crate::error::unknown("option", other, name.span).label("no such setting");
                     self.errors
                         .push(match did_you_mean(other, OPTIONS.iter().copied()) {
                             Some(hint) => d.help(hint),
@@ -209,6 +209,7 @@ impl Checker {
         };
         self.errors.push(
             Diagnostic::new(
+                Code::InvalidName,
                 format!(
                     "{what} `{}` has an invisible character (U+{:04X})",
                     short(&name.text),
@@ -250,7 +251,7 @@ impl Checker {
         };
         let at = self.m.sources.locate(span);
         self.errors.push(
-            Diagnostic::new(
+            Diagnostic::new(Code::Lookalike,
                 format!(
                     "{what} `{}` looks like {what} `{}`",
                     short(&name.text),
@@ -281,6 +282,7 @@ impl Checker {
                         // declaration would read as the keyword's statement.
                         self.errors.push(
                             Diagnostic::new(
+                                Code::InvalidName,
                                 format!(
                                     "`{}` is a word of the language and cannot name a type",
                                     name.text
@@ -309,7 +311,7 @@ impl Checker {
                 Statement::Action { names } => {
                     if self.extending {
                         self.errors.push(
-                            Diagnostic::new("an update cannot declare actions", item.span)
+                            Diagnostic::new(Code::Update, "an update cannot declare actions", item.span)
                                 .label("a new action")
                                 .help("`*` in the loaded policy would not cover it: add the action to the policy files and load them again"),
                         );
@@ -428,9 +430,10 @@ impl Checker {
             ("groups", self.m.groups.len()),
         ] {
             if limit > MAX_IDS {
-                self.errors.push(Diagnostic::global(format!(
-                    "too many {name}: {limit} (at most {MAX_IDS})"
-                )));
+                self.errors.push(Diagnostic::global(
+                    Code::Limit,
+                    format!("too many {name}: {limit} (at most {MAX_IDS})"),
+                ));
             }
         }
     }
@@ -447,11 +450,7 @@ impl Checker {
             return None;
         }
         let candidates = self.known();
-        let mut d = Diagnostic::new(
-            format!("unknown {} `{}`", kind.word(), short(&name.text)),
-            name.span,
-        )
-        .label(format!("no {} has this name", kind.word()));
+        let mut d = crate::error::unknown(kind.word(), &name.text, name.span);
         d = match did_you_mean(&name.text, candidates.iter().map(String::as_str)) {
             Some(hint) => d.help(hint),
             None => d.help(kind.declare_hint()),
@@ -483,7 +482,7 @@ impl Checker {
             _ => return None,
         };
         Some(
-            Diagnostic::new(message, name.span)
+            Diagnostic::new(Code::WrongKind, message, name.span)
                 .label(match kind {
                     Kind::Action => "not an action".to_string(),
                     _ => format!("not a {}", kind.word()),
@@ -510,9 +509,10 @@ impl Checker {
             start: r.ty.span.start,
             ..r.name.span
         };
-        let mut d = Diagnostic::new(format!("unknown node `{}`", short(&key)), span).label(
-            format!("no {} has this name", self.m.types[ty.index()].name),
-        );
+        let mut d = crate::error::unknown("node", &key, span).label(format!(
+            "no {} has this name",
+            self.m.types[ty.index()].name
+        ));
         d = match did_you_mean(&r.name.text, same_type.iter().map(String::as_str)) {
             Some(hint) => d.help(format!(
                 "{hint} (as `{}{}`)",
@@ -561,11 +561,8 @@ impl Checker {
                             })
                             .chain(["status".to_string(), "kind".to_string()])
                             .collect();
-                        let mut d = Diagnostic::new(
-                            format!("unknown attribute `{}`", c.key.text),
-                            c.key.span,
-                        )
-                        .label("no user has this attribute");
+                        let mut d = crate::error::unknown("attribute", &c.key.text, c.key.span)
+                            .label("no user has this attribute");
                         d = match did_you_mean(&c.key.text, keys.iter().map(String::as_str)) {
                             Some(h) => d.help(h),
                             None => d.help("conditions test `status`, `kind`, or an attribute given with `user NAME with KEY = VALUE` or declared with `attribute KEY`"),
@@ -587,7 +584,7 @@ impl Checker {
     fn declare_values(&mut self, key: &Name, values: &[Name], span: Span) {
         if key.text == "kind" {
             self.errors.push(
-                Diagnostic::new("`kind` cannot be declared", key.span)
+                Diagnostic::new(Code::AttributeValue, "`kind` cannot be declared", key.span)
                     .label("built in")
                     .help("a user's kind is `human` or `service`, set with `service user NAME`"),
             );
@@ -603,6 +600,7 @@ impl Checker {
             if list.contains(&v.text) {
                 self.errors.push(
                     Diagnostic::new(
+                        Code::AttributeValue,
                         format!("value `{}` is listed twice", short(&v.text)),
                         v.span,
                     )
@@ -614,9 +612,13 @@ impl Checker {
         }
         if key.text == "status" && !list.iter().any(|v| v == "active") {
             self.errors.push(
-                Diagnostic::new("`status` must allow `active`", key.span)
-                    .label("`active` is missing")
-                    .help("a user without `status` is `active`: add it to the values"),
+                Diagnostic::new(
+                    Code::AttributeValue,
+                    "`status` must allow `active`",
+                    key.span,
+                )
+                .label("`active` is missing")
+                .help("a user without `status` is `active`: add it to the values"),
             );
         }
         self.m
@@ -638,6 +640,7 @@ impl Checker {
             return;
         }
         let mut d = Diagnostic::new(
+            Code::AttributeValue,
             format!("`{}` is not a value of `{key}`", short(&value.text)),
             value.span,
         )
@@ -706,7 +709,7 @@ impl Checker {
                 .map(|t| format!("`{}`", self.m.types[t.index()].name))
                 .collect();
         self.errors.push(
-            Diagnostic::new(
+            Diagnostic::new(Code::Placement,
                 format!(
                     "role `{}` cannot be {what} `{}` nodes",
                     r.name, self.m.types[ty.index()].name
@@ -810,7 +813,7 @@ impl Checker {
                     if let Some((value, span)) = rank {
                         if !(0..=MAX_RANK).contains(value) {
                             self.errors.push(
-                                Diagnostic::new("rank out of range", *span)
+                                Diagnostic::new(Code::Rank, "rank out of range", *span)
                                     .label("too large")
                                     .help(format!("ranks are whole numbers from 0 to {MAX_RANK}")),
                             );
@@ -850,6 +853,7 @@ impl Checker {
                                     .collect();
                                 self.errors.push(
                                     Diagnostic::new(
+                                        Code::Placement,
                                         format!(
                                             "`{}` nodes cannot be placed in `{}` nodes",
                                             ty.text,
@@ -885,13 +889,17 @@ impl Checker {
                             .map(|x| format!("`{}`", self.m.types[x.index()].name))
                             .collect();
                         self.errors.push(
-                            Diagnostic::new(format!("`{key}` has no parent"), name.span)
-                                .label("missing `in PARENT`")
-                                .help(format!(
-                                    "`{}` nodes go in {}: add `in TYPE:NAME`",
-                                    ty.text,
-                                    allowed.join(" or ")
-                                )),
+                            Diagnostic::new(
+                                Code::Placement,
+                                format!("`{key}` has no parent"),
+                                name.span,
+                            )
+                            .label("missing `in PARENT`")
+                            .help(format!(
+                                "`{}` nodes go in {}: add `in TYPE:NAME`",
+                                ty.text,
+                                allowed.join(" or ")
+                            )),
                         );
                     }
                     if let Some(c) = creator {
@@ -936,6 +944,7 @@ impl Checker {
                         if matches!(key.text.as_str(), "status" | "kind") {
                             self.errors.push(
                                 Diagnostic::new(
+                                    Code::AttributeValue,
                                     format!("`{}` is set with its own keyword", key.text),
                                     key.span,
                                 )

@@ -4,7 +4,7 @@
 
 use super::ids::NodeId;
 use super::model::Model;
-use crate::error::Diagnostic;
+use crate::error::{Code, Diagnostic};
 
 /// Deepest node nesting, and deepest chain of types (scope trees are a
 /// handful of levels deep; the bound keeps every walk up the tree short).
@@ -62,7 +62,7 @@ pub fn too_deep(
     nodes.into_iter().find_map(|n| {
         let depth = m.ancestry(n).take(max + 2).count() - 1;
         (depth > max).then(|| {
-            Diagnostic::new(
+            Diagnostic::new(Code::Limit,
                 format!(
                     "node `{}` is nested more than {max} levels deep",
                     m.node_name(n)

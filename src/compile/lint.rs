@@ -11,7 +11,7 @@
 
 use super::ids::*;
 use super::model::Model;
-use crate::error::Diagnostic;
+use crate::error::{Code, Diagnostic};
 use crate::source::Span;
 
 /// Every warning about `m`.
@@ -51,6 +51,7 @@ pub fn lint(m: &Model) -> Vec<Diagnostic> {
             }
             out.push(
                 Diagnostic::new(
+                    Code::UndeclaredAttribute,
                     format!(
                         "`{}` tests `{key}`, whose values are not declared",
                         sel.text
@@ -67,6 +68,7 @@ pub fn lint(m: &Model) -> Vec<Diagnostic> {
             let root = m.ancestry(node).last().unwrap_or(node);
             out.push(
                 Diagnostic::new(
+                    Code::CrossTenant,
                     format!(
                         "`{}` includes the users of every tenant, and gets access on `{}`",
                         sel.text,

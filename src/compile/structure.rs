@@ -5,7 +5,7 @@
 use super::ids::*;
 use super::limits::{too_deep, MAX_DEPTH, MAX_INCLUDE_DEPTH};
 use super::model::Model;
-use crate::error::Diagnostic;
+use crate::error::{Code, Diagnostic};
 use rustc_hash::FxHashMap;
 
 /// Every structural problem of the model.
@@ -33,6 +33,7 @@ fn depths(m: &Model, errors: &mut Vec<Diagnostic>) {
     if let Some(t) = deepest(&types, MAX_DEPTH) {
         errors.push(
             Diagnostic::new(
+                Code::Limit,
                 format!(
                     "type `{}` is nested more than {MAX_DEPTH} types deep",
                     m.types[t].name
@@ -52,7 +53,7 @@ fn depths(m: &Model, errors: &mut Vec<Diagnostic>) {
         .collect();
     if let Some(r) = deepest(&roles, MAX_INCLUDE_DEPTH) {
         errors.push(
-            Diagnostic::new(
+            Diagnostic::new(Code::Limit,
                 format!(
                     "role `{}` includes roles more than {MAX_INCLUDE_DEPTH} levels deep",
                     m.roles[r].name
@@ -106,7 +107,7 @@ fn ranks(m: &Model, errors: &mut Vec<Diagnostic>) {
             let lower = &m.roles[inc.index()];
             if lower.rank > r.rank {
                 errors.push(
-                    Diagnostic::new(
+                    Diagnostic::new(Code::Rank,
                         format!(
                             "role `{}` (rank {}) includes `{}`, which ranks higher ({})",
                             r.name, r.rank, lower.name, lower.rank
@@ -133,7 +134,7 @@ fn cycles(m: &Model, errors: &mut Vec<Diagnostic>) {
         .collect();
     if let Some(cycle) = find_cycle(&type_edges) {
         let names: Vec<String> = cycle.iter().map(|&i| m.types[i].name.clone()).collect();
-        errors.push(Diagnostic::new(format!("type containment cycle: {}", names.join(" in ")), m.types[cycle[0]].span).label("this type ends up inside itself").help("a type cannot contain itself, directly or through others; remove one of the `in` clauses"));
+        errors.push(Diagnostic::new(Code::Cycle, format!("type containment cycle: {}", names.join(" in ")), m.types[cycle[0]].span).label("this type ends up inside itself").help("a type cannot contain itself, directly or through others; remove one of the `in` clauses"));
     }
     let role_edges: Vec<Vec<usize>> = m
         .roles
@@ -144,6 +145,7 @@ fn cycles(m: &Model, errors: &mut Vec<Diagnostic>) {
         let names: Vec<String> = cycle.iter().map(|&i| m.roles[i].name.clone()).collect();
         errors.push(
             Diagnostic::new(
+                Code::Cycle,
                 format!("role inheritance cycle: {}", names.join(" includes ")),
                 m.roles[cycle[0]].span,
             )
@@ -165,7 +167,7 @@ fn cycles(m: &Model, errors: &mut Vec<Diagnostic>) {
             .get(&(cycle[0], cycle[1 % cycle.len()]))
             .copied()
             .unwrap_or(m.groups[cycle[0]].fact);
-        errors.push(Diagnostic::new(format!("group cycle: {}", names.join(" is in ")), m.facts[fact.index()]).label("this membership closes the cycle").help("a group cannot contain itself, directly or through other groups; remove one of these memberships"));
+        errors.push(Diagnostic::new(Code::Cycle, format!("group cycle: {}", names.join(" is in ")), m.facts[fact.index()]).label("this membership closes the cycle").help("a group cannot contain itself, directly or through other groups; remove one of these memberships"));
     }
     let nodes = (0..m.nodes.len() as u32).map(NodeId);
     errors.extend(too_deep(m, nodes, MAX_DEPTH));

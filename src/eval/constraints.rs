@@ -10,7 +10,7 @@
 use super::index::{AtNode, Index};
 use crate::compile::ids::*;
 use crate::compile::model::{Constraint, Model, PrincipalKind};
-use crate::error::Diagnostic;
+use crate::error::{Code, Diagnostic};
 use crepe::crepe;
 use rustc_hash::FxBuildHasher;
 
@@ -182,6 +182,7 @@ fn report(m: &Model, mut rt: Crepe) -> Vec<Diagnostic> {
         };
         out.push(
             Diagnostic::new(
+                Code::Constraint,
                 format!(
                     "constraint broken: `{}` on `{}`: `{p1}` and `{p2}` both hold the role",
                     constraint_text(c),
@@ -201,6 +202,7 @@ fn report(m: &Model, mut rt: Crepe) -> Vec<Diagnostic> {
     for Missing(c, n) in missing {
         out.push(
             Diagnostic::new(
+                Code::Constraint,
                 format!(
                     "constraint broken: `{}`: `{}` has no holder",
                     constraint_text(c),
@@ -220,6 +222,7 @@ fn report(m: &Model, mut rt: Crepe) -> Vec<Diagnostic> {
     for Grouped(c, p, g, f) in grouped {
         out.push(
             Diagnostic::new(
+                Code::Constraint,
                 format!(
                     "constraint broken: `{}`: `{}` is a {} user in {}",
                     constraint_text(c),

@@ -5,7 +5,7 @@
 
 use crate::compile::ids::*;
 use crate::compile::model::Model;
-use crate::error::Diagnostic;
+use crate::error::{Code, Diagnostic};
 use crate::shared::{ChunkVec, ShardMap};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -339,6 +339,7 @@ fn type_paths(m: &Model, root: TypeId) -> Result<TypePaths, Diagnostic> {
         }
         if out.paths.len() >= MAX_TYPE_PATHS {
             return Err(Diagnostic::new(
+                Code::Limit,
                 format!(
                     "type `{}` has more than {MAX_TYPE_PATHS} distinct paths of types below it",
                     m.types[root.index()].name

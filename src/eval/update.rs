@@ -27,7 +27,7 @@ use super::snapshot::Snapshot;
 use crate::compile::ids::*;
 use crate::compile::limits::{too_deep, Limits};
 use crate::compile::model::Model;
-use crate::error::{short, Diagnostic};
+use crate::error::{Code, Diagnostic};
 use crate::shared::{ShardMap, READ_MOSTLY};
 use crate::source::Sources;
 use crate::syntax::ast::{self, Actions, PolicyFile, Statement};
@@ -248,7 +248,7 @@ fn check_additions(
                 &m.groups[ms.group.index()].name,
             );
             errors.push(
-                Diagnostic::new(
+                Diagnostic::new(Code::Cycle,
                     format!("group cycle: `{inner}` would be inside itself"),
                     m.facts[ms.fact.index()],
                 )
@@ -310,8 +310,7 @@ fn retract(
 }
 
 fn unknown(what: &str, name: &ast::Name) -> Diagnostic {
-    Diagnostic::new(format!("unknown {what} `{}`", short(&name.text)), name.span)
-        .label(format!("no {what} has this name"))
+    crate::error::unknown(what, &name.text, name.span)
         .help("only what the policy holds now can be removed")
 }
 
@@ -329,15 +328,12 @@ fn named<V: Copy>(
 fn node_of(m: &Model, r: &ast::NodeRef) -> Result<NodeId, Diagnostic> {
     let key = format!("{}:{}", r.ty.text, r.name.text);
     m.names.nodes.get(&*key).copied().ok_or_else(|| {
-        Diagnostic::new(
-            format!("unknown node `{}`", short(&key)),
-            crate::source::Span {
-                start: r.ty.span.start,
-                ..r.name.span
-            },
-        )
-        .label("no node has this name")
-        .help("only what the policy holds now can be removed")
+        let span = crate::source::Span {
+            start: r.ty.span.start,
+            ..r.name.span
+        };
+        crate::error::unknown("node", &key, span)
+            .help("only what the policy holds now can be removed")
     })
 }
 
@@ -346,6 +342,7 @@ fn subject_of(m: &Model, s: &ast::Subject) -> Result<SubjectId, Diagnostic> {
         ast::Subject::Principal(n) => subject(m, s).ok_or_else(|| unknown("user", n)),
         ast::Subject::Group(n) => subject(m, s).ok_or_else(|| unknown("group", n)),
         ast::Subject::Selector { span, .. } => Err(Diagnostic::new(
+            Code::Update,
             "a rule for `users where ...` cannot be removed by an update",
             *span,
         )
@@ -362,7 +359,7 @@ fn retract_one(
     reach: &mut Reach,
 ) -> Result<(), Diagnostic> {
     let missing = |what: String| {
-        Diagnostic::new(format!("nothing to remove: {what}"), span)
+        Diagnostic::new(Code::Update, format!("nothing to remove: {what}"), span)
             .label("not in the policy")
             .help("a removal names a fact as the policy states it now")
     };
@@ -498,7 +495,7 @@ fn retract_one(
             };
             let n = node_of(m, &r)?;
             if let Some(&child) = ix.children[n.index()].first() {
-                return Err(Diagnostic::new(
+                return Err(Diagnostic::new(Code::Update,
                     format!("`{}` still contains `{}`", m.node_name(n), m.node_name(child)),
                     span,
                 )
@@ -522,7 +519,7 @@ fn retract_one(
             m.names.nodes.remove(&*m.node_key(n));
         }
         _ => {
-            return Err(Diagnostic::new("only facts can be removed by an update", span)
+            return Err(Diagnostic::new(Code::Update, "only facts can be removed by an update", span)
                 .label("a rule")
                 .help("an update removes users, groups, memberships, assignments, grants, denies and nodes; change rules in the policy files and load them again"))
         }

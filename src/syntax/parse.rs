@@ -5,7 +5,7 @@
 
 use super::ast::*;
 use super::names;
-use crate::error::Diagnostic;
+use crate::error::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -19,6 +19,7 @@ struct Grammar;
 pub fn parse(file: FileId, text: &str) -> Result<PolicyFile, Diagnostic> {
     if let Some(pos) = text.find('\0') {
         return Err(Diagnostic::new(
+            Code::Syntax,
             "policy text contains a NUL byte",
             Span::new(file, pos, pos + 1),
         )
@@ -105,15 +106,23 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         format!("expected {}, found {found}", one_of(&expected))
     };
     if unterminated {
-        return Diagnostic::new(message, Span::new(file, pos, end.min(text.len())))
-            .label("this string has no closing quote")
-            .help("close the string with `\"` on the same line");
+        return Diagnostic::new(
+            Code::Syntax,
+            message,
+            Span::new(file, pos, end.min(text.len())),
+        )
+        .label("this string has no closing quote")
+        .help("close the string with `\"` on the same line");
     }
     if let Some(d) = in_braces(file, text, pos) {
         return d;
     }
-    let d = Diagnostic::new(message, Span::new(file, pos, end.min(text.len())))
-        .label("not expected here");
+    let d = Diagnostic::new(
+        Code::Syntax,
+        message,
+        Span::new(file, pos, end.min(text.len())),
+    )
+    .label("not expected here");
     if expected.is_empty() || expected.contains(&"a statement") {
         return d.help("each statement starts with a keyword (`type`, `role`, `assign`, `grant`, `deny`, `user`, `group`, ...) or a node type; see grammar/README.md");
     }
@@ -186,9 +195,13 @@ fn in_braces(file: FileId, text: &str, pos: usize) -> Option<Diagnostic> {
         .map(|(at, _)| at);
     if close.is_none_or(|c| next_statement.is_some_and(|n| n < c)) {
         return Some(
-            Diagnostic::new("this `{` is never closed", Span::new(file, open, open + 1))
-                .label("opened here")
-                .help(format!("end the list of {what}s with `}}`")),
+            Diagnostic::new(
+                Code::Syntax,
+                "this `{` is never closed",
+                Span::new(file, open, open + 1),
+            )
+            .label("opened here")
+            .help(format!("end the list of {what}s with `}}`")),
         );
     }
     let body = &rest[..close?];
@@ -201,7 +214,7 @@ fn in_braces(file: FileId, text: &str, pos: usize) -> Option<Diagnostic> {
             if let Some(&(w, word)) = words.first() {
                 if word == "users" || word == "everyone" || word == "service" || word == "human" {
                     return Some(
-                        Diagnostic::new(
+                        Diagnostic::new(Code::Syntax,
                             format!("a group lists its members by name, not `{word} ...`"),
                             Span::new(file, w, w + word.len()),
                         )
@@ -221,6 +234,7 @@ fn in_braces(file: FileId, text: &str, pos: usize) -> Option<Diagnostic> {
             let (_, before) = words[expected_words - 1];
             return Some(
                 Diagnostic::new(
+                    Code::Syntax,
                     format!("expected `,` or `}}` after `{before}`, found `{word}`"),
                     Span::new(file, w, w + word.len()),
                 )

@@ -8,7 +8,7 @@
 
 use super::ast::*;
 use super::parse;
-use crate::error::Diagnostic;
+use crate::error::{Code, Diagnostic};
 use std::fmt::Write;
 
 /// Formats a policy text, or returns its syntax error.
@@ -53,9 +53,12 @@ fn gap(out: &mut String, between: &str) -> Result<(), Diagnostic> {
             // Only comments lie between statements; anything else means the
             // statement spans are wrong, and formatting would lose text.
             if !line.starts_with('#') {
-                return Err(Diagnostic::global(format!(
+                return Err(Diagnostic::global(
+                    Code::Internal,
+                    format!(
                     "internal error: the formatter would drop `{line}`; the file was not changed"
-                )));
+                ),
+                ));
             }
             // `line` is a comment, possibly after the previous statement on
             // the same line.
