@@ -332,15 +332,16 @@ impl Explainer<'_> {
     /// How role `r` comes to apply at `n`: the fact that gives it, then the
     /// nodes it flows through.
     fn held_steps(&self, r: RoleId, n: NodeId) -> (Via, Vec<Step>) {
-        let mut sources: Vec<NodeId> = self
+        let sources: Vec<NodeId> = self
             .d
             .applies
             .iter()
-            .filter(|x| x.1 == r && x.2 == n)
-            .map(|x| x.3)
+            .filter(|x| x.role() == r && x.node() == n)
+            .map(|x| x.source())
             .collect();
-        sources.sort();
-        let Some(&src) = sources.last() else {
+        // Of the nodes it is held on, the nearest: n itself, else the first
+        // one up the tree.
+        let Some(src) = self.m.ancestry(n).find(|a| sources.contains(a)) else {
             return (Via::Assignment, Vec::new());
         };
         let mut via = Via::Assignment;
@@ -350,41 +351,41 @@ impl Explainer<'_> {
             .d
             .held
             .iter()
-            .filter(|h| h.1 == r && h.2 == src)
+            .filter(|h| h.role() == r && h.node() == src)
             .collect();
-        held.sort_by_key(|h| (h.3, h.4));
+        held.sort_by_key(|h| (h.fact(), h.subject()));
         let mut created: Vec<&Created> = self
             .d
             .created
             .iter()
-            .filter(|c| c.1 == r && c.2 == src)
+            .filter(|c| c.role() == r && c.node() == src)
             .collect();
-        created.sort_by_key(|c| c.3);
+        created.sort_by_key(|c| c.rule());
         let mut defaulted: Vec<&Defaulted> = self
             .d
             .defaulted
             .iter()
-            .filter(|x| x.1 == r && x.2 == src)
+            .filter(|x| x.role() == r && x.node() == src)
             .collect();
-        defaulted.sort_by_key(|x| x.3);
+        defaulted.sort_by_key(|x| x.rule());
         if let Some(h) = held.first() {
-            steps.extend(self.subject_steps(h.4));
+            steps.extend(self.subject_steps(h.subject()));
             steps.push(self.step(
                 format!(
                     "{} holds {} on {}",
-                    self.m.subject_name(h.4),
+                    self.m.subject_name(h.subject()),
                     self.role(r),
                     self.m.node_name(src)
                 ),
-                h.3,
+                h.fact(),
             ));
         } else if let Some(c) = created.first() {
             via = Via::Creator;
-            steps.push(self.step(format!("{me} created {}", self.m.node_name(src)), c.4));
+            steps.push(self.step(format!("{me} created {}", self.m.node_name(src)), c.fact()));
             let ty = &self.m.types[self.m.nodes[src.index()].ty.index()].name;
             steps.push(self.step(
                 format!("creators of `{ty}` nodes hold {}", self.role(r)),
-                c.3,
+                c.rule(),
             ));
         } else if let Some(x) = defaulted.first() {
             via = Via::Default;
@@ -394,7 +395,7 @@ impl Explainer<'_> {
                     self.m.node_name(src),
                     self.role(r)
                 ),
-                x.3,
+                x.rule(),
             ));
         }
         steps.extend(self.flow_steps(n, src));
@@ -438,8 +439,8 @@ impl Explainer<'_> {
             .d
             .from_role
             .iter()
-            .filter(|x| x.1 == a && x.2 == n)
-            .map(|x| (x.3, x.4))
+            .filter(|x| x.action() == a && x.node() == n)
+            .map(|x| (x.role(), x.listed_by()))
             .collect();
         pairs.sort();
         pairs.dedup_by_key(|x| x.0);
@@ -466,32 +467,24 @@ impl Explainer<'_> {
             .d
             .granted
             .iter()
-            .filter(|g| g.1 == a && g.2 == n)
+            .filter(|g| g.action() == a && g.node() == n)
             .collect();
-        grants.sort_by_key(|g| (g.3, g.4));
-        grants.dedup_by_key(|g| g.3);
+        grants.sort_by_key(|g| (g.fact(), g.subject()));
+        grants.dedup_by_key(|g| g.fact());
         let action = &self.m.actions[a.index()];
         grants
             .into_iter()
             .map(|g| {
-                let mut steps = self.subject_steps(g.4);
-                let node = self
-                    .m
-                    .grants
-                    .iter()
-                    .find(|x| x.fact == g.3 && x.subject == g.4 && x.action == a)
-                    .map(|x| x.node);
-                if let Some(node) = node {
-                    steps.push(self.step(
-                        format!(
-                            "{} is granted {action} on {}",
-                            self.m.subject_name(g.4),
-                            self.m.node_name(node)
-                        ),
-                        g.3,
-                    ));
-                    steps.extend(self.flow_steps(n, node));
-                }
+                let mut steps = self.subject_steps(g.subject());
+                steps.push(self.step(
+                    format!(
+                        "{} is granted {action} on {}",
+                        self.m.subject_name(g.subject()),
+                        self.m.node_name(g.origin())
+                    ),
+                    g.fact(),
+                ));
+                steps.extend(self.flow_steps(n, g.origin()));
                 Reason {
                     title: format!("a direct grant allows {action}"),
                     via: Via::Grant,
@@ -507,16 +500,16 @@ impl Explainer<'_> {
             .d
             .deny_at
             .iter()
-            .filter(|x| x.1 == a && x.2 == n)
+            .filter(|x| x.action() == a && x.node() == n)
             .collect();
-        denies.sort_by_key(|x| (x.3, x.4));
-        denies.dedup_by_key(|x| x.3);
+        denies.sort_by_key(|x| (x.fact(), x.subject()));
+        denies.dedup_by_key(|x| x.fact());
         denies
             .into_iter()
             .map(|x| {
-                let mut steps = self.subject_steps(x.4);
-                let rule = self.m.locate(x.3).text;
-                steps.push(self.step(format!("`{rule}` denies it"), x.3));
+                let mut steps = self.subject_steps(x.subject());
+                let rule = self.m.locate(x.fact()).text;
+                steps.push(self.step(format!("`{rule}` denies it"), x.fact()));
                 Reason {
                     title: "a deny rule applies, and deny wins".to_string(),
                     via: Via::Deny,
@@ -532,8 +525,8 @@ impl Explainer<'_> {
             .d
             .effective
             .iter()
-            .filter(|e| e.2 == n)
-            .map(|e| e.1)
+            .filter(|e| e.node() == n)
+            .map(|e| e.role())
             .collect();
         roles.sort();
         roles
@@ -547,11 +540,21 @@ impl Explainer<'_> {
 
     fn dropped_roles(&self, n: NodeId) -> Vec<DroppedRole> {
         let mut out = Vec::new();
-        let mut outranked: Vec<&Outranked> = self.d.outranked.iter().filter(|o| o.2 == n).collect();
-        outranked.sort_by_key(|o| (o.1, std::cmp::Reverse(self.m.roles[o.3.index()].rank), o.3));
-        outranked.dedup_by_key(|o| o.1);
+        let mut outranked: Vec<&Outranked> =
+            self.d.outranked.iter().filter(|o| o.node() == n).collect();
+        outranked.sort_by_key(|o| {
+            (
+                o.role(),
+                std::cmp::Reverse(self.m.roles[o.by().index()].rank),
+                o.by(),
+            )
+        });
+        outranked.dedup_by_key(|o| o.role());
         for o in outranked {
-            let (lo, hi) = (&self.m.roles[o.1.index()], &self.m.roles[o.3.index()]);
+            let (lo, hi) = (
+                &self.m.roles[o.role().index()],
+                &self.m.roles[o.by().index()],
+            );
             let ty = &self.m.types[self.m.nodes[n.index()].ty.index()].name;
             out.push(DroppedRole {
                 role: lo.name.clone(),
@@ -562,16 +565,20 @@ impl Explainer<'_> {
             });
         }
         for node in self.m.ancestry(n) {
-            let mut overridden: Vec<&Overridden> =
-                self.d.overridden.iter().filter(|o| o.2 == node).collect();
-            overridden.sort_by_key(|o| (o.1, o.3));
-            overridden.dedup_by_key(|o| o.1);
+            let mut overridden: Vec<&Overridden> = self
+                .d
+                .overridden
+                .iter()
+                .filter(|o| o.node() == node)
+                .collect();
+            overridden.sort_by_key(|o| (o.role(), o.source()));
+            overridden.dedup_by_key(|o| o.role());
             for o in overridden {
                 out.push(DroppedRole {
-                    role: self.role(o.1).to_string(),
+                    role: self.role(o.role()).to_string(),
                     reason: format!(
                         "held on {}, but replaced on {} by a role assigned there (override)",
-                        self.m.node_name(o.3),
+                        self.m.node_name(o.source()),
                         self.m.node_name(node)
                     ),
                 });
@@ -591,15 +598,18 @@ impl Explainer<'_> {
             .role_allows
             .iter()
             .filter(|x| {
-                x.1 == a
-                    && self.m.roles[x.0.index()]
+                x.action() == a
+                    && self.m.roles[x.role().index()]
                         .on
                         .iter()
                         .any(|t| types.contains(t))
             })
             .collect();
-        roles.sort_by_key(|x| (self.m.roles[x.0.index()].rank, x.0));
-        let names: Vec<String> = roles.iter().map(|x| self.role(x.0).to_string()).collect();
+        roles.sort_by_key(|x| (self.m.roles[x.role().index()].rank, x.role()));
+        let names: Vec<String> = roles
+            .iter()
+            .map(|x| self.role(x.role()).to_string())
+            .collect();
         let action = &self.m.actions[a.index()];
         let target = self.m.node_name(n);
         let hint = if names.is_empty() {

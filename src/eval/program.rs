@@ -139,23 +139,55 @@ crepe! {
     // p may a at n through effective role r, whose included role r2 lists a.
     @output pub struct FromRole(pub PrincipalId, pub ActionId, pub NodeId, pub RoleId, pub RoleId);
     FromRole(p, a, n, r, r2) <- ExplainAt(n), Effective(p, r, n), RoleReach(r, r2), RolePerm(r2, a, _);
-    // Direct grants flow down the tree, unaffected by override (union).
-    @output pub struct Granted(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId);
-    Granted(p, a, n, f, s) <- GrantIn(s, a, n, f), Matches(p, s);
-    Granted(p, a, c, f, s) <- Granted(p, a, n, f, s), Parent(c, n);
+    // Direct grants flow down the tree, unaffected by override (union),
+    // keeping the node they were given on.
+    @output pub struct Granted(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId, pub NodeId);
+    Granted(p, a, n, f, s, n) <- GrantIn(s, a, n, f), Matches(p, s);
+    Granted(p, a, c, f, s, o) <- Granted(p, a, n, f, s, o), Parent(c, n);
     @output pub struct Can(pub PrincipalId, pub ActionId, pub NodeId);
     Can(p, a, n) <- FromAnyRole(p, a, n);
-    Can(p, a, n) <- Granted(p, a, n, _, _);
+    Can(p, a, n) <- Granted(p, a, n, _, _, _);
 
     // ---- deny wins --------------------------------------------------------
-    // deny a on n to s: flows down from n; without `on`, applies everywhere.
-    @output pub struct DenyAt(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId);
-    DenyAt(p, a, n, f, s) <- DenyIn(s, a, n, f), Matches(p, s);
-    DenyAt(p, a, n, f, s) <- DenyEverywhere(s, a, f), Matches(p, s), Node(n, _);
-    DenyAt(p, a, c, f, s) <- DenyAt(p, a, n, f, s), Parent(c, n);
+    // deny a on n to s: flows down from n, keeping n; without `on`, applies
+    // everywhere (no origin).
+    @output pub struct DenyAt(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId, pub Option<NodeId>);
+    DenyAt(p, a, n, f, s, Some(n)) <- DenyIn(s, a, n, f), Matches(p, s);
+    DenyAt(p, a, n, f, s, None) <- DenyEverywhere(s, a, f), Matches(p, s), Node(n, _);
+    DenyAt(p, a, c, f, s, o) <- DenyAt(p, a, n, f, s, o), Parent(c, n);
     struct Blocked(PrincipalId, ActionId, NodeId);
-    Blocked(p, a, n) <- DenyAt(p, a, n, _, _);
+    Blocked(p, a, n) <- DenyAt(p, a, n, _, _, _);
     // The decision: something allows it and no deny applies.
     @output pub struct Allow(pub PrincipalId, pub ActionId, pub NodeId);
     Allow(p, a, n) <- Can(p, a, n), !Blocked(p, a, n);
+}
+
+/// Named fields for the tuples of the output relations that explanations
+/// read, so that no reader depends on a tuple position.
+macro_rules! fields {
+    ($($relation:ident { $($name:ident: $ty:ty = $index:tt),* $(,)? })*) => {$(
+        impl $relation {
+            $(
+                #[doc = concat!("The `", stringify!($name), "` of the tuple.")]
+                pub fn $name(&self) -> $ty {
+                    self.$index
+                }
+            )*
+        }
+    )*};
+}
+
+fields! {
+    Matches { principal: PrincipalId = 0, subject: SubjectId = 1 }
+    Held { principal: PrincipalId = 0, role: RoleId = 1, node: NodeId = 2, fact: FactId = 3, subject: SubjectId = 4 }
+    Created { principal: PrincipalId = 0, role: RoleId = 1, node: NodeId = 2, rule: FactId = 3, fact: FactId = 4 }
+    Defaulted { principal: PrincipalId = 0, role: RoleId = 1, node: NodeId = 2, rule: FactId = 3 }
+    Applies { principal: PrincipalId = 0, role: RoleId = 1, node: NodeId = 2, source: NodeId = 3 }
+    Overridden { principal: PrincipalId = 0, role: RoleId = 1, node: NodeId = 2, source: NodeId = 3 }
+    Outranked { principal: PrincipalId = 0, role: RoleId = 1, node: NodeId = 2, by: RoleId = 3 }
+    Effective { principal: PrincipalId = 0, role: RoleId = 1, node: NodeId = 2 }
+    RoleAllows { role: RoleId = 0, action: ActionId = 1 }
+    FromRole { principal: PrincipalId = 0, action: ActionId = 1, node: NodeId = 2, role: RoleId = 3, listed_by: RoleId = 4 }
+    Granted { principal: PrincipalId = 0, action: ActionId = 1, node: NodeId = 2, fact: FactId = 3, subject: SubjectId = 4, origin: NodeId = 5 }
+    DenyAt { principal: PrincipalId = 0, action: ActionId = 1, node: NodeId = 2, fact: FactId = 3, subject: SubjectId = 4, origin: Option<NodeId> = 5 }
 }
