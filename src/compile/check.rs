@@ -70,14 +70,15 @@ struct Checker {
     extending: bool,
 }
 
-/// Which table a name is looked up in, for messages.
-#[derive(Clone, Copy)]
+/// Which table a name is declared in and looked up in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Kind {
     Type,
     Action,
     Role,
     Principal,
     Group,
+    Node,
 }
 
 impl Kind {
@@ -88,6 +89,7 @@ impl Kind {
             Kind::Role => "role",
             Kind::Principal => "user",
             Kind::Group => "group",
+            Kind::Node => "node",
         }
     }
     fn declare_hint(self) -> &'static str {
@@ -97,6 +99,7 @@ impl Kind {
             Kind::Role => "declare it with `role NAME on TYPE { ... }`",
             Kind::Principal => "declare it with `user NAME` (or `service user NAME`)",
             Kind::Group => "declare it with `group NAME { ... }`",
+            Kind::Node => "declare it with `TYPE NAME in PARENT`",
         }
     }
 }
@@ -137,45 +140,44 @@ impl Checker {
     /// one and returns `false` for it.
     fn first_definition(
         &mut self,
-        spans: &mut FxHashMap<(u8, String), Span>,
-        kind: u8,
-        what: &str,
+        spans: &mut FxHashMap<(Kind, String), Span>,
+        kind: Kind,
         name: &Name,
     ) -> bool {
         if let Some(&first) = spans.get(&(kind, name.text.clone())) {
-            self.duplicate(what, name, first);
+            self.duplicate(kind.word(), name, first);
             return false;
         }
         if let Some(first) = self.existing(kind, &name.text) {
-            self.duplicate(what, name, first);
+            self.duplicate(kind.word(), name, first);
             return false;
         }
         spans.insert((kind, name.text.clone()), name.span);
         true
     }
 
-    /// Where the model being extended defines a name of one kind (numbered
-    /// as in [`Checker::declare`]), if it does. Actions are left out: an
-    /// update cannot declare them at all.
-    fn existing(&self, kind: u8, name: &str) -> Option<Span> {
+    /// Where the model being extended defines a name of one kind, if it
+    /// does. Actions are left out (an update cannot declare them at all),
+    /// and users too (an update restates them).
+    fn existing(&self, kind: Kind, name: &str) -> Option<Span> {
         if !self.extending {
             return None;
         }
         let m = &self.m;
         match kind {
-            0 => m.names.types.get(name).map(|t| m.types[t.index()].span),
-            2 => m.names.roles.get(name).map(|r| m.roles[r.index()].span),
-            4 => m
+            Kind::Type => m.names.types.get(name).map(|t| m.types[t.index()].span),
+            Kind::Role => m.names.roles.get(name).map(|r| m.roles[r.index()].span),
+            Kind::Group => m
                 .names
                 .groups
                 .get(name)
                 .map(|g| m.facts[m.groups[g.index()].fact.index()]),
-            5 => m
+            Kind::Node => m
                 .names
                 .nodes
                 .get(name)
                 .map(|n| m.facts[m.nodes[n.index()].fact.index()]),
-            _ => None,
+            Kind::Action | Kind::Principal => None,
         }
     }
 
@@ -273,7 +275,7 @@ impl Checker {
     /// Pass 1: give every declared name an id.
     fn declare(&mut self, items: &[&Item]) {
         self.options(items);
-        let mut spans: FxHashMap<(u8, String), Span> = FxHashMap::default();
+        let mut spans: FxHashMap<(Kind, String), Span> = FxHashMap::default();
         for item in items {
             match &item.statement {
                 Statement::Type { name, .. } => {
@@ -294,7 +296,7 @@ impl Checker {
                         );
                         continue;
                     }
-                    if !self.first_definition(&mut spans, 0, "type", name) {
+                    if !self.first_definition(&mut spans, Kind::Type, name) {
                         continue;
                     }
                     let id = TypeId(self.m.types.len() as u32);
@@ -318,7 +320,7 @@ impl Checker {
                         continue;
                     }
                     for name in names {
-                        if !self.first_definition(&mut spans, 1, "action", name) {
+                        if !self.first_definition(&mut spans, Kind::Action, name) {
                             continue;
                         }
                         let id = ActionId(self.m.actions.len() as u32);
@@ -327,7 +329,7 @@ impl Checker {
                     }
                 }
                 Statement::Role { name, .. } => {
-                    if !self.first_definition(&mut spans, 2, "role", name) {
+                    if !self.first_definition(&mut spans, Kind::Role, name) {
                         continue;
                     }
                     let id = RoleId(self.m.roles.len() as u32);
@@ -345,7 +347,7 @@ impl Checker {
                     });
                 }
                 Statement::Principal { name, .. } => {
-                    if !self.first_definition(&mut spans, 3, "user", name) {
+                    if !self.first_definition(&mut spans, Kind::Principal, name) {
                         continue;
                     }
                     if let (true, Some(&p)) =
@@ -376,7 +378,7 @@ impl Checker {
                     });
                 }
                 Statement::Group { name, .. } => {
-                    if !self.first_definition(&mut spans, 4, "group", name) {
+                    if !self.first_definition(&mut spans, Kind::Group, name) {
                         continue;
                     }
                     if !self.visible("group", name) {
@@ -409,7 +411,7 @@ impl Checker {
                     text: key.clone(),
                     span: name.span,
                 };
-                if !self.first_definition(&mut spans, 5, "node", &keyed) {
+                if !self.first_definition(&mut spans, Kind::Node, &keyed) {
                     continue;
                 }
                 let id = NodeId(self.m.nodes.len() as u32);
@@ -575,7 +577,7 @@ impl Checker {
                     let value = self.sym(&c.value.text);
                     conds.push((key, c.equal, value));
                 }
-                Some(self.selector(conds, within, *span))
+                Some(self.selector(conds, within, Some(*span)))
             }
         }
     }
@@ -657,13 +659,14 @@ impl Checker {
         self.errors.push(d);
     }
 
-    /// The selector with these conditions: one id per distinct condition
-    /// set, however often it is written.
+    /// The selector with these conditions, as written at `written` (`None`:
+    /// the implicit `everyone` of a `default` rule without `to`): one id per
+    /// distinct condition set, however often it is written.
     fn selector(
         &mut self,
         mut conditions: Vec<(Sym, bool, Sym)>,
         within: Option<NodeId>,
-        span: Span,
+        written: Option<Span>,
     ) -> SubjectId {
         conditions.sort();
         conditions.dedup();
@@ -675,10 +678,11 @@ impl Checker {
         {
             return SubjectId::selector(SelectorId(i as u32));
         }
-        let text = if span == Span::default() {
-            "everyone".to_string()
-        } else {
-            self.m.sources.file(span.file).text[span.start as usize..span.end as usize].to_string()
+        let text = match written {
+            None => "everyone".to_string(),
+            Some(span) => self.m.sources.file(span.file).text
+                [span.start as usize..span.end as usize]
+                .to_string(),
         };
         let id = SelectorId(self.m.selectors.len() as u32);
         self.m.selectors.push(SelectorDef {
@@ -1080,7 +1084,7 @@ impl Checker {
                     let t = self.lookup::<TypeId>(Kind::Type, on);
                     let subject = match to {
                         Some(s) => self.subject(s),
-                        None => Some(self.selector(Vec::new(), None, Span::default())),
+                        None => Some(self.selector(Vec::new(), None, None)),
                     };
                     if let (Some(r), Some(t), Some(subject)) = (r, t, subject) {
                         if self.role_on(r, t, on.span, "given on") {
