@@ -27,8 +27,8 @@ pub fn check<F: Borrow<PolicyFile>>(
         extending: false,
     };
     let items: Vec<&Item> = files.iter().flat_map(|f| &f.borrow().items).collect();
-    c.declare(&items);
-    c.resolve(&items);
+    let declared = c.declare(&items);
+    c.resolve(&items, &declared);
     let structural = super::structure::check(&c.m);
     c.errors.extend(structural);
     if c.errors.is_empty() {
@@ -52,8 +52,8 @@ pub fn extend(base: Model, batch: &PolicyFile) -> Result<Model, Vec<Diagnostic>>
         extending: true,
     };
     let items: Vec<&Item> = batch.items.iter().collect();
-    c.declare(&items);
-    c.resolve(&items);
+    let declared = c.declare(&items);
+    c.resolve(&items, &declared);
     if c.errors.is_empty() {
         Ok(c.m)
     } else {
@@ -68,6 +68,16 @@ struct Checker {
     first_new_type: usize,
     /// Adding statements to a checked model rather than building one.
     extending: bool,
+}
+
+/// The id pass 1 gave a declaration.
+#[derive(Clone, Copy, Debug)]
+enum Declared {
+    Type(TypeId),
+    Role(RoleId),
+    Principal(PrincipalId),
+    Group(GroupId),
+    Node(NodeId),
 }
 
 /// Which table a name is declared in and looked up in.
@@ -272,11 +282,15 @@ impl Checker {
         );
     }
 
-    /// Pass 1: give every declared name an id.
-    fn declare(&mut self, items: &[&Item]) {
+    /// Pass 1: give every declared name an id. Returns, for each item, the
+    /// id it declared (`None` for a duplicate, a rejected name, or a
+    /// statement that declares nothing), so that pass 2 resolves each
+    /// declaration under its own id.
+    fn declare(&mut self, items: &[&Item]) -> Vec<Option<Declared>> {
         self.options(items);
+        let mut declared = vec![None; items.len()];
         let mut spans: FxHashMap<(Kind, String), Span> = FxHashMap::default();
-        for item in items {
+        for (i, item) in items.iter().enumerate() {
             match &item.statement {
                 Statement::Type { name, .. } => {
                     if crate::syntax::is_reserved(&name.text) {
@@ -300,6 +314,7 @@ impl Checker {
                         continue;
                     }
                     let id = TypeId(self.m.types.len() as u32);
+                    declared[i] = Some(Declared::Type(id));
                     self.m.names.types.insert(name.text.clone(), id);
                     self.m.types.push(TypeDef {
                         name: name.text.clone(),
@@ -333,6 +348,7 @@ impl Checker {
                         continue;
                     }
                     let id = RoleId(self.m.roles.len() as u32);
+                    declared[i] = Some(Declared::Role(id));
                     self.m.names.roles.insert(name.text.clone(), id);
                     let fact = self.fact(item.span);
                     self.m.roles.push(RoleDef {
@@ -357,12 +373,14 @@ impl Checker {
                         // the user's kind, status, attributes and homes.
                         let fact = self.fact(item.span);
                         self.m.principals[p.index()].fact = fact;
+                        declared[i] = Some(Declared::Principal(p));
                         continue;
                     }
                     if !self.visible("user", name) {
                         continue;
                     }
                     let id = PrincipalId(self.m.principals.len() as u32);
+                    declared[i] = Some(Declared::Principal(id));
                     self.distinct("user", name, SubjectId::principal(id));
                     self.m
                         .names
@@ -385,6 +403,7 @@ impl Checker {
                         continue;
                     }
                     let id = GroupId(self.m.groups.len() as u32);
+                    declared[i] = Some(Declared::Group(id));
                     self.distinct("group", name, SubjectId::group(id));
                     self.m.names.groups.insert(name.text.as_str().into(), id);
                     let fact = self.fact(item.span);
@@ -398,7 +417,7 @@ impl Checker {
             }
         }
         // Nodes need their type resolved to form their key.
-        for item in items {
+        for (i, item) in items.iter().enumerate() {
             if let Statement::Node { ty, name, .. } = &item.statement {
                 let Some(t) = self.lookup(Kind::Type, ty) else {
                     continue;
@@ -415,6 +434,7 @@ impl Checker {
                     continue;
                 }
                 let id = NodeId(self.m.nodes.len() as u32);
+                declared[i] = Some(Declared::Node(id));
                 self.m.names.nodes.insert(key.into(), id);
                 let fact = self.fact(item.span);
                 self.m.nodes.push(NodeDef {
@@ -438,6 +458,7 @@ impl Checker {
                 ));
             }
         }
+        declared
     }
 
     fn lookup<T: Copy>(&mut self, kind: Kind, name: &Name) -> Option<T>
@@ -727,7 +748,7 @@ impl Checker {
     }
 
     /// Pass 2: resolve every reference.
-    fn resolve(&mut self, items: &[&Item]) {
+    fn resolve(&mut self, items: &[&Item], declared: &[Option<Declared>]) {
         // Attribute keys first so selectors can be checked against them.
         for item in items {
             match &item.statement {
@@ -753,28 +774,24 @@ impl Checker {
         let mut modes: Vec<Option<Vec<Mode>>> = vec![None; self.m.types.len()];
         // Types and roles first, so that a statement may use a role (or a
         // node a type) declared further down, or in a later file.
-        let model =
-            |i: &&&Item| matches!(i.statement, Statement::Type { .. } | Statement::Role { .. });
-        let ordered: Vec<&Item> = items
-            .iter()
+        let model = |(i, _): &(&&Item, &Option<Declared>)| {
+            matches!(i.statement, Statement::Type { .. } | Statement::Role { .. })
+        };
+        let pairs = || items.iter().zip(declared);
+        let ordered: Vec<(&Item, Option<Declared>)> = pairs()
             .filter(model)
-            .chain(items.iter().filter(|i| !model(i)))
-            .copied()
+            .chain(pairs().filter(|x| !model(x)))
+            .map(|(i, d)| (*i, *d))
             .collect();
-        for item in ordered {
+        for (item, declared) in ordered {
             let span = item.span;
             match &item.statement {
                 Statement::Type {
-                    name,
-                    parents,
-                    modes: ms,
+                    parents, modes: ms, ..
                 } => {
-                    let Some(&t) = self.m.names.types.get(&name.text) else {
-                        continue;
+                    let Some(Declared::Type(t)) = declared else {
+                        continue; // a duplicate or a keyword, already reported
                     };
-                    if self.m.types[t.index()].span != name.span {
-                        continue; // a duplicate, already reported
-                    }
                     for p in parents {
                         if let Some(pt) = self.lookup::<TypeId>(Kind::Type, p) {
                             self.m.types[t.index()].parents.push(pt);
@@ -786,19 +803,16 @@ impl Checker {
                     }
                 }
                 Statement::Role {
-                    name,
                     on,
                     rank,
                     includes,
                     sticky,
                     actions,
+                    ..
                 } => {
-                    let Some(&r) = self.m.names.roles.get(&name.text) else {
+                    let Some(Declared::Role(r)) = declared else {
                         continue;
                     };
-                    if self.m.roles[r.index()].span != name.span {
-                        continue;
-                    }
                     let on: Vec<TypeId> = on
                         .iter()
                         .filter_map(|t| self.lookup(Kind::Type, t))
@@ -837,12 +851,9 @@ impl Checker {
                     creator,
                 } => {
                     let key = format!("{}:{}", ty.text, name.text);
-                    let Some(&n) = self.m.names.nodes.get(&*key) else {
+                    let Some(Declared::Node(n)) = declared else {
                         continue;
                     };
-                    if self.m.facts[self.m.nodes[n.index()].fact.index()] != span {
-                        continue;
-                    }
                     let t = self.m.nodes[n.index()].ty;
                     if let Some(p) = parent {
                         if let Some(pn) = self.node(p) {
@@ -914,18 +925,15 @@ impl Checker {
                     }
                 }
                 Statement::Principal {
-                    name,
                     kind,
                     homes,
                     status,
                     attrs,
+                    ..
                 } => {
-                    let Some(&p) = self.m.names.principals.get(&*name.text) else {
+                    let Some(Declared::Principal(p)) = declared else {
                         continue;
                     };
-                    if self.m.facts[self.m.principals[p.index()].fact.index()] != span {
-                        continue;
-                    }
                     let kind = match kind.as_ref().map(|k| k.text.as_str()) {
                         Some("service") => PrincipalKind::Service,
                         _ => PrincipalKind::Human,
@@ -973,17 +981,10 @@ impl Checker {
                     def.homes = homes;
                     def.attrs = syms;
                 }
-                Statement::Group {
-                    name,
-                    homes,
-                    members,
-                } => {
-                    let Some(&g) = self.m.names.groups.get(&*name.text) else {
+                Statement::Group { homes, members, .. } => {
+                    let Some(Declared::Group(g)) = declared else {
                         continue;
                     };
-                    if self.m.facts[self.m.groups[g.index()].fact.index()] != span {
-                        continue;
-                    }
                     let homes: Vec<NodeId> = homes.iter().filter_map(|h| self.node(h)).collect();
                     self.m.groups[g.index()].homes = homes;
                     self.members(members, g, span);
