@@ -69,44 +69,9 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The principals that could be allowed anything at `n`: those reached
-    /// by an assignment or grant on `n` or above it, and the creators of
-    /// those nodes. Anyone else has no fact that could allow them there, so
-    /// asking their tables would only cost evaluations. Selectors and
-    /// default roles can reach anyone: then every principal is a candidate.
-    /// Principals removed by a live update are never candidates.
+    /// Who may be allowed anything at `n` (see [`crate::eval::reach::candidates`]).
     fn candidates(&self, n: NodeId) -> Vec<PrincipalId> {
-        let m = self.model();
-        let everyone = || {
-            (0..m.principals.len() as u32)
-                .map(PrincipalId)
-                .filter(|&p| m.is_live_principal(p))
-                .collect()
-        };
-        if !m.defaults.is_empty() {
-            return everyone();
-        }
-        let path: Vec<NodeId> = m.ancestry(n).collect();
-        let subjects = m
-            .assignments()
-            .filter(|x| path.contains(&x.node))
-            .map(|x| x.subject)
-            .chain(
-                m.grants()
-                    .filter(|g| path.contains(&g.node))
-                    .map(|g| g.subject),
-            );
-        let mut out: Vec<PrincipalId> = path
-            .iter()
-            .filter_map(|x| m.nodes[x.index()].creator.map(|(p, _)| p))
-            .collect();
-        if self.index.principals_below(subjects, &mut out).is_none() {
-            return everyone();
-        }
-        out.sort_unstable();
-        out.dedup();
-        out.retain(|&p| m.is_live_principal(p));
-        out
+        crate::eval::reach::candidates(self.model(), &self.index, n)
     }
 
     /// Everything `principal` may do on `node` and the nodes below it (on every

@@ -3,6 +3,7 @@
 pub mod constraints;
 pub mod index;
 pub mod program;
+pub mod reach;
 pub mod snapshot;
 pub mod universe;
 pub mod update;

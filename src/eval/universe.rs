@@ -5,8 +5,8 @@
 //! reaches, the rules given to those subjects (and to selectors), the nodes
 //! those rules name, and the model. So each evaluation sees:
 //!
-//! - *anchor* nodes: nodes named by the principal's assignments, grants and
-//!   denies, nodes it created, its home nodes, and every ancestor of those;
+//! - *anchor* nodes, as [`super::reach`] selects them (the nodes of the facts
+//!   that can change one of its decisions), and every ancestor of those;
 //! - in [`Scope::Table`] mode, for every anchor `u` and every path of types
 //!   below `u`'s type, one *virtual* node standing for "a node reached from
 //!   `u` through nodes of these types that carry no facts about the
@@ -17,9 +17,10 @@
 
 use super::index::Index;
 use super::program::*;
+use super::reach;
 use crate::compile::ids::*;
 use crate::compile::model::Model;
-use rustc_hash::{FxBuildHasher, FxHashSet};
+use rustc_hash::FxBuildHasher;
 use std::collections::HashSet;
 
 /// What nodes an evaluation covers besides the anchors.
@@ -100,8 +101,9 @@ pub fn evaluate(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> (Univers
     (Universe { virtuals, real }, run(rt))
 }
 
-/// Adds what is known about one principal; returns its anchors and their
-/// ancestors (with the scope's target and its ancestors).
+/// Adds what is known about one principal and what is given to the
+/// subjects it may match, as [`reach::relevant`] selects them; returns the
+/// real nodes of the evaluation.
 fn add_principal(
     m: &Model,
     ix: &Index,
@@ -109,34 +111,14 @@ fn add_principal(
     scope: Scope,
     rt: &mut Crepe,
 ) -> Vec<NodeId> {
-    // Nodes where a fact can give the principal access, and nodes where a
-    // deny can take it away.
-    let mut anchors: Vec<NodeId> = Vec::new();
-    let mut deny_nodes: Vec<(NodeId, SubjectId, ActionId, FactId)> = Vec::new();
+    let r = reach::relevant(m, ix, p, scope);
     let def = &m.principals[p.index()];
     rt.extend([IsPrincipal(p, SubjectId::principal(p))]);
     rt.extend(def.attrs.iter().map(|&(k, v)| Has(p, k, v)));
     rt.extend(def.homes.iter().map(|&n| Home(p, n)));
-    // Tenant-scoped selectors (`users in NODE`) test where the homes sit.
-    if m.selectors.iter().any(|s| s.within.is_some()) {
-        let mut under: FxHashSet<NodeId> = FxHashSet::default();
-        for &h in def.homes.iter().filter(|&&h| m.is_live_node(h)) {
-            under.extend(m.ancestry(h));
-        }
-        rt.extend(under.into_iter().map(|n| HomeUnder(p, n)));
-    }
-    // Homes only matter to default roles.
-    if !m.defaults.is_empty() {
-        anchors.extend(&def.homes);
-    }
-    for &n in &ix.created[p.index()] {
-        if let Some((_, f)) = m.nodes[n.index()].creator {
-            rt.extend([CreatedBy(n, p, f)]);
-            anchors.push(n);
-        }
-    }
-    // Subjects it may match, and what is given to them.
-    for s in ix.candidate_subjects(m, p) {
+    rt.extend(r.home_under.iter().map(|&n| HomeUnder(p, n)));
+    rt.extend(r.created.iter().map(|&(n, f)| CreatedBy(n, p, f)));
+    for &s in &r.subjects {
         for &e in ix.member_of.get(&s).into_iter().flatten() {
             let ms = &m.memberships[e as usize];
             rt.extend([MemberEdge(s, SubjectId::group(ms.group), ms.fact)]);
@@ -144,60 +126,28 @@ fn add_principal(
         for &i in ix.assignments.get(&s).into_iter().flatten() {
             let a = &m.assignments[i as usize];
             rt.extend([Assign(s, a.role, a.node, a.fact)]);
-            anchors.push(a.node);
         }
         for &i in ix.grants.get(&s).into_iter().flatten() {
             let g = &m.grants[i as usize];
             rt.extend([GrantIn(s, g.action, g.node, g.fact)]);
-            anchors.push(g.node);
         }
         for &i in ix.denies.get(&s).into_iter().flatten() {
             let d = &m.denies[i as usize];
-            match d.node {
-                Some(n) => deny_nodes.push((n, s, d.action, d.fact)),
-                None => rt.extend([DenyEverywhere(s, d.action, d.fact)]),
+            if d.node.is_none() {
+                rt.extend([DenyEverywhere(s, d.action, d.fact)]);
             }
         }
     }
-    // A deny flows down from its node. It can change a decision only where
-    // something allows the principal anything: at or below an anchor. So it
-    // matters if its node is an anchor, above one, or below one; a deny
-    // anywhere else is left out, which keeps per-resource denies for everyone
-    // from growing every principal's evaluation.
-    let positive: FxHashSet<NodeId> = anchors.iter().copied().collect();
-    let mut above: FxHashSet<NodeId> = FxHashSet::default();
-    for &a in &anchors {
-        for n in m.ancestry(a) {
-            if !above.insert(n) {
-                break;
-            }
-        }
-    }
-    for (n, s, a, f) in deny_nodes {
-        if above.contains(&n) || m.ancestry(n).any(|x| positive.contains(&x)) {
-            rt.extend([DenyIn(s, a, n, f)]);
-            anchors.push(n);
+    for &i in &r.denies {
+        let d = &m.denies[i as usize];
+        if let Some(n) = d.node {
+            rt.extend([DenyIn(d.subject, d.action, n, d.fact)]);
         }
     }
     if let Scope::Path(target) = scope {
-        // A decision at the target depends only on facts at the target and
-        // above it: keep just those nodes.
-        let path: FxHashSet<NodeId> = m.ancestry(target).collect();
-        anchors.retain(|a| path.contains(a));
         rt.extend([ExplainAt(target)]);
-        anchors.push(target);
     }
-    let mut closure: FxHashSet<NodeId> = FxHashSet::default();
-    for a in anchors {
-        for n in m.ancestry(a) {
-            if !closure.insert(n) {
-                break;
-            }
-        }
-    }
-    let mut nodes: Vec<NodeId> = closure.into_iter().collect();
-    nodes.sort_unstable();
-    nodes
+    r.nodes
 }
 
 /// Adds the selectors and the model's roles, types and rules.

@@ -96,7 +96,11 @@ pub(crate) fn apply(
     let before = Counts::of(&m);
     let m = crate::compile::extend(m, add)?;
     let revision = current.next_revision(&m.sources);
-    if add.items.iter().any(|i| is_rule(&i.statement)) {
+    if add
+        .items
+        .iter()
+        .any(|i| super::reach::is_rule(&i.statement))
+    {
         let mut errors = crate::compile::structure::check(&m);
         errors.extend(too_deep(
             &m,
@@ -129,21 +133,6 @@ pub(crate) fn apply(
     };
     let next = current.next(m, ix, reach.principals.as_ref(), revision);
     Ok((next, update))
-}
-
-/// Statements that change the rules rather than state facts.
-fn is_rule(s: &Statement) -> bool {
-    let selector = |list: &[ast::Subject]| {
-        list.iter()
-            .any(|s| matches!(s, ast::Subject::Selector { .. }))
-    };
-    match s {
-        Statement::Principal { .. } | Statement::Node { .. } => false,
-        Statement::Group { members, .. } | Statement::Add { members, .. } => selector(members),
-        Statement::Assign { to, .. } | Statement::Grant { to, .. } => selector(to),
-        Statement::Deny { to, .. } => selector(std::slice::from_ref(to)),
-        _ => true,
-    }
 }
 
 /// Lengths of the model's record lists before a batch's additions.

@@ -1,0 +1,188 @@
+//! Relevance: which facts can affect which principal, in one place.
+//!
+//! The Datalog program (`eval/program.rs`) decides; this module decides only
+//! what one evaluation must be given so that leaving everything else out
+//! changes no decision. Each rule of the program reads facts anchored at
+//! some nodes; an evaluation sees those nodes and their ancestors (the tree
+//! the rules walk up and down), and nothing else:
+//!
+//! | rule of the program | facts it reads | anchored at |
+//! | --- | --- | --- |
+//! | `Matches` (groups, selectors) | memberships of the principal's groups, selector conditions, `HomeUnder` | nothing (inputs about the principal) |
+//! | `Held` | assignments to subjects the principal may match | each assignment's node |
+//! | `Created`, `CreatorUp`, `AssignedAbove` | `CreatedBy` for the principal, creator rules, held roles above | each node it created |
+//! | `Defaulted` | default rules, `Within` its homes | its homes, when the policy has a default rule |
+//! | `Applies`, `Overridden`, `Outranked`, `Effective` | `Parent`, `Node` | ancestors of every anchor |
+//! | `Granted` | grants to subjects it may match | each grant's node |
+//! | `DenyAt` | denies to subjects it may match | a deny's node when it is an anchor, above one or below one (elsewhere nothing allows, so nothing changes); a deny without `on` everywhere |
+//! | `ExplainAt`, `FromRole` | the resource being explained | the resource's ancestry only ([`Scope::Path`]) |
+//!
+//! A node that carries no fact about the principal answers as the nearest
+//! anchor above it with the types walked past (the snapshot's tables), and a
+//! resource with no anchor on its ancestry is a deny.
+//!
+//! The same reasoning, read the other way round, gives who may be allowed
+//! anything at a node ([`candidates`]) and whom a live update can reach
+//! ([`is_rule`] for a statement that can reach anyone).
+
+use super::index::Index;
+use super::universe::Scope;
+use crate::compile::ids::*;
+use crate::compile::model::Model;
+use crate::syntax::ast::{Statement, Subject};
+use rustc_hash::FxHashSet;
+
+/// What one evaluation of a principal must see.
+pub struct Relevant {
+    /// Subjects the principal may match: itself, the groups it is in
+    /// (directly or through others) and every selector.
+    pub subjects: Vec<SubjectId>,
+    /// Nodes it created, with the fact that says so.
+    pub created: Vec<(NodeId, FactId)>,
+    /// Denies on a node that can change one of its decisions (indexes into
+    /// the model's denies).
+    pub denies: Vec<u32>,
+    /// Its homes and their ancestors, when a selector tests where homes sit
+    /// (`users in NODE`).
+    pub home_under: Vec<NodeId>,
+    /// Anchors and their ancestors, sorted: the real nodes of the evaluation.
+    pub nodes: Vec<NodeId>,
+}
+
+/// What an evaluation of `p` in `scope` must see (see the module's table).
+pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant {
+    let def = &m.principals[p.index()];
+    let mut anchors: Vec<NodeId> = Vec::new();
+    if !m.defaults.is_empty() {
+        anchors.extend(&def.homes);
+    }
+    let created: Vec<(NodeId, FactId)> = ix.created[p.index()]
+        .iter()
+        .filter_map(|&n| m.nodes[n.index()].creator.map(|(_, f)| (n, f)))
+        .collect();
+    anchors.extend(created.iter().map(|&(n, _)| n));
+    let subjects = ix.candidate_subjects(m, p);
+    let mut deny_nodes: Vec<u32> = Vec::new();
+    for s in &subjects {
+        for &i in ix.assignments.get(s).into_iter().flatten() {
+            anchors.push(m.assignments[i as usize].node);
+        }
+        for &i in ix.grants.get(s).into_iter().flatten() {
+            anchors.push(m.grants[i as usize].node);
+        }
+        for &i in ix.denies.get(s).into_iter().flatten() {
+            if m.denies[i as usize].node.is_some() {
+                deny_nodes.push(i);
+            }
+        }
+    }
+    // A deny flows down from its node: it matters at, above or below an
+    // anchor, and nowhere else.
+    let positive: FxHashSet<NodeId> = anchors.iter().copied().collect();
+    let above = ancestors(m, &anchors);
+    let denies: Vec<u32> = deny_nodes
+        .into_iter()
+        .filter(|&i| {
+            m.denies[i as usize]
+                .node
+                .is_some_and(|n| above.contains(&n) || m.ancestry(n).any(|x| positive.contains(&x)))
+        })
+        .collect();
+    anchors.extend(denies.iter().filter_map(|&i| m.denies[i as usize].node));
+    if let Scope::Path(target) = scope {
+        // A decision at the target depends only on facts at the target and
+        // above it.
+        let path: FxHashSet<NodeId> = m.ancestry(target).collect();
+        anchors.retain(|a| path.contains(a));
+        anchors.push(target);
+    }
+    let home_under = if m.selectors.iter().any(|s| s.within.is_some()) {
+        let homes: Vec<NodeId> = def
+            .homes
+            .iter()
+            .copied()
+            .filter(|&h| m.is_live_node(h))
+            .collect();
+        let mut under: Vec<NodeId> = ancestors(m, &homes).into_iter().collect();
+        under.sort_unstable();
+        under
+    } else {
+        Vec::new()
+    };
+    let mut nodes: Vec<NodeId> = ancestors(m, &anchors).into_iter().collect();
+    nodes.sort_unstable();
+    Relevant {
+        subjects,
+        created,
+        denies,
+        home_under,
+        nodes,
+    }
+}
+
+/// `nodes` and every node above them.
+fn ancestors(m: &Model, nodes: &[NodeId]) -> FxHashSet<NodeId> {
+    let mut out: FxHashSet<NodeId> = FxHashSet::default();
+    for &a in nodes {
+        for n in m.ancestry(a) {
+            if !out.insert(n) {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The principals that could be allowed anything at `n`: those reached by
+/// an assignment or grant on `n` or above it, and the creators of those
+/// nodes. Anyone else has no fact that could allow them there. Selectors
+/// and default roles can reach anyone: then every principal is a
+/// candidate. Principals removed by a live update never are.
+pub fn candidates(m: &Model, ix: &Index, n: NodeId) -> Vec<PrincipalId> {
+    let everyone = || {
+        (0..m.principals.len() as u32)
+            .map(PrincipalId)
+            .filter(|&p| m.is_live_principal(p))
+            .collect()
+    };
+    if !m.defaults.is_empty() {
+        return everyone();
+    }
+    let path: Vec<NodeId> = m.ancestry(n).collect();
+    let subjects = m
+        .assignments()
+        .filter(|x| path.contains(&x.node))
+        .map(|x| x.subject)
+        .chain(
+            m.grants()
+                .filter(|g| path.contains(&g.node))
+                .map(|g| g.subject),
+        );
+    let mut out: Vec<PrincipalId> = path
+        .iter()
+        .filter_map(|x| m.nodes[x.index()].creator.map(|(p, _)| p))
+        .collect();
+    if ix.principals_below(subjects, &mut out).is_none() {
+        return everyone();
+    }
+    out.sort_unstable();
+    out.dedup();
+    out.retain(|&p| m.is_live_principal(p));
+    out
+}
+
+/// A statement that changes the rules rather than states facts: a live
+/// update with one can change anyone's decisions (types, roles, creator and
+/// default rules, constraints, anything given to or denied `users where
+/// ...`). Every other statement reaches only the principals at or below its
+/// subjects.
+pub fn is_rule(s: &Statement) -> bool {
+    let selector = |list: &[Subject]| list.iter().any(|s| matches!(s, Subject::Selector { .. }));
+    match s {
+        Statement::Principal { .. } | Statement::Node { .. } => false,
+        Statement::Group { members, .. } | Statement::Add { members, .. } => selector(members),
+        Statement::Assign { to, .. } | Statement::Grant { to, .. } => selector(to),
+        Statement::Deny { to, .. } => selector(std::slice::from_ref(to)),
+        _ => true,
+    }
+}
