@@ -22,8 +22,10 @@
 //! resource with no anchor on its ancestry is a deny.
 //!
 //! The same reasoning, read the other way round, gives who may be allowed
-//! anything at a node ([`candidates`]) and whom a live update can reach
-//! ([`is_rule`] for a statement that can reach anyone).
+//! anything at a node ([`candidates`]) and what a live update reaches
+//! ([`Reach`]: the principals at or below each changed fact's subject, the
+//! creators of new nodes, the holders whose constraints can break; and
+//! [`is_rule`] for a statement that can reach anyone).
 
 use super::index::Index;
 use super::universe::Scope;
@@ -185,4 +187,47 @@ pub fn is_rule(s: &Statement) -> bool {
         Statement::Deny { to, .. } => selector(std::slice::from_ref(to)),
         _ => true,
     }
+}
+
+/// What a live update reaches: the principals a batch reaches and the nodes and principals whose
+/// constraints it can break.
+#[derive(Default)]
+pub struct Reach {
+    /// `None`: everyone.
+    pub principals: Option<FxHashSet<PrincipalId>>,
+    /// Nodes whose holders it can change.
+    pub nodes: Vec<NodeId>,
+    /// Principals whose group memberships it changes.
+    pub members: Vec<PrincipalId>,
+}
+
+impl Reach {
+    /// One principal.
+    pub fn principal(&mut self, p: PrincipalId) {
+        if let Some(set) = &mut self.principals {
+            set.insert(p);
+        }
+    }
+
+    /// The principals at or below `subjects` in the group tree.
+    pub fn below(&mut self, ix: &Index, subjects: impl IntoIterator<Item = SubjectId>) {
+        let Some(set) = &mut self.principals else {
+            return;
+        };
+        let mut out = Vec::new();
+        match ix.principals_below(subjects, &mut out) {
+            Some(()) => set.extend(out),
+            None => self.principals = None,
+        }
+    }
+}
+
+/// Nodes where `s`, or a group above it, is assigned a role: where a change
+/// to the members below `s` changes who holds what.
+pub fn holder_nodes(m: &Model, ix: &Index, s: SubjectId) -> Vec<NodeId> {
+    ix.above(m, s)
+        .into_iter()
+        .flat_map(|s| ix.assignments.get(&s).into_iter().flatten())
+        .map(|&i| m.assignments[i as usize].node)
+        .collect()
 }

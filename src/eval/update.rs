@@ -23,6 +23,7 @@
 
 use super::constraints;
 use super::index::{AtNode, Index, Record};
+use super::reach::{holder_nodes, Reach};
 use super::snapshot::Snapshot;
 use crate::compile::ids::*;
 use crate::compile::limits::{too_deep, Limits};
@@ -39,37 +40,6 @@ pub struct Update {
     /// Principals whose decisions the batch can change (their decision
     /// tables are evaluated again), or `None` when it can change anyone's.
     pub principals_affected: Option<usize>,
-}
-
-/// The principals a batch reaches and the nodes and principals whose
-/// constraints it can break.
-#[derive(Default)]
-struct Reach {
-    /// `None`: everyone.
-    principals: Option<FxHashSet<PrincipalId>>,
-    nodes: Vec<NodeId>,
-    members: Vec<PrincipalId>,
-}
-
-impl Reach {
-    /// One principal.
-    fn principal(&mut self, p: PrincipalId) {
-        if let Some(set) = &mut self.principals {
-            set.insert(p);
-        }
-    }
-
-    /// The principals at or below `subjects` in the group tree.
-    fn below(&mut self, ix: &Index, subjects: impl IntoIterator<Item = SubjectId>) {
-        let Some(set) = &mut self.principals else {
-            return;
-        };
-        let mut out = Vec::new();
-        match ix.principals_below(subjects, &mut out) {
-            Some(()) => set.extend(out),
-            None => self.principals = None,
-        }
-    }
 }
 
 /// The snapshot after adding `add` to `current`'s policy and removing
@@ -255,16 +225,6 @@ fn check_additions(
     } else {
         Err(errors)
     }
-}
-
-/// Nodes where `s`, or a group above it, is assigned a role: where a change
-/// to the members below `s` changes who holds what.
-fn holder_nodes(m: &Model, ix: &Index, s: SubjectId) -> Vec<NodeId> {
-    ix.above(m, s)
-        .into_iter()
-        .flat_map(|s| ix.assignments.get(&s).into_iter().flatten())
-        .map(|&i| m.assignments[i as usize].node)
-        .collect()
 }
 
 /// A named subject of the model, if it exists.
