@@ -376,3 +376,31 @@ fn replaying_the_batches_gives_the_same_revision() {
         engine.check("zoe", "app.use", "app:chatbot")
     );
 }
+
+/// The closure of groups is computed once per snapshot; a group joining or
+/// leaving a group starts it afresh, and an update of user memberships
+/// keeps it.
+#[test]
+fn nesting_a_group_by_update_reaches_its_members_and_unnesting_undoes_it() {
+    let text = std::fs::read_to_string("policies/dify.policy").unwrap();
+    let engine = grantlog::Engine::new(Snapshot::from_text("dify.policy", &text).unwrap());
+    engine.apply("group ops in team:acme { frank }").unwrap();
+    let open = |e: &grantlog::Engine| {
+        e.check("frank", "web_app.open", "web_app:support-bot")
+            .is_allowed()
+    };
+    assert!(!open(&engine));
+    engine.apply("add group ops to group support").unwrap();
+    assert!(open(&engine));
+    engine.apply("add erin to group ops").unwrap();
+    assert!(engine
+        .check("erin", "web_app.open", "web_app:support-bot")
+        .is_allowed());
+    engine
+        .apply(grantlog::Batch::new().remove("add group ops to group support"))
+        .unwrap();
+    assert!(!open(&engine));
+    // A cycle through the new nesting is still refused.
+    engine.apply("add group ops to group support").unwrap();
+    assert!(engine.apply("add group support to group ops").is_err());
+}

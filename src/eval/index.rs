@@ -8,7 +8,7 @@ use crate::compile::model::Model;
 use crate::error::{Code, Diagnostic};
 use crate::shared::{ChunkVec, ShardMap};
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Most distinct type paths below one type (the bound keeps per-principal
 /// tables small when types have several parents).
@@ -67,6 +67,10 @@ pub struct Index {
     pub type_paths: Arc<Vec<TypePaths>>,
     /// Every selector subject (they may match any principal).
     pub selectors: Vec<SubjectId>,
+    /// The groups above each group (itself first), computed once per
+    /// snapshot on first use; a group joining or leaving a group starts it
+    /// afresh ([`Index::insert`], [`Index::remove`]).
+    pub group_closure: Arc<OnceLock<FxHashMap<GroupId, Arc<[GroupId]>>>>,
 }
 
 /// A node's place in the tree: its parent ([`Link::ROOT`] for none) and type.
@@ -168,6 +172,7 @@ impl Index {
             selectors: (0..m.selectors.len() as u32)
                 .map(|s| SubjectId::selector(SelectorId(s)))
                 .collect(),
+            group_closure: Arc::default(),
         })
     }
 
@@ -179,6 +184,7 @@ impl Index {
                 let ms = &m.memberships[i as usize];
                 self.member_of.entry_or(ms.member, Vec::new).push(i);
                 self.members.entry_or(ms.group, Vec::new).push(ms.member);
+                self.group_changed(ms.member);
             }
             Record::Assignment(i) => {
                 let a = &m.assignments[i as usize];
@@ -244,6 +250,7 @@ impl Index {
                 let ms = &m.memberships[i as usize];
                 drop_one(&mut self.member_of, &ms.member, &i);
                 drop_one(&mut self.members, &ms.group, &ms.member);
+                self.group_changed(ms.member);
             }
             Record::Assignment(i) => {
                 let a = &m.assignments[i as usize];
@@ -286,18 +293,59 @@ impl Index {
 
     /// `s` and every group it is in, directly or through other groups.
     pub fn above(&self, m: &Model, s: SubjectId) -> Vec<SubjectId> {
+        let closure = self.group_closure.get_or_init(|| self.closures(m));
+        let direct: Vec<GroupId> = match s.kind() {
+            SubjectKind::Group(g) => vec![g],
+            _ => self
+                .member_of
+                .get(&s)
+                .into_iter()
+                .flatten()
+                .map(|&e| m.memberships[e as usize].group)
+                .collect(),
+        };
         let mut seen = vec![s];
-        let mut i = 0;
-        while i < seen.len() {
-            for &e in self.member_of.get(&seen[i]).into_iter().flatten() {
-                let g = SubjectId::group(m.memberships[e as usize].group);
-                if !seen.contains(&g) {
-                    seen.push(g);
+        for g in direct {
+            let only = [g];
+            let groups = closure.get(&g).map_or(&only[..], |c| &c[..]);
+            for &h in groups {
+                let h = SubjectId::group(h);
+                if !seen.contains(&h) {
+                    seen.push(h);
                 }
             }
-            i += 1;
         }
         seen
+    }
+
+    /// The groups above every group, itself first (breadth-first over the
+    /// memberships in force).
+    fn closures(&self, m: &Model) -> FxHashMap<GroupId, Arc<[GroupId]>> {
+        (0..m.groups.len() as u32)
+            .map(GroupId)
+            .map(|g| {
+                let mut seen = vec![g];
+                let mut i = 0;
+                while i < seen.len() {
+                    let member = SubjectId::group(seen[i]);
+                    for &e in self.member_of.get(&member).into_iter().flatten() {
+                        let up = m.memberships[e as usize].group;
+                        if !seen.contains(&up) {
+                            seen.push(up);
+                        }
+                    }
+                    i += 1;
+                }
+                (g, seen.into())
+            })
+            .collect()
+    }
+
+    /// A group joined or left a group: the closure is computed afresh.
+    fn group_changed(&mut self, member: SubjectId) {
+        if let SubjectKind::Group(_) = member.kind() {
+            self.group_closure = Arc::default();
+        }
     }
 }
 
