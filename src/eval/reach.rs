@@ -17,6 +17,11 @@
 //! | `DenyAt` | denies to subjects it may match | a deny's node when it is an anchor, above one or below one (elsewhere nothing allows, so nothing changes); a deny without `on` everywhere |
 //! | `ExplainAt`, `FromRole` | the resource being explained | the resource's ancestry only ([`Scope::Path`]) |
 //!
+//! The groups a principal is in come from the index's group closure, which
+//! is computed once per snapshot and shared by every evaluation
+//! ([`Index::above`]); the program's `Matches` rule derives the same closure
+//! for the decision, and the explainer presents one membership chain of it.
+//!
 //! A node that carries no fact about the principal answers as the nearest
 //! anchor above it with the types walked past (the snapshot's tables), and a
 //! resource with no anchor on its ancestry is a deny.
