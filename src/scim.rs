@@ -96,7 +96,9 @@ pub fn import(name: &str, text: &str, homes: &[String]) -> Result<Facts, Error> 
                 ));
             }
         }
-        if !seen.insert((is_group, name.to_string())) {
+        // Compared in canonical form, as the policy will compare them.
+        let canonical = crate::syntax::names::canonical(name).into_owned();
+        if !seen.insert((is_group, canonical)) {
             return Err(bad(
                 &at(i, field),
                 format!("a second {kind} with {field} `{name}`: each must be unique"),

@@ -284,6 +284,18 @@ pub struct Names {
     pub lookalikes: ShardMap<Name, SubjectId, READ_MOSTLY>,
 }
 
+impl Names {
+    /// The key of `name` in [`Names::lookalikes`]: users and groups are
+    /// compared among their own kind.
+    pub fn lookalike_slot(subject: SubjectId, name: &str) -> String {
+        let kind = match subject.kind() {
+            SubjectKind::Group(_) => 'g',
+            _ => 'u',
+        };
+        format!("{kind}:{}", crate::syntax::names::lookalike_key(name))
+    }
+}
+
 /// A checked policy.
 #[derive(Clone, Debug, Default)]
 pub struct Model {

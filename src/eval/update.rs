@@ -419,7 +419,7 @@ fn retract_one(
             reach.nodes.extend(holder_nodes(m, ix, s));
             retire_subject(m, ix, s);
             m.names.principals.remove(&*name.text);
-            forget_lookalike(m, 'u', &name.text);
+            forget_lookalike(m, s, &name.text);
         }
         Statement::Group { name, .. } => {
             let g = named(&m.names.groups, name, "group")?;
@@ -435,7 +435,7 @@ fn retract_one(
             }
             retire_subject(m, ix, s);
             m.names.groups.remove(&*name.text);
-            forget_lookalike(m, 'g', &name.text);
+            forget_lookalike(m, s, &name.text);
         }
         Statement::Node { ty, name, .. } => {
             let r = ast::NodeRef {
@@ -477,8 +477,8 @@ fn retract_one(
 }
 
 /// A removed user's or group's name no longer stands in a new one's way.
-fn forget_lookalike(m: &mut Model, kind: char, name: &str) {
-    let key = format!("{kind}:{}", crate::syntax::names::lookalike_key(name));
+fn forget_lookalike(m: &mut Model, s: SubjectId, name: &str) {
+    let key = crate::compile::model::Names::lookalike_slot(s, name);
     m.names.lookalikes.remove(key.as_str());
 }
 

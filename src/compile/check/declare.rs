@@ -90,7 +90,7 @@ impl Checker {
 
     /// A declared user's, group's or node's name must be visible: no
     /// control, zero-width, bidirectional or other format characters.
-    pub(super) fn visible(&mut self, what: &str, name: &Name) -> bool {
+    pub(super) fn visible(&mut self, kind: Kind, name: &Name) -> bool {
         let Some(c) = crate::syntax::names::invisible(&name.text) else {
             return true;
         };
@@ -98,7 +98,8 @@ impl Checker {
             Diagnostic::new(
                 Code::InvalidName,
                 format!(
-                    "{what} `{}` has an invisible character (U+{:04X})",
+                    "{} `{}` has an invisible character (U+{:04X})",
+                    kind.word(),
                     short(&name.text),
                     c as u32
                 ),
@@ -112,15 +113,16 @@ impl Checker {
 
     /// Two users (or two groups) whose names a reader could take for one
     /// another are an error, unless the policy says `option lookalike_names`.
-    pub(super) fn distinct(&mut self, what: &str, name: &Name, id: SubjectId) {
+    pub(super) fn distinct(&mut self, name: &Name, id: SubjectId) {
         if self.m.lookalike_names {
             return;
         }
-        let key = format!(
-            "{}:{}",
-            if what == "group" { 'g' } else { 'u' },
-            crate::syntax::names::lookalike_key(&name.text)
-        );
+        let what = match id.kind() {
+            SubjectKind::Group(_) => Kind::Group,
+            _ => Kind::Principal,
+        }
+        .word();
+        let key = Names::lookalike_slot(id, &name.text);
         let Some(&other) = self.m.names.lookalikes.get(key.as_str()) else {
             self.m.names.lookalikes.insert(key.into(), id);
             return;
@@ -251,12 +253,12 @@ impl Checker {
                         declared[i] = Some(Declared::Principal(p));
                         continue;
                     }
-                    if !self.visible("user", name) {
+                    if !self.visible(Kind::Principal, name) {
                         continue;
                     }
                     let id = PrincipalId(self.m.principals.len() as u32);
                     declared[i] = Some(Declared::Principal(id));
-                    self.distinct("user", name, SubjectId::principal(id));
+                    self.distinct(name, SubjectId::principal(id));
                     self.m
                         .names
                         .principals
@@ -274,12 +276,12 @@ impl Checker {
                     if !self.first_definition(&mut spans, Kind::Group, name) {
                         continue;
                     }
-                    if !self.visible("group", name) {
+                    if !self.visible(Kind::Group, name) {
                         continue;
                     }
                     let id = GroupId(self.m.groups.len() as u32);
                     declared[i] = Some(Declared::Group(id));
-                    self.distinct("group", name, SubjectId::group(id));
+                    self.distinct(name, SubjectId::group(id));
                     self.m.names.groups.insert(name.text.as_str().into(), id);
                     let fact = self.fact(item.span);
                     self.m.groups.push(GroupDef {
@@ -297,7 +299,7 @@ impl Checker {
                 let Some(t) = self.lookup(Kind::Type, ty) else {
                     continue;
                 };
-                if !self.visible("node", name) {
+                if !self.visible(Kind::Node, name) {
                     continue;
                 }
                 let key = format!("{}:{}", ty.text, name.text);
