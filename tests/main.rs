@@ -9,6 +9,7 @@ mod constructs;
 mod engine;
 mod errors;
 mod facts;
+mod language;
 mod policies;
 mod properties;
 mod readme;

@@ -36,6 +36,8 @@ pub struct RoleDef {
     pub on: Vec<TypeId>,
     /// Rank for highest-privilege.
     pub rank: i64,
+    /// The ladder it is ranked on (the empty symbol for the unnamed one).
+    pub ladder: Sym,
     /// Included roles, each with the span of the `includes` clause.
     pub includes: Vec<(RoleId, FactId)>,
     /// Never dropped by override.
@@ -198,6 +200,9 @@ pub struct CreatorRule {
 pub struct DefaultRule {
     /// Node type.
     pub ty: TypeId,
+    /// The one node it is given on (of type `ty`), in place of the type's
+    /// defaults there; every node of `ty` when `None`.
+    pub node: Option<NodeId>,
     /// Role.
     pub role: RoleId,
     /// Who gets it.
@@ -442,8 +447,11 @@ impl Model {
             let acts: Vec<&String> = r.actions.iter().map(|a| &self.actions[a.index()]).collect();
             let _ = writeln!(
                 out,
-                "role {} on {on:?} rank {} includes {inc:?} sticky={} {acts:?}",
-                r.name, r.rank, r.sticky
+                "role {} on {on:?} rank {} ladder {:?} includes {inc:?} sticky={} {acts:?}",
+                r.name,
+                r.rank,
+                self.symbols[r.ladder.index()],
+                r.sticky
             );
         }
         for a in self.assignments() {
@@ -485,11 +493,14 @@ impl Model {
             );
         }
         for d in &self.defaults {
+            let on = match d.node {
+                Some(n) => self.node_name(n),
+                None => ty(d.ty).clone(),
+            };
             let _ = writeln!(
                 out,
-                "default {} on {} to {:?}",
+                "default {} on {on} to {:?}",
                 role(d.role),
-                ty(d.ty),
                 subject(d.subject)
             );
         }

@@ -28,7 +28,8 @@ fn depths(m: &Model, errors: &mut Vec<Diagnostic>) {
     let types: Vec<Vec<usize>> = m
         .types
         .iter()
-        .map(|t| t.parents.iter().map(|p| p.index()).collect())
+        .enumerate()
+        .map(|(i, t)| nesting(i, &t.parents))
         .collect();
     if let Some(t) = deepest(&types, MAX_DEPTH) {
         errors.push(
@@ -99,13 +100,13 @@ fn deepest(edges: &[Vec<usize>], max: usize) -> Option<usize> {
     (0..edges.len()).find(|&t| depth[t].unwrap_or(0) > max)
 }
 
-/// A role ranks at least as high as every role it includes; otherwise
-/// highest privilege would drop it in favour of a role it contains.
+/// A role ranks at least as high as every role of its ladder it includes;
+/// otherwise highest privilege would drop it in favour of a role it contains.
 fn ranks(m: &Model, errors: &mut Vec<Diagnostic>) {
     for r in &m.roles {
         for &(inc, _) in &r.includes {
             let lower = &m.roles[inc.index()];
-            if lower.rank > r.rank {
+            if lower.rank > r.rank && lower.ladder == r.ladder {
                 errors.push(
                     Diagnostic::new(Code::Rank,
                         format!(
@@ -130,11 +131,12 @@ fn cycles(m: &Model, errors: &mut Vec<Diagnostic>) {
     let type_edges: Vec<Vec<usize>> = m
         .types
         .iter()
-        .map(|t| t.parents.iter().map(|p| p.index()).collect())
+        .enumerate()
+        .map(|(i, t)| nesting(i, &t.parents))
         .collect();
     if let Some(cycle) = find_cycle(&type_edges) {
         let names: Vec<String> = cycle.iter().map(|&i| m.types[i].name.clone()).collect();
-        errors.push(Diagnostic::new(Code::Cycle, format!("type containment cycle: {}", names.join(" in ")), m.types[cycle[0]].span).label("this type ends up inside itself").help("a type cannot contain itself, directly or through others; remove one of the `in` clauses"));
+        errors.push(Diagnostic::new(Code::Cycle, format!("type containment cycle: {}", names.join(" in ")), m.types[cycle[0]].span).label("this type ends up inside itself").help("a type may sit in itself (`type folder in drive, folder`) but not in a type inside it; remove one of the `in` clauses"));
     }
     let role_edges: Vec<Vec<usize>> = m
         .roles
@@ -171,6 +173,17 @@ fn cycles(m: &Model, errors: &mut Vec<Diagnostic>) {
     }
     let nodes = (0..m.nodes.len() as u32).map(NodeId);
     errors.extend(too_deep(m, nodes, MAX_DEPTH));
+}
+
+/// The parent types of type `i` that make a chain of types: a type in
+/// itself (`type folder in drive, folder`) nests its nodes to any depth,
+/// which the node depth limit bounds, and adds no level to the chain.
+fn nesting(i: usize, parents: &[TypeId]) -> Vec<usize> {
+    parents
+        .iter()
+        .map(|p| p.index())
+        .filter(|&p| p != i)
+        .collect()
 }
 
 /// The first cycle in a directed graph, as the list of its vertices.

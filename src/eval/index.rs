@@ -400,6 +400,13 @@ fn type_paths(m: &Model, root: TypeId) -> Result<TypePaths, Diagnostic> {
         out.paths.push(key);
         let last = path.last().copied().unwrap_or(root);
         for &c in m.types[last.index()].children.iter().rev() {
+            // A type nested in itself: a run of nodes of one type below the
+            // first answers as that one node (each level adds nothing the
+            // program can tell apart), so a path never repeats a type twice
+            // in a row and stays finite.
+            if c == last && !path.is_empty() {
+                continue;
+            }
             let mut next = path.clone();
             next.push(c);
             stack.push(next);

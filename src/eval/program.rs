@@ -35,7 +35,8 @@ crepe! {
     @input pub struct TypeOverrides(pub TypeId);
     @input pub struct TypeHighest(pub TypeId);
     // ---- inputs: roles ----------------------------------------------------
-    @input pub struct Role(pub RoleId, pub i64);
+    // Role(r, rank, ladder)
+    @input pub struct Role(pub RoleId, pub i64, pub Sym);
     @input pub struct RoleIncludes(pub RoleId, pub RoleId, pub FactId);
     @input pub struct RolePerm(pub RoleId, pub ActionId, pub FactId);
     @input pub struct Sticky(pub RoleId);
@@ -48,6 +49,8 @@ crepe! {
     @input pub struct CreatorRole(pub TypeId, pub RoleId, pub FactId);
     @input pub struct CreatorRoleWhileAssigned(pub TypeId, pub RoleId, pub FactId);
     @input pub struct DefaultRole(pub TypeId, pub RoleId, pub SubjectId, pub FactId);
+    // `default r on T:n`: one node's default, in place of its type's.
+    @input pub struct DefaultAt(pub NodeId, pub RoleId, pub SubjectId, pub FactId);
     // ---- inputs: what is being explained ----------------------------------
     @input pub struct ExplainAt(pub NodeId);
 
@@ -90,7 +93,11 @@ crepe! {
     HasOwn(p, n) <- Created(p, _, n, _, _);
     // default r on T: inside p's home, a node of type T where p holds nothing.
     @output pub struct Defaulted(pub PrincipalId, pub RoleId, pub NodeId, pub FactId);
-    Defaulted(p, r, n, f) <- DefaultRole(t, r, s, f), Node(n, t), Within(p, n), Matches(p, s), !HasOwn(p, n);
+    // A node's own default replaces its type's for the principals it names.
+    struct NodeDefaulted(PrincipalId, NodeId);
+    NodeDefaulted(p, n) <- DefaultAt(n, _, s, _), Matches(p, s);
+    Defaulted(p, r, n, f) <- DefaultRole(t, r, s, f), Node(n, t), Within(p, n), Matches(p, s), !HasOwn(p, n), !NodeDefaulted(p, n);
+    Defaulted(p, r, n, f) <- DefaultAt(n, r, s, f), Within(p, n), Matches(p, s), !HasOwn(p, n);
     struct Own(PrincipalId, RoleId, NodeId);
     Own(p, r, n) <- Held(p, r, n, _, _);
     Own(p, r, n) <- Created(p, r, n, _, _);
@@ -115,9 +122,10 @@ crepe! {
     Overridden(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, t), TypeOverrides(t), HasOwnRole(p, c), !AppliesAt(p, r, c);
 
     // ---- highest privilege ------------------------------------------------
-    // At a type combined by `highest`, r is outranked by any applicable r2 of higher rank.
+    // At a type combined by `highest`, r is outranked by any applicable r2
+    // of higher rank on the same ladder.
     @output pub struct Outranked(pub PrincipalId, pub RoleId, pub NodeId, pub RoleId);
-    Outranked(p, r, n, r2) <- AppliesAt(p, r, n), Node(n, t), TypeHighest(t), AppliesAt(p, r2, n), Role(r, k), Role(r2, k2), (k2 > k);
+    Outranked(p, r, n, r2) <- AppliesAt(p, r, n), Node(n, t), TypeHighest(t), AppliesAt(p, r2, n), Role(r, k, l), Role(r2, k2, l), (k2 > k);
     struct OutrankedAny(PrincipalId, RoleId, NodeId);
     OutrankedAny(p, r, n) <- Outranked(p, r, n, _);
     // Effective roles: applicable and not outranked.
@@ -127,7 +135,7 @@ crepe! {
     // ---- permissions ------------------------------------------------------
     // Role inclusion is reflexive and transitive.
     @output pub struct RoleReach(pub RoleId, pub RoleId);
-    RoleReach(r, r) <- Role(r, _);
+    RoleReach(r, r) <- Role(r, _, _);
     RoleReach(r, r3) <- RoleReach(r, r2), RoleIncludes(r2, r3, _);
     // Which roles would allow an action (for "what is missing").
     @output pub struct RoleAllows(pub RoleId, pub ActionId);

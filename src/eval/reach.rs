@@ -11,7 +11,7 @@
 //! | `Matches` (groups, selectors) | memberships of the principal's groups, selector conditions, `HomeUnder` | nothing (inputs about the principal) |
 //! | `Held` | assignments to subjects the principal may match | each assignment's node |
 //! | `Created`, `CreatorUp`, `AssignedAbove` | `CreatedBy` for the principal, creator rules, held roles above | each node it created |
-//! | `Defaulted` | default rules, `Within` its homes | its homes, when the policy has a default rule |
+//! | `Defaulted` | default rules, `Within` its homes | its homes, when the policy has a default rule; a node's own default at that node, when a home is at or above it |
 //! | `Applies`, `Overridden`, `Outranked`, `Effective` | `Parent`, `Node` | ancestors of every anchor |
 //! | `Granted` | grants to subjects it may match | each grant's node |
 //! | `DenyAt` | denies to subjects it may match | a deny's node when it is an anchor, above one or below one (elsewhere nothing allows, so nothing changes); a deny without `on` everywhere |
@@ -62,6 +62,13 @@ pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant
     let mut anchors: Vec<NodeId> = Vec::new();
     if !m.defaults.is_empty() {
         anchors.extend(&def.homes);
+    }
+    // A node's own default is anchored at the node, for the principals at
+    // home at or above it.
+    for n in m.defaults.iter().filter_map(|d| d.node) {
+        if m.ancestry(n).any(|a| def.homes.contains(&a)) {
+            anchors.push(n);
+        }
     }
     let created: Vec<(NodeId, FactId)> = ix.created[p.index()]
         .iter()

@@ -308,9 +308,12 @@ impl Snapshot {
         let table = self.table(p);
         let tree = &self.index.tree;
         // Types of the nodes walked past, bottom-up: the path below the anchor.
+        // A run of nodes of one type (a folder in a folder) counts once, as
+        // the type paths do.
         let mut path = [TypeId(0); crate::compile::MAX_DEPTH + 1];
+        let mut len = 0;
         let mut node = n.0;
-        for len in 0..path.len() {
+        for _ in 0..path.len() {
             let Some(link) = tree.get(node as usize) else {
                 return false;
             };
@@ -328,7 +331,10 @@ impl Snapshot {
             if link.parent == Link::ROOT {
                 break;
             }
-            path[len] = link.ty;
+            if len == 0 || path[len - 1] != link.ty {
+                path[len] = link.ty;
+                len += 1;
+            }
             node = link.parent;
         }
         // No node above the resource carries any fact about the principal.

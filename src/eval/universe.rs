@@ -166,7 +166,7 @@ fn add_model(m: &Model, ix: &Index, rt: &mut Crepe) {
     }
     for (i, r) in m.roles.iter().enumerate() {
         let id = RoleId(i as u32);
-        rt.extend([Role(id, r.rank)]);
+        rt.extend([Role(id, r.rank, r.ladder)]);
         rt.extend(r.includes.iter().map(|&(inc, f)| RoleIncludes(id, inc, f)));
         rt.extend(r.actions.iter().map(|&a| RolePerm(id, a, r.actions_fact)));
         if r.sticky {
@@ -189,11 +189,12 @@ fn add_model(m: &Model, ix: &Index, rt: &mut Crepe) {
             rt.extend([CreatorRole(c.ty, c.role, c.fact)]);
         }
     }
-    rt.extend(
-        m.defaults
-            .iter()
-            .map(|d| DefaultRole(d.ty, d.role, d.subject, d.fact)),
-    );
+    for d in &m.defaults {
+        match d.node {
+            Some(n) => rt.extend([DefaultAt(n, d.role, d.subject, d.fact)]),
+            None => rt.extend([DefaultRole(d.ty, d.role, d.subject, d.fact)]),
+        }
+    }
 }
 
 fn run(rt: Crepe) -> Derived {

@@ -69,6 +69,15 @@ pub struct Condition {
     pub value: Name,
 }
 
+/// Where a default role is given: every node of a type, or one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `on deployment`
+    Type(Name),
+    /// `on deployment:prod`
+    Node(NodeRef),
+}
+
 /// Who a rule applies to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject {
@@ -157,6 +166,9 @@ pub enum Statement {
         on: Vec<Name>,
         /// Rank for highest-privilege combination.
         rank: Option<(i64, Span)>,
+        /// `ladder NAME`: the roles it is ranked against (all roles of
+        /// no ladder when absent).
+        ladder: Option<Name>,
         /// Roles whose permissions this one includes.
         includes: Vec<Name>,
         /// Kept when a more specific assignment overrides inherited roles.
@@ -174,12 +186,13 @@ pub enum Statement {
         /// the node or above it.
         while_assigned: bool,
     },
-    /// `default viewer on deployment [to subject]`
+    /// `default viewer on deployment [to subject]`, or on one node
+    /// (`default launcher on deployment:prod`)
     Default {
         /// The role.
         role: Name,
-        /// Node type it is given on.
-        on: Name,
+        /// Node type it is given on, or the one node.
+        on: Target,
         /// Who gets it (everyone when absent).
         to: Option<Subject>,
     },

@@ -35,6 +35,7 @@ const CLAUSE_WORDS: &[&str] = &[
     "users",
     "groups",
     "rank",
+    "ladder",
     "includes",
     "not",
     "overridable",

@@ -297,6 +297,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::parent_types | Rule::homes | Rule::K_IN => "`in`",
         Rule::combine => "`combine`",
         Rule::rank => "`rank`",
+        Rule::ladder => "`ladder`",
         Rule::includes => "`includes`",
         Rule::not_overridable => "`not overridable`",
         Rule::status => "`status`",
@@ -538,6 +539,7 @@ impl Walker {
             Rule::role_decl => {
                 let mut idents = Vec::new();
                 let mut rank = None;
+                let mut ladder = None;
                 let mut includes = Vec::new();
                 let mut sticky = false;
                 let mut actions = None;
@@ -550,6 +552,12 @@ impl Walker {
                             // Out of range reads as i64::MAX, which the checker rejects.
                             let value = n.map_or(0, |n| n.as_str().parse().unwrap_or(i64::MAX));
                             rank = Some((value, sp));
+                        }
+                        Rule::ladder => {
+                            ladder = p
+                                .into_inner()
+                                .find(|l| l.as_rule() == Rule::ident)
+                                .map(|l| self.name(l))
                         }
                         Rule::includes => includes = self.names(p, Rule::ident),
                         Rule::not_overridable => sticky = true,
@@ -571,6 +579,7 @@ impl Walker {
                     name,
                     on: idents.collect(),
                     rank,
+                    ladder,
                     includes,
                     sticky,
                     actions,
@@ -599,9 +608,13 @@ impl Walker {
                 let (Some(role), Some(on)) = (inner.next(), inner.next()) else {
                     unreachable!("grammar: default has role and type")
                 };
+                let on = match on.as_rule() {
+                    Rule::node_ref => Target::Node(self.node_ref(on)),
+                    _ => Target::Type(self.name(on)),
+                };
                 Statement::Default {
                     role: self.name(role),
-                    on: self.name(on),
+                    on,
                     to: inner.next().map(|s| self.subject(s)),
                 }
             }

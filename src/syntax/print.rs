@@ -243,6 +243,7 @@ fn statement(s: &Statement) -> String {
             name: n,
             on,
             rank,
+            ladder,
             includes,
             sticky,
             actions: acts,
@@ -250,6 +251,9 @@ fn statement(s: &Statement) -> String {
             let mut head = format!("role {} on {}", n.text, list(on, |t| t.text.clone()));
             if let Some((r, _)) = rank {
                 let _ = write!(head, " rank {r}");
+            }
+            if let Some(l) = ladder {
+                let _ = write!(head, " ladder {}", l.text);
             }
             if !includes.is_empty() {
                 let _ = write!(head, " includes {}", list(includes, |r| r.text.clone()));
@@ -283,7 +287,11 @@ fn statement(s: &Statement) -> String {
             )
         }
         Statement::Default { role, on, to } => {
-            let mut out = format!("default {} on {}", role.text, on.text);
+            let on = match on {
+                Target::Type(t) => t.text.clone(),
+                Target::Node(n) => node(n),
+            };
+            let mut out = format!("default {} on {on}", role.text);
             if let Some(s) = to {
                 let _ = write!(out, " to {}", subject(s));
             }

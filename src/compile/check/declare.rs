@@ -228,10 +228,12 @@ impl Checker {
                     declared[i] = Some(Declared::Role(id));
                     self.m.names.roles.insert(name.text.clone(), id);
                     let fact = self.fact(item.span);
+                    let ladder = self.sym("");
                     self.m.roles.push(RoleDef {
                         name: name.text.clone(),
                         on: Vec::new(),
                         rank: 0,
+                        ladder,
                         includes: Vec::new(),
                         sticky: false,
                         actions: Vec::new(),

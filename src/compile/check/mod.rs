@@ -11,7 +11,9 @@ use super::limits::MAX_RANK;
 use super::model::*;
 use crate::error::{did_you_mean, short, Code, Diagnostic};
 use crate::source::{Sources, Span};
-use crate::syntax::ast::{self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement};
+use crate::syntax::ast::{
+    self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement, Target,
+};
 use crate::syntax::names::quote;
 use rustc_hash::FxHashMap;
 use std::borrow::Borrow;

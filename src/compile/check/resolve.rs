@@ -165,6 +165,7 @@ impl Checker {
         let Statement::Role {
             on,
             rank,
+            ladder,
             includes,
             sticky,
             actions,
@@ -200,7 +201,10 @@ impl Checker {
                 );
             }
         }
+        // Roles of no ladder share the unnamed one.
+        let ladder = self.sym(ladder.as_ref().map_or("", |l| l.text.as_str()));
         let role = &mut self.m.roles[r.index()];
+        role.ladder = ladder;
         role.on = on;
         role.rank = rank.map_or(0, |(v, _)| v);
         role.includes = inc;
@@ -480,16 +484,24 @@ impl Checker {
             return;
         };
         let r = self.lookup::<RoleId>(Kind::Role, role);
-        let t = self.lookup::<TypeId>(Kind::Type, on);
+        let (t, node, on_span) = match on {
+            Target::Type(t) => (self.lookup::<TypeId>(Kind::Type, t), None, t.span),
+            Target::Node(n) => {
+                let node = self.node(n);
+                let t = node.map(|n| self.m.nodes[n.index()].ty);
+                (t, node, n.name.span)
+            }
+        };
         let subject = match to {
             Some(s) => self.subject(s),
             None => Some(self.selector(Vec::new(), None, None)),
         };
         if let (Some(r), Some(t), Some(subject)) = (r, t, subject) {
-            if self.role_on(r, t, on.span, "given on") {
+            if self.role_on(r, t, on_span, "given on") {
                 let fact = self.fact(span);
                 self.m.defaults.push(DefaultRule {
                     ty: t,
+                    node,
                     role: r,
                     subject,
                     fact,
