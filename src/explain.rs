@@ -167,12 +167,26 @@ impl Snapshot {
         let mut allowed_by = ex.role_reasons(a, n);
         allowed_by.extend(ex.grant_reasons(a, n));
         let denied_by = ex.deny_reasons(a, n);
-        let roles = ex.held_roles(n);
-        let dropped = ex.dropped_roles(n);
+        let mut roles = ex.held_roles(n);
+        let mut dropped = ex.dropped_roles(n);
         let who = quote(principal);
         let what = format!("`{action}` on {}", m.node_name(n));
+        let ty = m.nodes[n.index()].ty;
         let (decision, summary, missing) = if allowed {
             (Effect::Allow, format!("allow: {who} may {what}"), None)
+        } else if !m.applies(a, ty) {
+            // What roles list does not reach a node the action cannot apply
+            // to: no role here is relevant.
+            allowed_by.clear();
+            roles.clear();
+            dropped.clear();
+            let types = m.type_list(&m.action_types[a.index()]);
+            let summary = format!(
+                "deny: {who} may not {what}: `{action}` applies to {types} nodes, and {} is a `{}`",
+                m.node_name(n),
+                m.types[ty.index()].name
+            );
+            (Effect::Deny, summary, None)
         } else if !denied_by.is_empty() {
             let why = if allowed_by.is_empty() {
                 "a deny rule applies".to_string()
@@ -606,13 +620,40 @@ impl Explainer<'_> {
             })
             .collect();
         roles.sort_by_key(|x| (self.m.roles[x.role().index()].rank, x.role()));
+        // A role the principal already holds, dropped here by override or
+        // highest privilege, is no advice: the dropped roles say why.
+        let dropped: Vec<RoleId> = self
+            .d
+            .overridden
+            .iter()
+            .filter(|x| x.node() == n)
+            .map(|x| x.role())
+            .chain(
+                self.d
+                    .outranked
+                    .iter()
+                    .filter(|x| x.node() == n)
+                    .map(|x| x.role()),
+            )
+            .collect();
+        let held_but_dropped: Vec<String> = roles
+            .iter()
+            .filter(|x| dropped.contains(&x.role()))
+            .map(|x| format!("`{}`", self.role(x.role())))
+            .collect();
+        roles.retain(|x| !dropped.contains(&x.role()));
         let names: Vec<String> = roles
             .iter()
             .map(|x| self.role(x.role()).to_string())
             .collect();
         let action = &self.m.actions[a.index()];
         let target = self.m.node_name(n);
-        let hint = if names.is_empty() {
+        let mut hint = if names.is_empty() && !held_but_dropped.is_empty() {
+            format!(
+                "no other role includes {action}; grant it with `grant {action} on {target} to {}`",
+                self.principal()
+            )
+        } else if names.is_empty() {
             format!(
                 "no role includes {action}; grant it with `grant {action} on {target} to {}`",
                 self.principal()
@@ -620,11 +661,24 @@ impl Explainer<'_> {
         } else {
             let list: Vec<String> = names.iter().map(|r| format!("`{r}`")).collect();
             format!(
-                "assign one of {} on {target} or a node above it, or `grant {action} on {target} to {}`",
+                "assign {}{} on {target} or a node above it, or `grant {action} on {target} to {}`",
+                if list.len() == 1 { "" } else { "one of " },
                 list.join(", "),
                 self.principal()
             )
         };
+        if !held_but_dropped.is_empty() {
+            let _ = write!(
+                hint,
+                "; {} {} held but dropped here (see above)",
+                held_but_dropped.join(", "),
+                if held_but_dropped.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                }
+            );
+        }
         Missing { roles: names, hint }
     }
 }

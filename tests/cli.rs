@@ -212,14 +212,14 @@ fn a_failing_policy_test_exits_1_with_the_explanation() {
     let (code, out, _) = run(&["test", file.to_str().unwrap()]);
     assert_eq!(code, 1);
     let out = out.replace(file.to_str().unwrap(), "t.policy");
-    assert_snapshot!(out, @r"
-    FAIL t.policy:7 (a reads): expect allow a read org:o
-      expected allow, got deny
-      deny: a may not `read` on org:o: no role or grant allows it
-      └─ missing: assign one of `r` on org:o or a node above it, or `grant read on org:o to a`
+    assert_snapshot!(out, @r#"
+        FAIL t.policy:7 (a reads): expect allow a read org:o
+          expected allow, got deny
+          deny: a may not `read` on org:o: no role or grant allows it
+          └─ missing: assign `r` on org:o or a node above it, or `grant read on org:o to a`
 
-    0 passed, 1 failed
-    ");
+        0 passed, 1 failed
+    "#);
 }
 
 #[test]

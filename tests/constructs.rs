@@ -176,14 +176,14 @@ fn union_gives_everything_any_role_or_grant_allows() {
 fn highest_privilege_never_allows_more_than_union() {
     let s = load(&DISJOINT.replace("MODE", "highest"));
     let why = deny(&s, "hana", "read", "project:p");
-    assert_snapshot!(why, @"
-    deny: hana may not `read` on project:p: no role or grant allows it
-    ├─ holds role deployer here, which does not allow it
-    │  ├─ hana holds deployer on org:acme  test.policy:11
-    │  └─ project:p is in org:acme         test.policy:8
-    ├─ role reader does not count: outranked by deployer (rank 2 > 1); roles on `project` nodes combine by highest privilege
-    └─ missing: assign one of `reader` on project:p or a node above it, or `grant read on project:p to hana`
-    ");
+    assert_snapshot!(why, @r#"
+        deny: hana may not `read` on project:p: no role or grant allows it
+        ├─ holds role deployer here, which does not allow it
+        │  ├─ hana holds deployer on org:acme  test.policy:11
+        │  └─ project:p is in org:acme         test.policy:8
+        ├─ role reader does not count: outranked by deployer (rank 2 > 1); roles on `project` nodes combine by highest privilege
+        └─ missing: no other role includes read; grant it with `grant read on project:p to hana`; `reader` is held but dropped here (see above)
+    "#);
     allow(&s, "hana", "deploy", "project:p");
     // Direct grants are outside role ranking: they always add.
     allow(&s, "hana", "write", "project:p");
@@ -222,13 +222,13 @@ fn override_replaces_inherited_roles_on_the_more_specific_node() {
     let s = load(OVERRIDE);
     allow(&s, "ian", "edit", "code_location:ml");
     let why = deny(&s, "ian", "edit", "code_location:etl");
-    assert_snapshot!(why, @"
-    deny: ian may not `edit` on code_location:etl: no role or grant allows it
-    ├─ holds role viewer here, which does not allow it
-    │  └─ ian holds viewer on code_location:etl  test.policy:19
-    ├─ role editor does not count: held on deployment:prod, but replaced on code_location:etl by a role assigned there (override)
-    └─ missing: assign one of `editor`, `org_admin` on code_location:etl or a node above it, or `grant edit on code_location:etl to ian`
-    ");
+    assert_snapshot!(why, @r#"
+        deny: ian may not `edit` on code_location:etl: no role or grant allows it
+        ├─ holds role viewer here, which does not allow it
+        │  └─ ian holds viewer on code_location:etl  test.policy:19
+        ├─ role editor does not count: held on deployment:prod, but replaced on code_location:etl by a role assigned there (override)
+        └─ missing: assign `org_admin` on code_location:etl or a node above it, or `grant edit on code_location:etl to ian`; `editor` is held but dropped here (see above)
+    "#);
     allow(&s, "ian", "view", "code_location:etl");
 }
 

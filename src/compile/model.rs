@@ -312,6 +312,8 @@ pub struct Model {
     pub types: Vec<TypeDef>,
     /// Actions.
     pub actions: Vec<String>,
+    /// The node types each action applies to (every type when empty).
+    pub action_types: Vec<Vec<TypeId>>,
     /// Roles.
     pub roles: Vec<RoleDef>,
     /// Nodes.
@@ -370,6 +372,39 @@ impl Model {
             SubjectKind::Group(g) => format!("group {}", quote(&self.groups[g.index()].name)),
             SubjectKind::Selector(s) => self.selectors[s.index()].text.clone(),
         }
+    }
+
+    /// Whether action `a` applies to nodes of type `ty` (`action a on ...`;
+    /// an action declared without types applies everywhere).
+    pub fn applies(&self, a: ActionId, ty: TypeId) -> bool {
+        let on = &self.action_types[a.index()];
+        on.is_empty() || on.contains(&ty)
+    }
+
+    /// Whether action `a` applies to a node of type `ty` or to a node that
+    /// can be inside one: where a grant of it can take effect.
+    pub fn action_reaches(&self, a: ActionId, ty: TypeId) -> bool {
+        let mut seen = vec![false; self.types.len()];
+        let mut stack = vec![ty];
+        while let Some(t) = stack.pop() {
+            if std::mem::replace(&mut seen[t.index()], true) {
+                continue;
+            }
+            if self.applies(a, t) {
+                return true;
+            }
+            stack.extend(&self.types[t.index()].children);
+        }
+        false
+    }
+
+    /// Type names for a message: "`app`", "`app` or `doc`".
+    pub fn type_list(&self, types: &[TypeId]) -> String {
+        let names: Vec<String> = types
+            .iter()
+            .map(|t| format!("`{}`", self.types[t.index()].name))
+            .collect();
+        names.join(" or ")
     }
 
     /// The chain of nodes from `n` up to its root, `n` first.

@@ -40,6 +40,8 @@ crepe! {
     @input pub struct RoleIncludes(pub RoleId, pub RoleId, pub FactId);
     @input pub struct RolePerm(pub RoleId, pub ActionId, pub FactId);
     @input pub struct Sticky(pub RoleId);
+    // ActionOn(a, t): action a applies to nodes of type t.
+    @input pub struct ActionOn(pub ActionId, pub TypeId);
     // ---- inputs: rules and facts ------------------------------------------
     @input pub struct Assign(pub SubjectId, pub RoleId, pub NodeId, pub FactId);
     @input pub struct GrantIn(pub SubjectId, pub ActionId, pub NodeId, pub FactId);
@@ -165,9 +167,10 @@ crepe! {
     DenyAt(p, a, c, f, s, o) <- DenyAt(p, a, n, f, s, o), Parent(c, n);
     struct Blocked(PrincipalId, ActionId, NodeId);
     Blocked(p, a, n) <- DenyAt(p, a, n, _, _, _);
-    // The decision: something allows it and no deny applies.
+    // The decision: something allows it, it applies to the node's type,
+    // and no deny applies.
     @output pub struct Allow(pub PrincipalId, pub ActionId, pub NodeId);
-    Allow(p, a, n) <- Can(p, a, n), !Blocked(p, a, n);
+    Allow(p, a, n) <- Can(p, a, n), Node(n, t), ActionOn(a, t), !Blocked(p, a, n);
 }
 
 /// Named fields for the tuples of the output relations that explanations

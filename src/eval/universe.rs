@@ -173,6 +173,15 @@ fn add_model(m: &Model, ix: &Index, rt: &mut Crepe) {
             rt.extend([Sticky(id)]);
         }
     }
+    for a in 0..m.actions.len() as u32 {
+        let a = ActionId(a);
+        rt.extend(
+            (0..m.types.len() as u32)
+                .map(TypeId)
+                .filter(|&t| m.applies(a, t))
+                .map(|t| ActionOn(a, t)),
+        );
+    }
     for (i, t) in m.types.iter().enumerate() {
         let id = TypeId(i as u32);
         if t.overrides {

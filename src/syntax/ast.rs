@@ -146,10 +146,12 @@ pub enum Statement {
         /// Combination modes, empty to inherit the parent type's.
         modes: Vec<Mode>,
     },
-    /// `action app.use, app.edit`
+    /// `action app.use, app.edit [on app]`
     Action {
         /// Declared names.
         names: Vec<Name>,
+        /// The node types they apply to (every type when empty).
+        on: Vec<Name>,
     },
     /// `attribute is_admin, department` or `attribute status in active, banned`
     Attribute {

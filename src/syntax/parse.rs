@@ -509,9 +509,17 @@ impl Walker {
                     modes,
                 }
             }
-            Rule::action_decl => Statement::Action {
-                names: inner.map(|p| self.name(p)).collect(),
-            },
+            Rule::action_decl => {
+                let mut names = Vec::new();
+                let mut on = Vec::new();
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::action_types => on = self.names(p, Rule::ident),
+                        _ => names.push(self.name(p)),
+                    }
+                }
+                Statement::Action { names, on }
+            }
             Rule::option_stmt => Statement::Option {
                 name: inner
                     .next()

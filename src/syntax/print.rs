@@ -230,7 +230,13 @@ fn statement(s: &Statement) -> String {
             out
         }
         Statement::Option { name } => format!("option {}", name.text),
-        Statement::Action { names } => format!("action {}", list(names, |n| n.text.clone())),
+        Statement::Action { names, on } => {
+            let mut out = format!("action {}", list(names, |n| n.text.clone()));
+            if !on.is_empty() {
+                let _ = write!(out, " on {}", list(on, |t| t.text.clone()));
+            }
+            out
+        }
         Statement::Attribute { names, values } => match values {
             Some(values) => format!(
                 "attribute {} in {}",

@@ -202,7 +202,7 @@ impl Checker {
                         span: name.span,
                     });
                 }
-                Statement::Action { names } => {
+                Statement::Action { names, .. } => {
                     if self.extending {
                         self.errors.push(
                             Diagnostic::new(Code::Update, "an update cannot declare actions", item.span)
@@ -218,6 +218,7 @@ impl Checker {
                         let id = ActionId(self.m.actions.len() as u32);
                         self.m.names.actions.insert(name.text.clone(), id);
                         self.m.actions.push(name.text.clone());
+                        self.m.action_types.push(Vec::new());
                     }
                 }
                 Statement::Role { name, .. } => {

@@ -32,7 +32,10 @@ impl Checker {
         // Types and roles first, so that a statement may use a role (or a
         // node a type) declared further down, or in a later file.
         let model = |(i, _): &(&&Item, &Option<Declared>)| {
-            matches!(i.statement, Statement::Type { .. } | Statement::Role { .. })
+            matches!(
+                i.statement,
+                Statement::Type { .. } | Statement::Action { .. } | Statement::Role { .. }
+            )
         };
         let pairs = || items.iter().zip(declared);
         let ordered: Vec<(&Item, Option<Declared>)> = pairs()
@@ -102,12 +105,97 @@ impl Checker {
                     self.m.constraints.push(Constraint::NoGroups { kind, fact });
                 }
                 Statement::Test { .. } => self.resolve_test(&item.statement),
-                Statement::Action { .. }
-                | Statement::Attribute { .. }
-                | Statement::Option { .. } => {}
+                Statement::Action { names, on } => {
+                    let on: Vec<TypeId> = on
+                        .iter()
+                        .filter_map(|t| self.lookup::<TypeId>(Kind::Type, t))
+                        .collect();
+                    for n in names {
+                        if let Some(&a) = self.m.names.actions.get(&n.text) {
+                            self.m.action_types[a.index()].clone_from(&on);
+                        }
+                    }
+                }
+                Statement::Attribute { .. } | Statement::Option { .. } => {}
             }
         }
         self.resolve_modes(modes);
+        self.role_actions_apply(items, declared);
+    }
+
+    /// Every action a role lists applies on a node its role can reach: a
+    /// node of one of its types or below one.
+    fn role_actions_apply(&mut self, items: &[&Item], declared: &[Option<Declared>]) {
+        for (item, declared) in items.iter().zip(declared) {
+            let (
+                Statement::Role {
+                    actions: Some(Actions::List(names)),
+                    ..
+                },
+                Some(Declared::Role(r)),
+            ) = (&item.statement, declared)
+            else {
+                continue;
+            };
+            let on = self.m.roles[r.index()].on.clone();
+            for name in names {
+                let Some(&a) = self.m.names.actions.get(&name.text) else {
+                    continue;
+                };
+                if !on.iter().any(|&t| self.m.action_reaches(a, t)) {
+                    let role = self.m.roles[r.index()].name.clone();
+                    let types = self.m.type_list(&on);
+                    let d = self.inapplicable(
+                        a,
+                        name.span,
+                        format!("role `{role}` is given on {types}"),
+                    );
+                    self.errors.push(d);
+                }
+            }
+        }
+    }
+
+    /// "`a` cannot apply here", for an action named where no node it applies
+    /// to can be.
+    fn inapplicable(&self, a: ActionId, span: Span, where_: String) -> Diagnostic {
+        let action = &self.m.actions[a.index()];
+        let types = self.m.type_list(&self.m.action_types[a.index()]);
+        Diagnostic::new(
+            Code::Placement,
+            format!("action `{action}` applies to {types} nodes, and none can be here"),
+            span,
+        )
+        .label(format!("{where_}, with no {types} node inside"))
+        .help(format!(
+            "name it on a node of {types} or one that contains them, or add the type to `action {action} on ...`"
+        ))
+    }
+
+    /// The actions a grant or deny on `node` names: each explicitly named
+    /// one must apply there or below; `*` means those that do.
+    fn actions_on(&mut self, actions: &Actions, node: Option<NodeId>) -> Vec<ActionId> {
+        let acts = self.actions(actions);
+        let Some(n) = node else { return acts };
+        let ty = self.m.nodes[n.index()].ty;
+        if let Actions::List(names) = actions {
+            for name in names {
+                if let Some(&a) = self.m.names.actions.get(&name.text) {
+                    if !self.m.action_reaches(a, ty) {
+                        let node = self.m.node_name(n);
+                        let d = self.inapplicable(
+                            a,
+                            name.span,
+                            format!("`{node}` is a `{}`", self.m.types[ty.index()].name),
+                        );
+                        self.errors.push(d);
+                    }
+                }
+            }
+        }
+        acts.into_iter()
+            .filter(|&a| self.m.action_reaches(a, ty))
+            .collect()
     }
 
     fn members(&mut self, members: &[ast::Subject], group: GroupId, span: Span) {
@@ -409,8 +497,8 @@ impl Checker {
         let Statement::Grant { actions, on, to } = statement else {
             return;
         };
-        let acts = self.actions(actions);
         let n = self.node(on);
+        let acts = self.actions_on(actions, n);
         let subjects: Vec<_> = to.iter().filter_map(|s| self.subject(s)).collect();
         if let Some(node) = n {
             let fact = self.fact(span);
@@ -433,11 +521,11 @@ impl Checker {
         let Statement::Deny { actions, on, to } = statement else {
             return;
         };
-        let acts = self.actions(actions);
         let node = on.as_ref().map(|n| self.node(n));
         if matches!(node, Some(None)) {
             return;
         }
+        let acts = self.actions_on(actions, node.flatten());
         if let Some(subject) = self.subject(to) {
             let fact = self.fact(span);
             for &action in &acts {
