@@ -34,7 +34,8 @@ use crate::compile::ids::{NodeId, SubjectKind};
 use crate::compile::model::{Model, PrincipalKind};
 use crate::error::Error;
 use crate::source::{FileId, Sources, Span};
-use crate::syntax::ast::{self, Actions, Item, Name, NodeRef, PolicyFile, Statement};
+use crate::compile::value::Value;
+use crate::syntax::ast::{self, Actions, AttrValue, Item, Name, NodeRef, PolicyFile, Statement};
 use crate::syntax::names::{self, quote};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -90,6 +91,67 @@ pub struct NodeFact {
     /// Who created it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    /// Its attributes, each declared for its type (`attribute KEY: TYPE on
+    /// TYPE`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, AttributeFact>,
+}
+
+/// An attribute's value in JSON: text, a number, `true` or `false`, or a
+/// list of these for a set. The policy's declaration gives its type; text is
+/// read as the policy text's values are (`"2026-12-02T09:00:00Z"` for a
+/// timestamp, `"7d"` for a duration, `"10.0.0.0/8"` for an IP range).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttributeFact {
+    /// One value.
+    One(ScalarFact),
+    /// A set.
+    Many(Vec<ScalarFact>),
+}
+
+/// One JSON value of an attribute.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ScalarFact {
+    /// Text.
+    Text(String),
+    /// A number.
+    Number(serde_json::Number),
+    /// A truth value.
+    Bool(bool),
+}
+
+impl ScalarFact {
+    fn text(&self) -> String {
+        match self {
+            ScalarFact::Text(s) => s.clone(),
+            ScalarFact::Number(n) => n.to_string(),
+            ScalarFact::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+impl AttributeFact {
+    /// A typed value as JSON facts write it.
+    pub fn of(v: &Value) -> AttributeFact {
+        let one = |v: &Value| match v {
+            Value::Int(i) => ScalarFact::Number((*i).into()),
+            Value::Bool(b) => ScalarFact::Bool(*b),
+            Value::Str(s) => ScalarFact::Text(s.clone()),
+            other => ScalarFact::Text(other.shown().trim_matches('"').to_string()),
+        };
+        match v {
+            Value::Set(items) => AttributeFact::Many(items.iter().map(one).collect()),
+            v => AttributeFact::One(one(v)),
+        }
+    }
+}
+
+impl From<&str> for AttributeFact {
+    fn from(text: &str) -> AttributeFact {
+        AttributeFact::One(ScalarFact::Text(text.to_string()))
+    }
 }
 
 /// A principal.
@@ -109,7 +171,7 @@ pub struct UserFact {
     pub homes: Vec<String>,
     /// Other attributes that rules can test.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: BTreeMap<String, AttributeFact>,
 }
 
 /// A group.
@@ -193,6 +255,32 @@ impl Line {
         let start = self.text.len();
         self.text.push_str(shown);
         Span::new(self.file, start, self.text.len())
+    }
+
+    /// ` with k = v, ...`: each key an identifier, each value as written.
+    fn attributes(
+        &mut self,
+        attributes: &BTreeMap<String, AttributeFact>,
+    ) -> Result<Vec<(Name, AttrValue)>, String> {
+        if attributes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.word("with");
+        let pairs: Vec<(&String, &AttributeFact)> = attributes.iter().collect();
+        self.list(&pairs, |l, (k, v)| {
+            let key = l.ident(k, "an attribute", false)?;
+            l.word("=");
+            let value = match v {
+                AttributeFact::One(x) => AttrValue::One(l.name(&x.text())),
+                AttributeFact::Many(items) => {
+                    let start = l.push("[");
+                    let items = items.iter().map(|x| l.name(&x.text())).collect();
+                    let end = l.push("]");
+                    AttrValue::Set(items, Span { end: end.end, ..start })
+                }
+            };
+            Ok((key, value))
+        })
     }
 
     fn word(&mut self, word: &str) {
@@ -369,11 +457,13 @@ impl Facts {
                     l.word("created by");
                     l.name(c)
                 });
+                let attrs = l.attributes(&n.attributes).map_err(at(&path, "attributes"))?;
                 Ok(Statement::Node {
                     ty,
                     name,
                     parent,
                     creator,
+                    attrs,
                 })
             })?;
         }
@@ -403,18 +493,7 @@ impl Facts {
                     l.word("status");
                     l.name(s)
                 });
-                let mut attrs = Vec::new();
-                if !u.attributes.is_empty() {
-                    l.word("with");
-                    let pairs: Vec<(&String, &String)> = u.attributes.iter().collect();
-                    attrs = l
-                        .list(&pairs, |l, (k, v)| {
-                            let key = l.ident(k, "an attribute", false)?;
-                            l.word("=");
-                            Ok((key, l.name(v)))
-                        })
-                        .map_err(at(&path, "attributes"))?;
-                }
+                let attrs = l.attributes(&u.attributes).map_err(at(&path, "attributes"))?;
                 Ok(Statement::Principal {
                     name,
                     kind,
@@ -470,7 +549,12 @@ impl Facts {
                 let on = l.node(&a.on).map_err(at(&path, "on"))?;
                 l.word("to");
                 let to = vec![l.subject(&a.to)];
-                Ok(Statement::Assign { role, on, to })
+                Ok(Statement::Assign {
+                    role,
+                    on,
+                    to,
+                    guard: None,
+                })
             })?;
         }
         for (i, g) in self.grants.iter().enumerate() {
@@ -494,6 +578,7 @@ impl Facts {
                     actions: Actions::List(actions),
                     on,
                     to,
+                    guard: None,
                 })
             })?;
         }
@@ -540,6 +625,11 @@ impl Facts {
                     .creator
                     .filter(|&(p, _)| m.is_live_principal(p))
                     .map(|(p, _)| m.principals[p.index()].name.clone()),
+                attributes: def
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), AttributeFact::of(v)))
+                    .collect(),
             });
         }
         for (i, p) in m.principals.iter().enumerate() {
@@ -553,9 +643,12 @@ impl Facts {
                     "kind" => {}
                     "status" => status = Some(sym(v)).filter(|s| s != "active"),
                     key => {
-                        attributes.insert(key.to_string(), sym(v));
+                        attributes.insert(key.to_string(), AttributeFact::from(sym(v).as_str()));
                     }
                 }
+            }
+            for (k, v) in &p.values {
+                attributes.insert(k.clone(), AttributeFact::of(v));
             }
             facts.users.push(UserFact {
                 name: p.name.clone(),

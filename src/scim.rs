@@ -20,6 +20,7 @@
 //! ([`crate::facts`]): no field, not even an extension's field name, is ever
 //! read as policy text.
 
+use crate::facts::AttributeFact;
 use crate::error::Error;
 use crate::facts::{Facts, GroupFact, SubjectFact, UserFact};
 use serde_json::Value;
@@ -185,7 +186,7 @@ fn user_fact(r: &Value, user: &str, homes: &[String]) -> Result<UserFact, (Strin
     let mut attributes = BTreeMap::new();
     for key in ["title", "userType", "displayName"] {
         if let Some(v) = r.get(key).and_then(scalar) {
-            attributes.insert(key.to_string(), v);
+            attributes.insert(key.to_string(), AttributeFact::from(v.as_str()));
         }
     }
     let emails = r["emails"].as_array();
@@ -197,7 +198,7 @@ fn user_fact(r: &Value, user: &str, homes: &[String]) -> Result<UserFact, (Strin
         })
         .and_then(|e| e["value"].as_str());
     if let Some(e) = email {
-        attributes.insert("email".into(), e.to_string());
+        attributes.insert("email".into(), AttributeFact::from(e));
     }
     if let Some(obj) = r.as_object() {
         for (key, ext) in obj
@@ -207,10 +208,10 @@ fn user_fact(r: &Value, user: &str, homes: &[String]) -> Result<UserFact, (Strin
             for (field, v) in ext.as_object().into_iter().flatten() {
                 if key == ENTERPRISE && field == "manager" {
                     if let Some(m) = v["value"].as_str() {
-                        attributes.insert("manager".into(), m.to_string());
+                        attributes.insert("manager".into(), AttributeFact::from(m));
                     }
                 } else if let Some(s) = scalar(v) {
-                    attributes.insert(field.clone(), s);
+                    attributes.insert(field.clone(), AttributeFact::from(s.as_str()));
                 }
             }
         }

@@ -4,6 +4,7 @@ mod check;
 pub mod ids;
 mod lint;
 pub mod model;
+pub mod value;
 pub(crate) mod structure;
 
 pub mod limits;

@@ -7,6 +7,8 @@
 use super::ids::*;
 use crate::shared::{ChunkVec, ShardMap, READ_MOSTLY};
 use crate::source::{Location, Sources, Span};
+use super::value::{Type, Value};
+use crate::syntax::ast::{Op, Root};
 use crate::syntax::names::quote;
 use rustc_hash::FxHashMap;
 
@@ -61,6 +63,8 @@ pub struct NodeDef {
     pub parent: Option<NodeId>,
     /// Who created it, and the fact that says so.
     pub creator: Option<(PrincipalId, FactId)>,
+    /// Typed attribute values, by key.
+    pub values: Vec<(String, Value)>,
     /// Declaration.
     pub fact: FactId,
 }
@@ -86,6 +90,8 @@ pub struct PrincipalDef {
     pub attrs: Vec<(Sym, Sym)>,
     /// Nodes the principal belongs to.
     pub homes: Vec<NodeId>,
+    /// Typed attribute values, by key.
+    pub values: Vec<(String, Value)>,
     /// Declaration.
     pub fact: FactId,
 }
@@ -109,6 +115,65 @@ pub struct AttributeDef {
     pub values: Vec<String>,
     /// Declaration.
     pub span: Span,
+}
+
+/// A condition's index in [`Model::conditions`].
+pub type CondId = u32;
+
+/// Where a condition's key is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// `principal`, `resource` or `context`.
+    pub root: Root,
+    /// `resource.TYPE.KEY`: the nearest node of this type at or above the
+    /// resource.
+    pub ty: Option<TypeId>,
+    /// The attribute (empty for `principal` itself: its name).
+    pub name: String,
+    /// As written, for explanations.
+    pub text: String,
+}
+
+/// One side of a comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Term {
+    /// An attribute, moved by this many seconds (`+ 7d`).
+    Key(Key, i64),
+    /// A literal of the other side's type.
+    Lit(Value),
+}
+
+/// A checked condition: every key declared, every literal of its key's type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cond {
+    /// Any holds.
+    Or(Vec<Cond>),
+    /// All hold.
+    And(Vec<Cond>),
+    /// Negation.
+    Not(Box<Cond>),
+    /// The key has a value.
+    Has(Key),
+    /// A comparison, with its text as written.
+    Compare(Term, Op, Term, String),
+}
+
+/// The `when` / `unless` clause of a rule.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    /// The condition.
+    pub cond: Cond,
+    /// `unless`: the rule holds where the condition is false.
+    pub unless: bool,
+    /// On a deny: where the condition cannot be decided, the deny holds
+    /// (on every other rule, the rule does not).
+    pub deny: bool,
+    /// It reads the resource or the request's context, so it is decided
+    /// per request; otherwise it reads only the principal and is decided
+    /// once per principal.
+    pub open: bool,
+    /// The clause as written.
+    pub text: String,
 }
 
 /// A `users where ...` selector: all conditions must hold.
@@ -148,6 +213,9 @@ pub struct Assignment {
     pub node: NodeId,
     /// Where it is said.
     pub fact: FactId,
+    /// Its `when` / `unless` condition, by index into the model's
+    /// conditions.
+    pub cond: Option<CondId>,
 }
 
 /// `subject` may `action` on `node` (and below).
@@ -163,6 +231,9 @@ pub struct Grant {
     pub node: NodeId,
     /// Where it is said.
     pub fact: FactId,
+    /// Its `when` / `unless` condition, by index into the model's
+    /// conditions.
+    pub cond: Option<CondId>,
 }
 
 /// `subject` may not `action` on `node` (and below), or anywhere.
@@ -178,6 +249,9 @@ pub struct Deny {
     pub node: Option<NodeId>,
     /// Where it is said.
     pub fact: FactId,
+    /// Its `when` / `unless` condition, by index into the model's
+    /// conditions.
+    pub cond: Option<CondId>,
 }
 
 /// The creator of a node of `ty` holds `role` on it (with
@@ -192,6 +266,9 @@ pub struct CreatorRule {
     pub role: RoleId,
     /// Where it is said.
     pub fact: FactId,
+    /// Its `when` / `unless` condition, by index into the model's
+    /// conditions.
+    pub cond: Option<CondId>,
 }
 
 /// Principals matching `subject` with no assignment on a node of `ty` inside
@@ -209,6 +286,9 @@ pub struct DefaultRule {
     pub subject: SubjectId,
     /// Where it is said.
     pub fact: FactId,
+    /// Its `when` / `unless` condition, by index into the model's
+    /// conditions.
+    pub cond: Option<CondId>,
 }
 
 /// A load-time constraint.
@@ -349,6 +429,18 @@ pub struct Model {
     pub attributes: FxHashMap<String, AttributeDef>,
     /// Attribute keys declared with `attribute KEY` (with or without values).
     pub declared_attributes: Vec<String>,
+    /// Users' attributes declared with a type (`attribute level: integer`).
+    pub attribute_types: FxHashMap<String, Type>,
+    /// Nodes' attributes: each key's type and the node types that carry it.
+    pub node_attributes: FxHashMap<String, (Type, Vec<TypeId>)>,
+    /// Nodes' attributes declared with their values (`attribute stage in
+    /// draft, published on app`).
+    pub node_enums: FxHashMap<String, Vec<String>>,
+    /// Keys of a request's context, with their types (and values, for
+    /// `context KEY in ...`). `now` is always one.
+    pub context_keys: FxHashMap<String, (Type, Option<Vec<String>>)>,
+    /// The `when` / `unless` clauses of rules.
+    pub conditions: Vec<Condition>,
     /// Lookups.
     pub names: Names,
 }

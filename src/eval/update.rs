@@ -340,7 +340,12 @@ fn retract_one(
                 }
             }
         }
-        Statement::Assign { role, on, to } => {
+        Statement::Assign {
+            role,
+            on,
+            to,
+            guard,
+        } => {
             let r = m
                 .names
                 .roles
@@ -352,7 +357,7 @@ fn retract_one(
                 let s = subject_of(m, s)?;
                 let found = find(ix.assignments.get(&s), |i| {
                     let a = &m.assignments[i];
-                    a.role == r && a.node == n
+                    a.role == r && a.node == n && same_guard(m, a.cond, guard)
                 });
                 let found = one_statement(&found, |i| (m.assignments[i].fact, None), None);
                 if found.is_empty() {
@@ -370,12 +375,19 @@ fn retract_one(
                 }
             }
         }
-        Statement::Grant { actions, on, to } => {
+        Statement::Grant {
+            actions,
+            on,
+            to,
+            guard,
+        } => {
             let n = node_of(m, on)?;
             let acts = action_ids(m, actions)?;
             for s in to {
                 let s = subject_of(m, s)?;
-                let found = find(ix.grants.get(&s), |i| m.grants[i].node == n);
+                let found = find(ix.grants.get(&s), |i| {
+                    m.grants[i].node == n && same_guard(m, m.grants[i].cond, guard)
+                });
                 let found = one_statement(
                     &found,
                     |i| (m.grants[i].fact, Some(m.grants[i].action)),
@@ -394,11 +406,18 @@ fn retract_one(
                 }
             }
         }
-        Statement::Deny { actions, on, to } => {
+        Statement::Deny {
+            actions,
+            on,
+            to,
+            guard,
+        } => {
             let n = on.as_ref().map(|n| node_of(m, n)).transpose()?;
             let acts = action_ids(m, actions)?;
             let s = subject_of(m, to)?;
-            let found = find(ix.denies.get(&s), |i| m.denies[i].node == n);
+            let found = find(ix.denies.get(&s), |i| {
+                m.denies[i].node == n && same_guard(m, m.denies[i].cond, guard)
+            });
             let found = one_statement(
                 &found,
                 |i| (m.denies[i].fact, Some(m.denies[i].action)),
@@ -571,4 +590,21 @@ fn retire_subject(m: &mut Model, ix: &mut Index, s: SubjectId) {
             retire(m, ix, record(i));
         }
     }
+}
+
+/// Whether a record's condition is the one a removal names (none for none).
+fn same_guard(
+    m: &Model,
+    cond: Option<crate::compile::model::CondId>,
+    guard: &Option<crate::syntax::ast::Guard>,
+) -> bool {
+    let written = guard.as_ref().map(|g| {
+        format!(
+            "{} {}",
+            if g.unless { "unless" } else { "when" },
+            crate::syntax::condition_text(&g.expr)
+        )
+    });
+    let held = cond.map(|c| m.conditions[c as usize].text.clone());
+    written == held
 }

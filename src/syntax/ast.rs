@@ -78,6 +78,103 @@ pub enum Target {
     Node(NodeRef),
 }
 
+/// What a condition path starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Root {
+    /// `principal`: the principal asking.
+    Principal,
+    /// `resource`: the node asked about.
+    Resource,
+    /// `context`: the request's context.
+    Context,
+}
+
+/// `principal.level`, `resource.workspace.plan`, `context.ip`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Path {
+    /// Where it starts.
+    pub root: Root,
+    /// The keys after the root (a type then a key for `resource.TYPE.KEY`).
+    pub keys: Vec<Name>,
+    /// The whole path as written.
+    pub span: Span,
+}
+
+/// One side of a comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// An attribute, optionally moved by a duration (`resource.shared + 7d`).
+    Path(Path, Option<(bool, Name)>),
+    /// A literal, read by the type of the other side.
+    Value(Name),
+    /// `[a, b]`.
+    Set(Vec<Name>, Span),
+}
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `in`: membership of a set, or an address in a range.
+    In,
+}
+
+/// A condition of a `when` or `unless` clause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expr {
+    /// Any holds.
+    Or(Vec<Expr>),
+    /// All hold.
+    And(Vec<Expr>),
+    /// `not E`.
+    Not(Box<Expr>),
+    /// `PATH has KEY`.
+    Has(Path, Name),
+    /// `A op B`.
+    Compare(Operand, Op, Operand, Span),
+}
+
+/// `when EXPR` or `unless EXPR`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Guard {
+    /// `unless`: the rule holds where the condition is false.
+    pub unless: bool,
+    /// The condition.
+    pub expr: Expr,
+    /// The clause as written.
+    pub span: Span,
+}
+
+/// An attribute's declared type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrType {
+    /// `set of T`.
+    pub set: bool,
+    /// The scalar type's name: string, integer, bool, timestamp, duration,
+    /// ip or user.
+    pub name: Name,
+}
+
+/// An attribute value as written: one value, or `[a, b]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttrValue {
+    /// One value.
+    One(Name),
+    /// A set.
+    Set(Vec<Name>, Span),
+}
+
 /// Who a rule applies to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject {
@@ -153,12 +250,20 @@ pub enum Statement {
         /// The node types they apply to (every type when empty).
         on: Vec<Name>,
     },
-    /// `attribute is_admin, department` or `attribute status in active, banned`
+    /// `attribute is_admin, department`, `attribute status in active,
+    /// banned`, `attribute published: bool on doc`; with `context` for
+    /// `context via in ui, api_token`
     Attribute {
         /// Declared attribute keys.
         names: Vec<Name>,
         /// The only values the key may take (with one key).
         values: Option<Vec<Name>>,
+        /// Its type (with one key).
+        ty: Option<AttrType>,
+        /// Node types whose nodes carry it (users' when empty).
+        on: Vec<Name>,
+        /// A key of the request's context (`context ...`).
+        context: bool,
     },
     /// `role editor on workspace rank 20 includes normal { app.edit }`
     Role {
@@ -187,6 +292,8 @@ pub enum Statement {
         /// `while assigned`: only while the creator is assigned a role on
         /// the node or above it.
         while_assigned: bool,
+        /// `when` / `unless`.
+        guard: Option<Guard>,
     },
     /// `default viewer on deployment [to subject]`, or on one node
     /// (`default launcher on deployment:prod`)
@@ -197,6 +304,8 @@ pub enum Statement {
         on: Target,
         /// Who gets it (everyone when absent).
         to: Option<Subject>,
+        /// `when` / `unless`.
+        guard: Option<Guard>,
     },
     /// `deny app.publish on app:a to everyone`
     Deny {
@@ -206,6 +315,8 @@ pub enum Statement {
         on: Option<NodeRef>,
         /// Who it denies.
         to: Subject,
+        /// `when` / `unless`.
+        guard: Option<Guard>,
     },
     /// `grant app.publish on app:a to alice`
     Grant {
@@ -215,6 +326,8 @@ pub enum Statement {
         on: NodeRef,
         /// Receivers.
         to: Vec<Subject>,
+        /// `when` / `unless`.
+        guard: Option<Guard>,
     },
     /// `assign editor on workspace:w to alice, group support`
     Assign {
@@ -224,6 +337,8 @@ pub enum Statement {
         on: NodeRef,
         /// Receivers.
         to: Vec<Subject>,
+        /// `when` / `unless`.
+        guard: Option<Guard>,
     },
     /// `constraint exactly one owner per workspace`
     Constraint(ConstraintKind),
@@ -238,7 +353,7 @@ pub enum Statement {
         /// Status.
         status: Option<Name>,
         /// Other attributes.
-        attrs: Vec<(Name, Name)>,
+        attrs: Vec<(Name, AttrValue)>,
     },
     /// `group support in team:acme { alice, group frontline }`
     Group {
@@ -266,6 +381,8 @@ pub enum Statement {
         parent: Option<NodeRef>,
         /// Its creator.
         creator: Option<Name>,
+        /// Its attributes.
+        attrs: Vec<(Name, AttrValue)>,
     },
     /// `option lookalike_names`
     Option {

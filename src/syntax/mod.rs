@@ -8,6 +8,21 @@ mod print;
 pub use parse::parse;
 pub use print::format;
 
+/// A condition as the formatter writes it.
+pub fn condition_text(e: &ast::Expr) -> String {
+    print::expr(e, 0)
+}
+
+/// A condition's path as written (`resource.workspace.plan`).
+pub fn path_text(p: &ast::Path) -> String {
+    print::path(p)
+}
+
+/// A comparison operator as written.
+pub fn op_text(op: ast::Op) -> &'static str {
+    print::op_text(op)
+}
+
 /// Keywords that start a statement (the other statements start with a node
 /// type).
 pub const STATEMENT_STARTS: &[&str] = &[
@@ -28,6 +43,7 @@ pub const STATEMENT_STARTS: &[&str] = &[
     "add",
     "test",
     "option",
+    "context",
 ];
 
 /// The other words of the language (clauses, modes, selectors).
@@ -48,6 +64,11 @@ const CLAUSE_WORDS: &[&str] = &[
     "status",
     "where",
     "and",
+    "or",
+    "not",
+    "when",
+    "unless",
+    "has",
     "combine",
     "holds",
     "expect",

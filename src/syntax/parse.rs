@@ -476,6 +476,138 @@ impl Walker {
             .collect()
     }
 
+    /// `with k = v, k2 = [a, b]`.
+    fn attrs(&self, pair: Pair<Rule>) -> Vec<(Name, AttrValue)> {
+        let mut attrs = Vec::new();
+        for a in pair.into_inner().filter(|a| a.as_rule() == Rule::attr) {
+            let mut kv = a.into_inner();
+            if let (Some(k), Some(v)) = (kv.next(), kv.next()) {
+                let value = match v.as_rule() {
+                    Rule::set => AttrValue::Set(
+                        v.clone().into_inner().map(|x| self.name(x)).collect(),
+                        self.span(&v),
+                    ),
+                    _ => AttrValue::One(self.name(v)),
+                };
+                attrs.push((self.name(k), value));
+            }
+        }
+        attrs
+    }
+
+    /// `when EXPR` / `unless EXPR`.
+    fn guard(&self, pair: Pair<Rule>) -> Guard {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let unless = inner.next().is_some_and(|k| k.as_rule() == Rule::K_UNLESS);
+        let expr = inner
+            .next()
+            .map(|e| self.expr(e))
+            .unwrap_or_else(|| unreachable!("grammar: a guard has a condition"));
+        Guard { unless, expr, span }
+    }
+
+    fn expr(&self, pair: Pair<Rule>) -> Expr {
+        let rule = pair.as_rule();
+        let span = self.span(&pair);
+        let mut parts: Vec<Pair<Rule>> = pair
+            .into_inner()
+            .filter(|p| !p.as_rule().is_keyword())
+            .collect();
+        match rule {
+            Rule::expr | Rule::conj => {
+                let mut items: Vec<Expr> = parts.into_iter().map(|p| self.expr(p)).collect();
+                match (items.len(), rule) {
+                    (1, _) => items.pop().unwrap_or_else(|| unreachable!()),
+                    (_, Rule::expr) => Expr::Or(items),
+                    _ => Expr::And(items),
+                }
+            }
+            Rule::unary => match parts.pop() {
+                Some(p) => self.expr(p),
+                None => unreachable!("grammar: unary has a body"),
+            },
+            Rule::negation => match parts.pop() {
+                Some(p) => Expr::Not(Box::new(self.expr(p))),
+                None => unreachable!("grammar: not has a body"),
+            },
+            Rule::has_test => {
+                let mut it = parts.into_iter();
+                match (it.next(), it.next()) {
+                    (Some(path), Some(key)) => Expr::Has(self.path(path), self.name(key)),
+                    _ => unreachable!("grammar: has has a path and a key"),
+                }
+            }
+            Rule::compare => {
+                // `in` is a keyword, filtered out above: no operator means `in`.
+                let mut op = Op::In;
+                let mut operands = Vec::new();
+                for p in parts {
+                    match p.as_rule() {
+                        Rule::cmp_op => {
+                            op = match p.as_str() {
+                                "=" => Op::Eq,
+                                "!=" => Op::Ne,
+                                "<" => Op::Lt,
+                                "<=" => Op::Le,
+                                ">" => Op::Gt,
+                                _ => Op::Ge,
+                            }
+                        }
+                        _ => operands.push(self.operand(p)),
+                    }
+                }
+                let mut it = operands.into_iter();
+                match (it.next(), it.next()) {
+                    (Some(a), Some(b)) => Expr::Compare(a, op, b, span),
+                    _ => unreachable!("grammar: a comparison has two sides"),
+                }
+            }
+            _ => unreachable!("grammar: {rule:?} is not a condition"),
+        }
+    }
+
+    fn operand(&self, pair: Pair<Rule>) -> Operand {
+        let mut inner = pair.into_inner();
+        let Some(first) = inner.next() else {
+            unreachable!("grammar: an operand has a body")
+        };
+        match first.as_rule() {
+            Rule::path => {
+                let offset = inner.next().map(|o| {
+                    let minus = o.as_str().trim_start().starts_with('-');
+                    let value = o
+                        .into_inner()
+                        .next()
+                        .map(|v| self.name(v))
+                        .unwrap_or_else(|| unreachable!("grammar: an offset has a value"));
+                    (minus, value)
+                });
+                Operand::Path(self.path(first), offset)
+            }
+            Rule::set => {
+                let span = self.span(&first);
+                Operand::Set(first.into_inner().map(|v| self.name(v)).collect(), span)
+            }
+            _ => Operand::Value(self.name(first)),
+        }
+    }
+
+    fn path(&self, pair: Pair<Rule>) -> Path {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let root = match inner.next().map(|r| r.as_str()) {
+            Some("principal") => Root::Principal,
+            Some("resource") => Root::Resource,
+            _ => Root::Context,
+        };
+        Path {
+            root,
+            keys: inner.map(|k| self.name(k)).collect(),
+            span,
+        }
+    }
+
     fn statement(&self, pair: Pair<Rule>) -> Statement {
         let rule = pair.as_rule();
         let span = self.span(&pair);
@@ -526,24 +658,52 @@ impl Walker {
                     .map(|p| self.name(p))
                     .unwrap_or_else(|| unreachable!("grammar: option has a name")),
             },
-            Rule::attribute_decl => match inner.next() {
-                Some(p) if p.as_rule() == Rule::attribute_values => {
-                    let mut parts = p.into_inner().filter(|p| !p.as_rule().is_keyword());
-                    let key = parts.next().map(|p| self.name(p));
-                    Statement::Attribute {
-                        names: key.into_iter().collect(),
-                        values: Some(parts.map(|p| self.name(p)).collect()),
+            Rule::attribute_decl | Rule::context_decl => {
+                let context = rule == Rule::context_decl;
+                match inner.next() {
+                    Some(p) if matches!(p.as_rule(), Rule::attribute_values | Rule::attribute_typed) => {
+                        let typed = p.as_rule() == Rule::attribute_typed;
+                        let mut key = None;
+                        let mut values = Vec::new();
+                        let mut ty = None;
+                        let mut on = Vec::new();
+                        for part in p.into_inner().filter(|p| !p.as_rule().is_keyword()) {
+                            match part.as_rule() {
+                                Rule::ident if key.is_none() => key = Some(self.name(part)),
+                                Rule::value => values.push(self.name(part)),
+                                Rule::attr_type => {
+                                    let set = part.clone().into_inner().any(|k| k.as_rule() == Rule::K_SET);
+                                    let name = part
+                                        .into_inner()
+                                        .find(|k| k.as_rule() == Rule::ident)
+                                        .map(|k| self.name(k));
+                                    ty = name.map(|name| AttrType { set, name });
+                                }
+                                Rule::attribute_on => on = self.names(part, Rule::ident),
+                                _ => {}
+                            }
+                        }
+                        Statement::Attribute {
+                            names: key.into_iter().collect(),
+                            values: (!typed).then_some(values),
+                            ty,
+                            on,
+                            context,
+                        }
                     }
+                    first => Statement::Attribute {
+                        names: first
+                            .into_iter()
+                            .chain(inner)
+                            .map(|p| self.name(p))
+                            .collect(),
+                        values: None,
+                        ty: None,
+                        on: Vec::new(),
+                        context,
+                    },
                 }
-                first => Statement::Attribute {
-                    names: first
-                        .into_iter()
-                        .chain(inner)
-                        .map(|p| self.name(p))
-                        .collect(),
-                    values: None,
-                },
-            },
+            }
             Rule::role_decl => {
                 let mut idents = Vec::new();
                 let mut rank = None;
@@ -595,10 +755,15 @@ impl Walker {
             }
             Rule::creator_rule => {
                 let mut while_assigned = false;
+                let mut guard = None;
                 let mut types: Vec<Name> = inner
                     .filter(|p| {
                         let clause = p.as_rule() == Rule::while_assigned;
                         while_assigned |= clause;
+                        if p.as_rule() == Rule::guard {
+                            guard = Some(self.guard(p.clone()));
+                            return false;
+                        }
                         !clause
                     })
                     .map(|p| self.name(p))
@@ -610,6 +775,7 @@ impl Walker {
                     types,
                     role,
                     while_assigned,
+                    guard,
                 }
             }
             Rule::default_rule => {
@@ -620,26 +786,42 @@ impl Walker {
                     Rule::node_ref => Target::Node(self.node_ref(on)),
                     _ => Target::Type(self.name(on)),
                 };
+                let mut to = None;
+                let mut guard = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::guard => guard = Some(self.guard(p)),
+                        _ => to = Some(self.subject(p)),
+                    }
+                }
                 Statement::Default {
                     role: self.name(role),
                     on,
-                    to: inner.next().map(|s| self.subject(s)),
+                    to,
+                    guard,
                 }
             }
             Rule::deny_rule => {
                 let mut actions = None;
                 let mut on = None;
                 let mut to = None;
+                let mut guard = None;
                 for p in inner {
                     match p.as_rule() {
                         Rule::actions => actions = Some(self.actions(p)),
                         Rule::node_ref => on = Some(self.node_ref(p)),
                         Rule::subject => to = Some(self.subject(p)),
+                        Rule::guard => guard = Some(self.guard(p)),
                         _ => {}
                     }
                 }
                 match (actions, to) {
-                    (Some(actions), Some(to)) => Statement::Deny { actions, on, to },
+                    (Some(actions), Some(to)) => Statement::Deny {
+                        actions,
+                        on,
+                        to,
+                        guard,
+                    },
                     _ => unreachable!("grammar: deny has actions and subject"),
                 }
             }
@@ -653,6 +835,7 @@ impl Walker {
                     actions: self.actions(actions),
                     on: self.node_ref(on),
                     to: self.subjects(to),
+                    guard: inner.next().map(|g| self.guard(g)),
                 }
             }
             Rule::assign_stmt => {
@@ -664,6 +847,7 @@ impl Walker {
                     role: self.name(role),
                     on: self.node_ref(on),
                     to: self.subjects(to),
+                    guard: inner.next().map(|g| self.guard(g)),
                 }
             }
             Rule::constraint_stmt => {
@@ -689,14 +873,7 @@ impl Walker {
                                 .find(|v| v.as_rule() == Rule::value)
                                 .map(|v| self.name(v))
                         }
-                        Rule::attrs => {
-                            for a in p.into_inner().filter(|a| a.as_rule() == Rule::attr) {
-                                let mut kv = a.into_inner();
-                                if let (Some(k), Some(v)) = (kv.next(), kv.next()) {
-                                    attrs.push((self.name(k), self.name(v)));
-                                }
-                            }
-                        }
+                        Rule::attrs => attrs = self.attrs(p),
                         _ => {}
                     }
                 }
@@ -746,8 +923,10 @@ impl Walker {
                 let mut name = None;
                 let mut parent = None;
                 let mut creator = None;
+                let mut attrs = Vec::new();
                 for p in inner {
                     match p.as_rule() {
+                        Rule::attrs => attrs = self.attrs(p),
                         Rule::ident => ty = Some(self.name(p)),
                         Rule::name if name.is_none() => name = Some(self.name(p)),
                         Rule::name => creator = Some(self.name(p)),
@@ -761,6 +940,7 @@ impl Walker {
                         name,
                         parent,
                         creator,
+                        attrs,
                     },
                     _ => unreachable!("grammar: node has type and name"),
                 }

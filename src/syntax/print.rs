@@ -136,6 +136,103 @@ fn node(n: &NodeRef) -> String {
     format!("{}:{}", n.ty.text, name(&n.name))
 }
 
+/// A literal of a condition or an attribute: quoted when it would read as
+/// something else.
+fn literal(n: &Name) -> String {
+    match n.text.as_str() {
+        "principal" | "resource" | "context" => string(&n.text),
+        _ => name(n),
+    }
+}
+
+fn attr_value(v: &AttrValue) -> String {
+    match v {
+        AttrValue::One(n) => literal(n),
+        AttrValue::Set(items, _) => format!("[{}]", list(items, literal)),
+    }
+}
+
+fn attrs(out: &mut String, attrs: &[(Name, AttrValue)]) {
+    if !attrs.is_empty() {
+        let _ = write!(
+            out,
+            " with {}",
+            list(attrs, |(k, v)| format!("{} = {}", k.text, attr_value(v)))
+        );
+    }
+}
+
+/// ` when ...` / ` unless ...`, or nothing.
+fn guard(out: &mut String, g: &Option<Guard>) {
+    if let Some(g) = g {
+        let _ = write!(
+            out,
+            " {} {}",
+            if g.unless { "unless" } else { "when" },
+            expr(&g.expr, 0)
+        );
+    }
+}
+
+/// A condition, parenthesised only where precedence needs it (`or` binds
+/// loosest, then `and`, then `not`).
+pub(crate) fn expr(e: &Expr, outer: u8) -> String {
+    let (text, level) = match e {
+        Expr::Or(items) => (
+            items.iter().map(|x| expr(x, 1)).collect::<Vec<_>>().join(" or "),
+            1,
+        ),
+        Expr::And(items) => (
+            items.iter().map(|x| expr(x, 2)).collect::<Vec<_>>().join(" and "),
+            2,
+        ),
+        Expr::Not(inner) => (format!("not {}", expr(inner, 3)), 3),
+        Expr::Has(p, key) => (format!("{} has {}", path(p), key.text), 3),
+        Expr::Compare(a, op, b, _) => (format!("{} {} {}", operand(a), op_text(*op), operand(b)), 3),
+    };
+    if level < outer {
+        format!("({text})")
+    } else {
+        text
+    }
+}
+
+pub(crate) fn op_text(op: Op) -> &'static str {
+    match op {
+        Op::Eq => "=",
+        Op::Ne => "!=",
+        Op::Lt => "<",
+        Op::Le => "<=",
+        Op::Gt => ">",
+        Op::Ge => ">=",
+        Op::In => "in",
+    }
+}
+
+pub(crate) fn path(p: &Path) -> String {
+    let mut out = match p.root {
+        Root::Principal => "principal",
+        Root::Resource => "resource",
+        Root::Context => "context",
+    }
+    .to_string();
+    for k in &p.keys {
+        let _ = write!(out, ".{}", k.text);
+    }
+    out
+}
+
+fn operand(o: &Operand) -> String {
+    match o {
+        Operand::Path(p, None) => path(p),
+        Operand::Path(p, Some((minus, d))) => {
+            format!("{} {} {}", path(p), if *minus { "-" } else { "+" }, literal(d))
+        }
+        Operand::Value(v) => literal(v),
+        Operand::Set(items, _) => format!("[{}]", list(items, literal)),
+    }
+}
+
 fn list<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
     items.iter().map(f).collect::<Vec<_>>().join(", ")
 }
@@ -237,14 +334,30 @@ fn statement(s: &Statement) -> String {
             }
             out
         }
-        Statement::Attribute { names, values } => match values {
-            Some(values) => format!(
-                "attribute {} in {}",
-                list(names, |n| n.text.clone()),
-                list(values, name)
-            ),
-            None => format!("attribute {}", list(names, |n| n.text.clone())),
-        },
+        Statement::Attribute {
+            names,
+            values,
+            ty,
+            on,
+            context,
+        } => {
+            let mut out = format!(
+                "{} {}",
+                if *context { "context" } else { "attribute" },
+                list(names, |n| n.text.clone())
+            );
+            if let Some(t) = ty {
+                let set = if t.set { "set of " } else { "" };
+                let _ = write!(out, ": {set}{}", t.name.text);
+            }
+            if let Some(values) = values {
+                let _ = write!(out, " in {}", list(values, name));
+            }
+            if !on.is_empty() {
+                let _ = write!(out, " on {}", list(on, |t| t.text.clone()));
+            }
+            out
+        }
         Statement::Role {
             name: n,
             on,
@@ -280,8 +393,9 @@ fn statement(s: &Statement) -> String {
             types,
             role,
             while_assigned,
+            guard: g,
         } => {
-            format!(
+            let mut out = format!(
                 "creator of {} holds {}{}",
                 list(types, |t| t.text.clone()),
                 role.text,
@@ -290,9 +404,16 @@ fn statement(s: &Statement) -> String {
                 } else {
                     ""
                 }
-            )
+            );
+            guard(&mut out, g);
+            out
         }
-        Statement::Default { role, on, to } => {
+        Statement::Default {
+            role,
+            on,
+            to,
+            guard: g,
+        } => {
             let on = match on {
                 Target::Type(t) => t.text.clone(),
                 Target::Node(n) => node(n),
@@ -301,31 +422,52 @@ fn statement(s: &Statement) -> String {
             if let Some(s) = to {
                 let _ = write!(out, " to {}", subject(s));
             }
+            guard(&mut out, g);
             out
         }
-        Statement::Deny { actions: a, on, to } => {
+        Statement::Deny {
+            actions: a,
+            on,
+            to,
+            guard: g,
+        } => {
             let mut out = format!("deny {}", actions(a));
             if let Some(n) = on {
                 let _ = write!(out, " on {}", node(n));
             }
             let _ = write!(out, " to {}", subject(to));
+            guard(&mut out, g);
             out
         }
-        Statement::Grant { actions: a, on, to } => {
-            format!(
+        Statement::Grant {
+            actions: a,
+            on,
+            to,
+            guard: g,
+        } => {
+            let mut out = format!(
                 "grant {} on {} to {}",
                 actions(a),
                 node(on),
                 list(to, subject)
-            )
+            );
+            guard(&mut out, g);
+            out
         }
-        Statement::Assign { role, on, to } => {
-            format!(
+        Statement::Assign {
+            role,
+            on,
+            to,
+            guard: g,
+        } => {
+            let mut out = format!(
                 "assign {} on {} to {}",
                 role.text,
                 node(on),
                 list(to, subject)
-            )
+            );
+            guard(&mut out, g);
+            out
         }
         Statement::Constraint(ConstraintKind::Holders {
             min,
@@ -361,13 +503,7 @@ fn statement(s: &Statement) -> String {
             if let Some(s) = status {
                 let _ = write!(out, " status {}", name(s));
             }
-            if !attrs.is_empty() {
-                let _ = write!(
-                    out,
-                    " with {}",
-                    list(attrs, |(k, v)| format!("{} = {}", k.text, name(v)))
-                );
-            }
+            self::attrs(&mut out, attrs);
             out
         }
         Statement::Group {
@@ -393,6 +529,7 @@ fn statement(s: &Statement) -> String {
             name: n,
             parent,
             creator,
+            attrs: a,
         } => {
             let mut out = format!("{} {}", ty.text, name(n));
             if let Some(p) = parent {
@@ -401,6 +538,7 @@ fn statement(s: &Statement) -> String {
             if let Some(c) = creator {
                 let _ = write!(out, " created by {}", name(c));
             }
+            attrs(&mut out, a);
             out
         }
         Statement::Test {

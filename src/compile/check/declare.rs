@@ -271,6 +271,7 @@ impl Checker {
                         name: name.text.clone(),
                         kind: PrincipalKind::Human,
                         attrs: Vec::new(),
+                        values: Vec::new(),
                         homes: Vec::new(),
                         fact,
                     });
@@ -322,6 +323,7 @@ impl Checker {
                     name: name.text.clone(),
                     parent: None,
                     creator: None,
+                    values: Vec::new(),
                     fact,
                 });
             }

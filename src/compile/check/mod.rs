@@ -2,6 +2,7 @@
 //! ranks and cycles, and collects every problem rather than stopping at the
 //! first.
 
+mod conditions;
 mod declare;
 mod resolve;
 mod values;
@@ -12,7 +13,7 @@ use super::model::*;
 use crate::error::{did_you_mean, short, Code, Diagnostic};
 use crate::source::{Sources, Span};
 use crate::syntax::ast::{
-    self, Actions, ConstraintKind, Item, Mode, Name, PolicyFile, Statement, Target,
+    self, Actions, AttrValue, ConstraintKind, Item, Mode, Name, PolicyFile, Statement, Target,
 };
 use crate::syntax::names::quote;
 use rustc_hash::FxHashMap;

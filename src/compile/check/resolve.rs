@@ -14,15 +14,29 @@ impl Checker {
                         self.sym(&k.text);
                     }
                 }
-                Statement::Attribute { names, values } => {
-                    for k in names {
-                        self.sym(&k.text);
-                        if !self.m.declared_attributes.contains(&k.text) {
-                            self.m.declared_attributes.push(k.text.clone());
+                Statement::Attribute {
+                    names,
+                    values,
+                    ty,
+                    on,
+                    context,
+                } => {
+                    let users = on.is_empty() && !context;
+                    if users {
+                        for k in names {
+                            self.sym(&k.text);
+                            if !self.m.declared_attributes.contains(&k.text) {
+                                self.m.declared_attributes.push(k.text.clone());
+                            }
+                        }
+                        if let (Some(values), [key]) = (values, names.as_slice()) {
+                            self.declare_values(key, values, item.span);
                         }
                     }
-                    if let (Some(values), [key]) = (values, names.as_slice()) {
-                        self.declare_values(key, values, item.span);
+                    if let [key] = names.as_slice() {
+                        if ty.is_some() || !users {
+                            self.declare_typed(key, values.as_deref(), ty.as_ref(), on, *context);
+                        }
                     }
                 }
                 _ => {}
@@ -312,6 +326,7 @@ impl Checker {
             name,
             parent,
             creator,
+            attrs,
         } = statement
         else {
             return;
@@ -321,6 +336,8 @@ impl Checker {
             return;
         };
         let t = self.m.nodes[n.index()].ty;
+        let values = self.typed_values(attrs, Some(t));
+        self.m.nodes[n.index()].values = values;
         if let Some(p) = parent {
             if let Some(pn) = self.node(p) {
                 let pt = self.m.nodes[pn.index()].ty;
@@ -411,6 +428,7 @@ impl Checker {
         }
         let v = self.sym(status.as_ref().map_or("active", |s| s.text.as_str()));
         syms.push((k, v));
+        let values = self.typed_values(attrs, None);
         for (key, value) in attrs {
             if matches!(key.text.as_str(), "status" | "kind") {
                 self.errors.push(
@@ -430,12 +448,29 @@ impl Checker {
                 );
                 continue;
             }
-            self.check_value(&key.text, value);
+            let typed = self.m.attribute_types.contains_key(&key.text);
+            let value = match value {
+                AttrValue::One(v) => v,
+                AttrValue::Set(_, span) if !typed => {
+                    self.errors.push(
+                        Diagnostic::new(Code::AttributeValue, format!("`{}` takes one value", key.text), *span)
+                            .label("a set")
+                            .help(format!("declare it as a set to give several: `attribute {}: set of string`", key.text)),
+                    );
+                    continue;
+                }
+                // A typed set is read by `typed_values`; selectors test one value.
+                AttrValue::Set(..) => continue,
+            };
+            if !typed {
+                self.check_value(&key.text, value);
+            }
             let ks = self.sym(&key.text);
             let vs = self.sym(&value.text);
             syms.push((ks, vs));
         }
         let def = &mut self.m.principals[p.index()];
+        def.values = values;
         def.kind = kind;
         def.homes = homes;
         def.attrs = syms;
@@ -461,9 +496,16 @@ impl Checker {
 
     /// `assign ROLE on NODE to ...`: one assignment per subject, on a type the role allows.
     pub(super) fn resolve_assign(&mut self, statement: &Statement, span: Span) {
-        let Statement::Assign { role, on, to } = statement else {
+        let Statement::Assign {
+            role,
+            on,
+            to,
+            guard,
+        } = statement
+        else {
             return;
         };
+        let cond = self.guard(guard, false);
         let r = self.lookup::<RoleId>(Kind::Role, role);
         let n = self.node(on);
         let subjects: Vec<_> = to.iter().filter_map(|s| self.subject(s)).collect();
@@ -486,6 +528,7 @@ impl Checker {
                         role: r,
                         node: n,
                         fact,
+                        cond,
                     });
                 }
             }
@@ -494,9 +537,16 @@ impl Checker {
 
     /// `grant ACTIONS on NODE to ...`: one grant per subject and action.
     pub(super) fn resolve_grant(&mut self, statement: &Statement, span: Span) {
-        let Statement::Grant { actions, on, to } = statement else {
+        let Statement::Grant {
+            actions,
+            on,
+            to,
+            guard,
+        } = statement
+        else {
             return;
         };
+        let cond = self.guard(guard, false);
         let n = self.node(on);
         let acts = self.actions_on(actions, n);
         let subjects: Vec<_> = to.iter().filter_map(|s| self.subject(s)).collect();
@@ -510,6 +560,7 @@ impl Checker {
                         action,
                         node,
                         fact,
+                        cond,
                     });
                 }
             }
@@ -518,9 +569,16 @@ impl Checker {
 
     /// `deny ACTIONS [on NODE] to WHO`: one deny per action.
     pub(super) fn resolve_deny(&mut self, statement: &Statement, span: Span) {
-        let Statement::Deny { actions, on, to } = statement else {
+        let Statement::Deny {
+            actions,
+            on,
+            to,
+            guard,
+        } = statement
+        else {
             return;
         };
+        let cond = self.guard(guard, true);
         let node = on.as_ref().map(|n| self.node(n));
         if matches!(node, Some(None)) {
             return;
@@ -535,6 +593,7 @@ impl Checker {
                     action,
                     node: node.flatten(),
                     fact,
+                    cond,
                 });
             }
         }
@@ -546,10 +605,12 @@ impl Checker {
             types,
             role,
             while_assigned,
+            guard,
         } = statement
         else {
             return;
         };
+        let cond = self.guard(guard, false);
         let r = self.lookup::<RoleId>(Kind::Role, role);
         for ty in types {
             if let (Some(t), Some(r)) = (self.lookup::<TypeId>(Kind::Type, ty), r) {
@@ -559,6 +620,7 @@ impl Checker {
                         ty: t,
                         role: r,
                         fact,
+                        cond,
                         while_assigned: *while_assigned,
                     });
                 }
@@ -568,9 +630,16 @@ impl Checker {
 
     /// `default ROLE on TYPE [to WHO]` (everyone when `to` is absent).
     pub(super) fn resolve_default(&mut self, statement: &Statement, span: Span) {
-        let Statement::Default { role, on, to } = statement else {
+        let Statement::Default {
+            role,
+            on,
+            to,
+            guard,
+        } = statement
+        else {
             return;
         };
+        let cond = self.guard(guard, false);
         let r = self.lookup::<RoleId>(Kind::Role, role);
         let (t, node, on_span) = match on {
             Target::Type(t) => (self.lookup::<TypeId>(Kind::Type, t), None, t.span),
@@ -593,6 +662,7 @@ impl Checker {
                     role: r,
                     subject,
                     fact,
+                    cond,
                 });
             }
         }
