@@ -9,6 +9,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use grantlog::compile::ids::PrincipalId;
+use grantlog::eval::condition::Truth;
 use grantlog::eval::index::Index;
 use grantlog::eval::universe::{evaluate, Scope};
 use grantlog::source::Sources;
@@ -65,7 +66,7 @@ fn stages(c: &mut Criterion) {
         g.bench_function(BenchmarkId::from_parameter(&name), |b| {
             b.iter(|| {
                 p = (p + 7919) % m.principals.len() as u32;
-                evaluate(m, &index, PrincipalId(p), Scope::Table)
+                evaluate(m, &index, PrincipalId(p), Scope::Table, Truth::NONE)
             })
         });
         g.finish();

@@ -23,8 +23,8 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// "May `principal` do `action` on `resource`?"
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// "May `principal` do `action` on `resource`?", in a context.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     /// Principal name, as declared.
     pub principal: String,
@@ -32,6 +32,11 @@ pub struct Request {
     pub action: String,
     /// Resource as `type:name`, e.g. `app:chatbot`.
     pub resource: String,
+    /// The request's context (`{"via": "api_token", "ip": "10.1.2.3"}`):
+    /// what conditions on `context.*` read. `now` is the time of the check
+    /// unless set here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Request {
@@ -45,7 +50,18 @@ impl Request {
             principal: principal.into(),
             action: action.into(),
             resource: resource.into(),
+            context: None,
         }
+    }
+
+    /// The request with a context: a JSON object (anything else is an
+    /// empty context).
+    pub fn with_context(mut self, context: serde_json::Value) -> Request {
+        self.context = match context {
+            serde_json::Value::Object(map) => Some(map),
+            _ => None,
+        };
+        self
     }
 }
 
@@ -95,6 +111,21 @@ pub enum RequestError {
     /// ([`crate::Engine::require_decision_log`]) and the log failed.
     #[error("the decision could not be logged, and the engine requires a log")]
     Unlogged,
+    /// A key of the request's context does not have its declared type.
+    #[error("context.{key}: {message}")]
+    Context {
+        /// The key.
+        key: String,
+        /// What was expected.
+        message: String,
+    },
+    /// The rules that reach a principal carry more conditions on the
+    /// resource or the context than one check decides.
+    #[error("the rules that reach `{}` carry more than 64 conditions on the resource or the context", crate::error::short(.principal))]
+    TooManyConditions {
+        /// The principal.
+        principal: String,
+    },
 }
 
 /// The outcome of a check.

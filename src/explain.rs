@@ -5,7 +5,9 @@
 
 use crate::compile::ids::*;
 use crate::compile::model::Model;
+use crate::compile::model::{Cond, CondId, Term};
 use crate::decision::{Effect, Request, RequestError};
+use crate::eval::condition::{Context, Env, Tri, Truth};
 use crate::eval::index::Index;
 use crate::eval::program::*;
 use crate::eval::snapshot::Snapshot;
@@ -104,6 +106,10 @@ pub struct Explanation {
     /// Roles dropped by highest privilege or override.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<DroppedRole>,
+    /// Conditional rules that reach the principal here but whose condition
+    /// does not hold for this request, each with this request's values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmet: Vec<Unmet>,
     /// What is missing, for a deny that nothing granted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<Missing>,
@@ -138,8 +144,19 @@ impl Snapshot {
     /// println!("{why}");
     /// ```
     pub fn explain(&self, principal: &str, action: &str, resource: &str) -> Explanation {
-        let request = Request::new(principal, action, resource);
-        let (p, a, n) = match self.resolve(principal, action, resource) {
+        self.explain_request(&Request::new(principal, action, resource))
+    }
+
+    /// Decides a request, in its context, and explains the decision: each
+    /// condition of a rule that reaches the principal here is shown with
+    /// this request's values.
+    pub fn explain_request(&self, request: &Request) -> Explanation {
+        let (principal, action) = (request.principal.as_str(), request.action.as_str());
+        let ids = self
+            .resolve(principal, action, &request.resource)
+            .and_then(|ids| Ok((ids, self.context(request)?)));
+        let request = request.clone();
+        let ((p, a, n), context) = match ids {
             Ok(ids) => ids,
             Err(error) => {
                 return Explanation {
@@ -150,20 +167,39 @@ impl Snapshot {
                     denied_by: Vec::new(),
                     roles: Vec::new(),
                     dropped: Vec::new(),
+                    unmet: Vec::new(),
                     missing: None,
                     error: Some(error),
                 }
             }
         };
         let m = self.model();
-        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
+        let env = Env {
+            m,
+            principal: p,
+            resource: Some(n),
+            context: Some(&context),
+        };
+        let open = crate::eval::reach::open_conditions(m, &self.index, p);
+        let truth = Truth {
+            bits: Truth::bits_for(&env, &open),
+            open: &open,
+        };
+        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n), truth);
         let ex = Explainer {
             m,
             ix: &self.index,
             d: &d,
             p,
+            env,
         };
         let allowed = d.allow.contains(&Allow(p, a, n));
+        let mut unmet = ex.unmet(a, n);
+        if allowed {
+            // Of the rules that do not hold, only a deny says something
+            // about an allow: it would have denied.
+            unmet.retain(|u| !u.allows);
+        }
         let mut allowed_by = ex.role_reasons(a, n);
         allowed_by.extend(ex.grant_reasons(a, n));
         let denied_by = ex.deny_reasons(a, n);
@@ -203,7 +239,7 @@ impl Snapshot {
                 None,
             )
         } else {
-            let missing = ex.missing(a, n);
+            let missing = ex.missing(a, n, &unmet);
             (
                 Effect::Deny,
                 format!("deny: {who} may not {what}: no role or grant allows it"),
@@ -218,6 +254,7 @@ impl Snapshot {
             denied_by,
             roles,
             dropped,
+            unmet,
             missing,
             error: None,
         }
@@ -229,12 +266,25 @@ impl Snapshot {
         let m = self.model();
         let p = m.principal_named(principal)?;
         let n = crate::eval::snapshot::node_id(m, node)?;
-        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n));
+        let context = Context::read(m, None).ok()?;
+        let env = Env {
+            m,
+            principal: p,
+            resource: Some(n),
+            context: Some(&context),
+        };
+        let open = crate::eval::reach::open_conditions(m, &self.index, p);
+        let truth = Truth {
+            bits: Truth::bits_for(&env, &open),
+            open: &open,
+        };
+        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n), truth);
         let ex = Explainer {
             m,
             ix: &self.index,
             d: &d,
             p,
+            env,
         };
         Some(Roles {
             effective: ex.held_roles(n),
@@ -248,9 +298,143 @@ struct Explainer<'a> {
     ix: &'a Index,
     d: &'a Derived,
     p: PrincipalId,
+    /// What this request lets conditions read.
+    env: Env<'a>,
+}
+
+/// A conditional rule that reaches the principal at the resource but does
+/// not hold for this request, with the request's values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unmet {
+    /// The rule, its condition and the values.
+    #[serde(flatten)]
+    pub step: Step,
+    /// An allow rule (assign, grant, default, creator), not a deny.
+    pub allows: bool,
 }
 
 impl Explainer<'_> {
+    /// "when ...: VALUES", the step that shows a rule's condition with this
+    /// request's values, for a fact that states a conditional rule.
+    fn condition_step(&self, cond: Option<CondId>, fact: FactId) -> Option<Step> {
+        let c = &self.m.conditions[cond? as usize];
+        let values = shown(&self.env, &c.cond);
+        Some(self.step(format!("{}: {values}", c.text), fact))
+    }
+
+    /// The condition of the rule stated at `fact`, if it has one.
+    fn cond_of(&self, fact: FactId) -> Option<CondId> {
+        let m = self.m;
+        let subjects = self.ix.candidate_subjects(m, self.p);
+        for s in &subjects {
+            for &i in self.ix.assignments.get(s).into_iter().flatten() {
+                let x = &m.assignments[i as usize];
+                if x.fact == fact {
+                    return x.cond;
+                }
+            }
+            for &i in self.ix.grants.get(s).into_iter().flatten() {
+                let x = &m.grants[i as usize];
+                if x.fact == fact {
+                    return x.cond;
+                }
+            }
+            for &i in self.ix.denies.get(s).into_iter().flatten() {
+                let x = &m.denies[i as usize];
+                if x.fact == fact {
+                    return x.cond;
+                }
+            }
+        }
+        let creators = m.creator_rules.iter().map(|c| (c.fact, c.cond));
+        let defaults = m.defaults.iter().map(|d| (d.fact, d.cond));
+        creators
+            .chain(defaults)
+            .find(|&(f, _)| f == fact)
+            .and_then(|(_, c)| c)
+    }
+
+    /// `step`, followed by its rule's condition when it has one.
+    fn steps_for(&self, step: Step, fact: FactId) -> Vec<Step> {
+        let cond = self.cond_of(fact);
+        std::iter::once(step)
+            .chain(self.condition_step(cond, fact))
+            .collect()
+    }
+
+    /// Conditional rules that reach the principal at `n` or above it and
+    /// do not hold for this request, each shown with its values.
+    fn unmet(&self, a: ActionId, n: NodeId) -> Vec<Unmet> {
+        let m = self.m;
+        let allows = |r: RoleId| self.d.role_allows.contains(&RoleAllows(r, a));
+        let path: Vec<NodeId> = m.ancestry(n).collect();
+        let mut found: Vec<(FactId, CondId, bool)> = Vec::new();
+        for s in self.ix.candidate_subjects(m, self.p) {
+            for &i in self.ix.assignments.get(&s).into_iter().flatten() {
+                let x = &m.assignments[i as usize];
+                if let (Some(c), true) = (x.cond, path.contains(&x.node) && allows(x.role)) {
+                    found.push((x.fact, c, true));
+                }
+            }
+            for &i in self.ix.grants.get(&s).into_iter().flatten() {
+                let x = &m.grants[i as usize];
+                if let (Some(c), true) = (x.cond, path.contains(&x.node) && x.action == a) {
+                    found.push((x.fact, c, true));
+                }
+            }
+            for &i in self.ix.denies.get(&s).into_iter().flatten() {
+                let x = &m.denies[i as usize];
+                let here = x.node.is_none_or(|d| path.contains(&d)) && x.action == a;
+                if let (Some(c), true) = (x.cond, here) {
+                    found.push((x.fact, c, false));
+                }
+            }
+        }
+        let types: Vec<TypeId> = path.iter().map(|x| m.nodes[x.index()].ty).collect();
+        for d in &m.defaults {
+            let here = match d.node {
+                Some(node) => path.contains(&node),
+                None => types.contains(&d.ty),
+            };
+            if let (Some(c), true) = (d.cond, here && allows(d.role)) {
+                found.push((d.fact, c, true));
+            }
+        }
+        for r in &m.creator_rules {
+            let created = path.iter().any(|x| {
+                m.nodes[x.index()].ty == r.ty
+                    && m.nodes[x.index()].creator.is_some_and(|(p, _)| p == self.p)
+            });
+            if let (Some(c), true) = (r.cond, created && allows(r.role)) {
+                found.push((r.fact, c, true));
+            }
+        }
+        found.sort_by_key(|&(f, c, _)| (f, c));
+        found.dedup();
+        found
+            .into_iter()
+            .filter(|&(_, c, _)| !self.env.holds(&m.conditions[c as usize]))
+            .map(|(fact, c, allows)| {
+                let cond = &m.conditions[c as usize];
+                let rule = m.locate(fact).text;
+                let rule = rule.split(" when ").next().unwrap_or(&rule);
+                let rule = rule.split(" unless ").next().unwrap_or(rule);
+                Unmet {
+                    step: self.step(
+                        format!(
+                            "`{}` does not apply here: {}: {}",
+                            rule.trim(),
+                            cond.text,
+                            shown(&self.env, &cond.cond)
+                        ),
+                        fact,
+                    ),
+                    allows,
+                }
+            })
+            .collect()
+    }
+
     fn step(&self, text: String, fact: FactId) -> Step {
         Step {
             text,
@@ -384,12 +568,15 @@ impl Explainer<'_> {
         defaulted.sort_by_key(|x| x.rule());
         if let Some(h) = held.first() {
             steps.extend(self.subject_steps(h.subject()));
-            steps.push(self.step(
-                format!(
-                    "{} holds {} on {}",
-                    self.m.subject_name(h.subject()),
-                    self.role(r),
-                    self.m.node_name(src)
+            steps.extend(self.steps_for(
+                self.step(
+                    format!(
+                        "{} holds {} on {}",
+                        self.m.subject_name(h.subject()),
+                        self.role(r),
+                        self.m.node_name(src)
+                    ),
+                    h.fact(),
                 ),
                 h.fact(),
             ));
@@ -397,17 +584,23 @@ impl Explainer<'_> {
             via = Via::Creator;
             steps.push(self.step(format!("{me} created {}", self.m.node_name(src)), c.fact()));
             let ty = &self.m.types[self.m.nodes[src.index()].ty.index()].name;
-            steps.push(self.step(
-                format!("creators of `{ty}` nodes hold {}", self.role(r)),
+            steps.extend(self.steps_for(
+                self.step(
+                    format!("creators of `{ty}` nodes hold {}", self.role(r)),
+                    c.rule(),
+                ),
                 c.rule(),
             ));
         } else if let Some(x) = defaulted.first() {
             via = Via::Default;
-            steps.push(self.step(
-                format!(
-                    "{me} holds no role of its own on {}, so the default {} applies",
-                    self.m.node_name(src),
-                    self.role(r)
+            steps.extend(self.steps_for(
+                self.step(
+                    format!(
+                        "{me} holds no role of its own on {}, so the default {} applies",
+                        self.m.node_name(src),
+                        self.role(r)
+                    ),
+                    x.rule(),
                 ),
                 x.rule(),
             ));
@@ -490,11 +683,14 @@ impl Explainer<'_> {
             .into_iter()
             .map(|g| {
                 let mut steps = self.subject_steps(g.subject());
-                steps.push(self.step(
-                    format!(
-                        "{} is granted {action} on {}",
-                        self.m.subject_name(g.subject()),
-                        self.m.node_name(g.origin())
+                steps.extend(self.steps_for(
+                    self.step(
+                        format!(
+                            "{} is granted {action} on {}",
+                            self.m.subject_name(g.subject()),
+                            self.m.node_name(g.origin())
+                        ),
+                        g.fact(),
                     ),
                     g.fact(),
                 ));
@@ -523,7 +719,9 @@ impl Explainer<'_> {
             .map(|x| {
                 let mut steps = self.subject_steps(x.subject());
                 let rule = self.m.locate(x.fact()).text;
-                steps.push(self.step(format!("`{rule}` denies it"), x.fact()));
+                steps.extend(
+                    self.steps_for(self.step(format!("`{rule}` denies it"), x.fact()), x.fact()),
+                );
                 Reason {
                     title: "a deny rule applies, and deny wins".to_string(),
                     via: Via::Deny,
@@ -601,7 +799,7 @@ impl Explainer<'_> {
         out
     }
 
-    fn missing(&self, a: ActionId, n: NodeId) -> Missing {
+    fn missing(&self, a: ActionId, n: NodeId, unmet: &[Unmet]) -> Missing {
         let types: Vec<TypeId> = self
             .m
             .ancestry(n)
@@ -667,6 +865,15 @@ impl Explainer<'_> {
                 self.principal()
             )
         };
+        let conditional = unmet.iter().filter(|u| u.allows).count();
+        if conditional > 0 {
+            hint = format!(
+                "{} rule{} above would apply if {} condition held; or {hint}",
+                conditional,
+                if conditional == 1 { "" } else { "s" },
+                if conditional == 1 { "its" } else { "their" }
+            );
+        }
         if !held_but_dropped.is_empty() {
             let _ = write!(
                 hint,
@@ -714,6 +921,10 @@ impl fmt::Display for Explanation {
                 format!("role {} does not count: {}", d.role, d.reason),
                 Vec::new(),
             ));
+        }
+        if !self.unmet.is_empty() {
+            let steps = self.unmet.iter().map(|u| u.step.clone()).collect();
+            sections.push(("conditions not met".to_string(), steps));
         }
         if let Some(m) = &self.missing {
             sections.push((format!("missing: {}", m.hint), Vec::new()));
@@ -771,5 +982,55 @@ impl fmt::Display for Roles {
             writeln!(f, "{} (dropped: {})", d.role, d.reason)?;
         }
         Ok(())
+    }
+}
+
+/// A condition with this request's values: each comparison as `KEY = VALUE`,
+/// with what it needs when it does not hold (`context.via = "ui" (needs
+/// "api_token")`), or `KEY has no value`.
+fn shown(env: &Env<'_>, c: &Cond) -> String {
+    let mut parts = Vec::new();
+    leaves(env, c, &mut parts);
+    parts.join("; ")
+}
+
+fn leaves(env: &Env<'_>, c: &Cond, out: &mut Vec<String>) {
+    match c {
+        Cond::Or(items) | Cond::And(items) => {
+            for x in items {
+                leaves(env, x, out);
+            }
+        }
+        Cond::Not(inner) => leaves(env, inner, out),
+        Cond::Has(k) => out.push(match env.value(k) {
+            Some(v) => format!("{} = {}", k.text, v.shown()),
+            None => format!("{} has no value", k.text),
+        }),
+        Cond::Compare(a, op, b, _) => {
+            let side = |t: &Term| match t {
+                Term::Key(k, _) => Some(match env.value(k) {
+                    Some(v) => format!("{} = {}", k.text, v.shown()),
+                    None => format!("{} has no value", k.text),
+                }),
+                Term::Lit(_) => None,
+            };
+            let known: Vec<String> = [side(a), side(b)].into_iter().flatten().collect();
+            let needs = match (a, b) {
+                (Term::Key(..), Term::Lit(v)) | (Term::Lit(v), Term::Key(..)) => {
+                    let v = v.shown();
+                    match op {
+                        crate::syntax::ast::Op::Eq => v,
+                        op => format!("{} {v}", crate::syntax::op_text(*op)),
+                    }
+                }
+                _ => format!("`{}`", crate::syntax::op_text(*op)),
+            };
+            let text = known.join(", ");
+            out.push(match env.eval(c) {
+                Tri::True => text,
+                Tri::False => format!("{text} (needs {needs})"),
+                Tri::Missing(_) => text,
+            });
+        }
     }
 }

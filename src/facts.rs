@@ -32,9 +32,9 @@
 
 use crate::compile::ids::{NodeId, SubjectKind};
 use crate::compile::model::{Model, PrincipalKind};
+use crate::compile::value::Value;
 use crate::error::Error;
 use crate::source::{FileId, Sources, Span};
-use crate::compile::value::Value;
 use crate::syntax::ast::{self, Actions, AttrValue, Item, Name, NodeRef, PolicyFile, Statement};
 use crate::syntax::names::{self, quote};
 use serde::{Deserialize, Serialize};
@@ -276,7 +276,13 @@ impl Line {
                     let start = l.push("[");
                     let items = items.iter().map(|x| l.name(&x.text())).collect();
                     let end = l.push("]");
-                    AttrValue::Set(items, Span { end: end.end, ..start })
+                    AttrValue::Set(
+                        items,
+                        Span {
+                            end: end.end,
+                            ..start
+                        },
+                    )
                 }
             };
             Ok((key, value))
@@ -457,7 +463,9 @@ impl Facts {
                     l.word("created by");
                     l.name(c)
                 });
-                let attrs = l.attributes(&n.attributes).map_err(at(&path, "attributes"))?;
+                let attrs = l
+                    .attributes(&n.attributes)
+                    .map_err(at(&path, "attributes"))?;
                 Ok(Statement::Node {
                     ty,
                     name,
@@ -493,7 +501,9 @@ impl Facts {
                     l.word("status");
                     l.name(s)
                 });
-                let attrs = l.attributes(&u.attributes).map_err(at(&path, "attributes"))?;
+                let attrs = l
+                    .attributes(&u.attributes)
+                    .map_err(at(&path, "attributes"))?;
                 Ok(Statement::Principal {
                     name,
                     kind,

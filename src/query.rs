@@ -4,6 +4,7 @@
 
 use crate::compile::ids::*;
 use crate::decision::RequestError;
+use crate::eval::condition::Context;
 use crate::eval::snapshot::{node_id, Snapshot};
 use serde::Serialize;
 
@@ -14,32 +15,127 @@ pub struct Permission {
     pub node: String,
     /// Action.
     pub action: String,
+    /// Asked without a context: allowed only where conditions of its rules
+    /// hold (on the resource or the request's context).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
 }
 
-/// A principal allowed an action, and what allows it.
+/// How a principal stands towards an action on a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Allowed.
+    Allowed,
+    /// Asked without a context: allowed only where conditions of its
+    /// rules hold.
+    Conditional,
+    /// Something allows it, and a deny rule removes it.
+    Denied,
+    /// A rule would allow it, but its condition does not hold.
+    Excluded,
+}
+
+/// A principal allowed an action (or, with `--all`, one a deny or a
+/// condition keeps out), and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Allowed {
     /// The principal.
     pub principal: String,
-    /// The titles of the reasons that allow it, joined by `; `.
+    /// How it stands.
+    pub access: Access,
+    /// The titles of the reasons that allow it (or the deny or conditions
+    /// that keep it out), joined by `; `.
     pub because: String,
 }
 
 impl Snapshot {
     /// [`Snapshot::who_can`], each principal with what allows it.
     pub fn who_can_why(&self, action: &str, resource: &str) -> Result<Vec<Allowed>, RequestError> {
-        Ok(self
-            .who_can(action, resource)?
-            .into_iter()
-            .map(|principal| {
-                let why = self.explain(&principal, action, resource);
+        self.who_can_in(action, resource, None, false)
+    }
+
+    /// Who may do `action` on `resource` in a context, each with why. With
+    /// no context (`None`), those allowed only where their rules' conditions
+    /// hold are listed as [`Access::Conditional`]. With `all`, so are the
+    /// principals a deny removes or a condition keeps out.
+    pub fn who_can_in(
+        &self,
+        action: &str,
+        resource: &str,
+        context: Option<&serde_json::Map<String, serde_json::Value>>,
+        all: bool,
+    ) -> Result<Vec<Allowed>, RequestError> {
+        let m = self.model();
+        let (a, n) = self.action_and_node(action, resource)?;
+        let read = Context::read(m, context)?;
+        let mut out = Vec::new();
+        for p in self.candidates(n) {
+            let principal = m.principals[p.index()].name.clone();
+            let allowed = self.allowed_in(p, a, n, Some(&read)).unwrap_or(false);
+            let conditional = !allowed && context.is_none() && self.allowed_if_met(p, a, n);
+            if !(allowed || conditional || all) {
+                continue;
+            }
+            let request = crate::decision::Request {
+                principal: principal.clone(),
+                action: action.to_string(),
+                resource: resource.to_string(),
+                context: context.cloned(),
+            };
+            let why = self.explain_request(&request);
+            let (access, because) = if allowed {
                 let titles: Vec<&str> = why.allowed_by.iter().map(|r| r.title.as_str()).collect();
-                Allowed {
-                    because: titles.join("; "),
-                    principal,
-                }
-            })
-            .collect())
+                (Access::Allowed, titles.join("; "))
+            } else if !why.denied_by.is_empty() {
+                let steps: Vec<&str> = why
+                    .denied_by
+                    .iter()
+                    .filter_map(|r| r.steps.iter().rev().find(|s| s.text.starts_with('`')))
+                    .map(|s| s.text.as_str())
+                    .collect();
+                (Access::Denied, steps.join("; "))
+            } else if why.unmet.iter().any(|u| u.allows) {
+                let steps: Vec<&str> = why
+                    .unmet
+                    .iter()
+                    .filter(|u| u.allows)
+                    .map(|u| u.step.text.as_str())
+                    .collect();
+                let access = if conditional {
+                    Access::Conditional
+                } else {
+                    Access::Excluded
+                };
+                (access, steps.join("; "))
+            } else {
+                continue;
+            };
+            out.push(Allowed {
+                principal,
+                access,
+                because,
+            });
+        }
+        out.sort_by(|x, y| (x.access, &x.principal).cmp(&(y.access, &y.principal)));
+        Ok(out)
+    }
+
+    fn action_and_node(
+        &self,
+        action: &str,
+        resource: &str,
+    ) -> Result<(ActionId, NodeId), RequestError> {
+        let m = self.model();
+        let a = m
+            .action_named(action)
+            .ok_or_else(|| RequestError::UnknownAction {
+                name: action.to_string(),
+            })?;
+        let n = node_id(m, resource).ok_or_else(|| RequestError::UnknownResource {
+            name: resource.to_string(),
+        })?;
+        Ok((a, n))
     }
 
     /// Every principal allowed to do `action` on `resource`, sorted by name.
@@ -51,14 +147,7 @@ impl Snapshot {
     /// ```
     pub fn who_can(&self, action: &str, resource: &str) -> Result<Vec<String>, RequestError> {
         let m = self.model();
-        let a = m
-            .action_named(action)
-            .ok_or_else(|| RequestError::UnknownAction {
-                name: action.to_string(),
-            })?;
-        let n = node_id(m, resource).ok_or_else(|| RequestError::UnknownResource {
-            name: resource.to_string(),
-        })?;
+        let (a, n) = self.action_and_node(action, resource)?;
         let mut out: Vec<String> = self
             .candidates(n)
             .into_iter()
@@ -80,6 +169,18 @@ impl Snapshot {
         &self,
         principal: &str,
         node: Option<&str>,
+    ) -> Result<Vec<Permission>, RequestError> {
+        self.what_can_in(principal, node, None)
+    }
+
+    /// [`Snapshot::what_can`] in a context. With no context (`None`), what
+    /// is allowed only where the rules' conditions hold is listed as
+    /// conditional.
+    pub fn what_can_in(
+        &self,
+        principal: &str,
+        node: Option<&str>,
+        context: Option<&serde_json::Map<String, serde_json::Value>>,
     ) -> Result<Vec<Permission>, RequestError> {
         let m = self.model();
         let p = m
@@ -105,13 +206,17 @@ impl Snapshot {
                 all
             }
         };
+        let read = Context::read(m, context)?;
         let mut out = Vec::new();
         for n in nodes {
-            for a in 0..m.actions.len() as u32 {
-                if self.allowed(p, ActionId(a), n) {
+            for a in (0..m.actions.len() as u32).map(ActionId) {
+                let allowed = self.allowed_in(p, a, n, Some(&read)).unwrap_or(false);
+                let conditional = !allowed && context.is_none() && self.allowed_if_met(p, a, n);
+                if allowed || conditional {
                     out.push(Permission {
                         node: m.node_name(n),
-                        action: m.actions[a as usize].clone(),
+                        action: m.actions[a.index()].clone(),
+                        conditional,
                     });
                 }
             }
@@ -121,10 +226,19 @@ impl Snapshot {
     }
 }
 
-/// Who-can rows for people: each principal, then what allows it.
+/// Who-can rows for people: each principal, then what allows it (or, for
+/// those not allowed, how it stands and why).
 pub fn render_allowed(rows: &[Allowed]) -> String {
     let width = rows.iter().map(|r| r.principal.len()).max().unwrap_or(0);
     rows.iter()
-        .map(|r| format!("{:width$}  {}\n", r.principal, r.because))
+        .map(|r| {
+            let mark = match r.access {
+                Access::Allowed => "",
+                Access::Conditional => "conditional: ",
+                Access::Denied => "denied: ",
+                Access::Excluded => "excluded: ",
+            };
+            format!("{:width$}  {mark}{}\n", r.principal, r.because)
+        })
         .collect()
 }

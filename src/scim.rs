@@ -20,8 +20,8 @@
 //! ([`crate::facts`]): no field, not even an extension's field name, is ever
 //! read as policy text.
 
-use crate::facts::AttributeFact;
 use crate::error::Error;
+use crate::facts::AttributeFact;
 use crate::facts::{Facts, GroupFact, SubjectFact, UserFact};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};

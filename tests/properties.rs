@@ -736,7 +736,10 @@ fn facts() -> impl Strategy<Value = grantlog::facts::Facts> {
             kind: None,
             status,
             homes: vec!["team:acme".into()],
-            attributes,
+            attributes: attributes
+                .into_iter()
+                .map(|(k, v)| (k, AttributeFact::from(v.as_str())))
+                .collect(),
         });
     let assignment = (hostile(), hostile(), subject_fact())
         .prop_map(|(role, on, to)| AssignmentFact { role, on, to });
@@ -762,14 +765,21 @@ fn facts() -> impl Strategy<Value = grantlog::facts::Facts> {
                 members,
             }
         });
-    let node =
-        (hostile(), hostile(), proptest::option::of(hostile())).prop_map(|(ty, name, parent)| {
-            NodeFact {
-                ty,
-                name,
-                parent,
-                created_by: None,
-            }
+    let node = (
+        hostile(),
+        hostile(),
+        proptest::option::of(hostile()),
+        proptest::collection::btree_map(hostile(), hostile(), 0..2),
+    )
+        .prop_map(|(ty, name, parent, attributes)| NodeFact {
+            ty,
+            name,
+            parent,
+            created_by: None,
+            attributes: attributes
+                .into_iter()
+                .map(|(k, v)| (k, AttributeFact::from(v.as_str())))
+                .collect(),
         });
     (
         proptest::collection::vec(user, 0..3),

@@ -1,7 +1,7 @@
 //! SCIM 2.0 import, on payloads in the shapes Okta, Microsoft Entra ID and
 //! OneLogin send (tests/scim/*.json).
 
-use grantlog::facts::SubjectFact;
+use grantlog::facts::{AttributeFact, SubjectFact};
 use grantlog::scim;
 use grantlog::source::Sources;
 use grantlog::Snapshot;
@@ -70,9 +70,10 @@ fn entra_id_string_booleans_and_the_enterprise_extension() {
     let facts = scim::import("entra.json", &text, &[]).unwrap();
     let user = &facts.users[0];
     assert_eq!(user.status, None);
-    assert_eq!(user.attributes["department"], "Engineering");
-    assert_eq!(user.attributes["manager"], "9d2a0c1e");
-    assert_eq!(user.attributes["title"], "Engineer");
+    let text = AttributeFact::from;
+    assert_eq!(user.attributes["department"], text("Engineering"));
+    assert_eq!(user.attributes["manager"], text("9d2a0c1e"));
+    assert_eq!(user.attributes["title"], text("Engineer"));
     assert_eq!(facts.users[1].status.as_deref(), Some("inactive"));
     assert_eq!(
         facts.groups[0].members,

@@ -41,6 +41,45 @@ struct Common {
     /// Output format for data.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// The request's context, a JSON object: what `context.*` conditions
+    /// read, e.g. '{"via":"api_token","ip":"10.1.2.3"}'. `now` is the
+    /// current time unless given.
+    #[arg(long, value_name = "JSON", conflicts_with = "context_file")]
+    context: Option<String>,
+    /// The request's context from a JSON file.
+    #[arg(long = "context-file", value_name = "FILE")]
+    context_file: Option<PathBuf>,
+}
+
+impl Common {
+    /// The `--context` or `--context-file` object, if given.
+    fn context(&self) -> Result<Option<serde_json::Map<String, serde_json::Value>>, Error> {
+        let (text, from) = match (&self.context, &self.context_file) {
+            (Some(text), _) => (text.clone(), "--context".to_string()),
+            (None, Some(path)) => {
+                let bytes = crate::load::read_bounded(path, crate::MAX_FILE_BYTES)?;
+                (
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                    path.display().to_string(),
+                )
+            }
+            (None, None) => return Ok(None),
+        };
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(map)) => Ok(Some(map)),
+            Ok(_) => Err(usage(format!(
+                "{from}: the context must be a JSON object, such as '{{\"via\":\"ui\"}}'"
+            ))),
+            Err(e) => Err(usage(format!("{from}: not JSON: {e}"))),
+        }
+    }
+
+    /// The request a query names, with the context.
+    fn request(&self, q: &[String]) -> Result<crate::Request, Error> {
+        let mut request = crate::Request::new(&q[0], &q[1], &q[2]);
+        request.context = self.context()?;
+        Ok(request)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -96,6 +135,10 @@ enum Command {
         /// [POLICY...] ACTION RESOURCE.
         #[arg(value_name = "ARGS", required = true)]
         args: Vec<String>,
+        /// Also list the principals a deny removes or a condition keeps
+        /// out, each with the reason.
+        #[arg(long)]
+        all: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -306,7 +349,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             common,
         } => {
             let (s, q) = load_with_query(&common, &args, 3, 3)?;
-            let why = s.explain(&q[0], &q[1], &q[2]);
+            let why = s.explain_request(&common.request(&q)?);
             if as_json || common.format == Format::Json {
                 #[derive(Serialize)]
                 struct Output<'a> {
@@ -329,17 +372,17 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Explain { args, common } => {
             let (s, q) = load_with_query(&common, &args, 3, 3)?;
-            let why = s.explain(&q[0], &q[1], &q[2]);
+            let why = s.explain_request(&common.request(&q)?);
             match common.format {
                 Format::Json => print_raw(&json(&why)),
                 Format::Text => print(&format!("{why}\n")),
             }
             Ok(exit(why.decision))
         }
-        Command::WhoCan { args, common } => {
+        Command::WhoCan { args, all, common } => {
             let (s, q) = load_with_query(&common, &args, 2, 2)?;
             let rows = s
-                .who_can_why(&q[0], &q[1])
+                .who_can_in(&q[0], &q[1], common.context()?.as_ref(), all)
                 .map_err(|e| usage(e.to_string()))?;
             match common.format {
                 Format::Json => print_raw(&json(&rows)),
@@ -351,14 +394,19 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::WhatCan { args, common } => {
             let (s, q) = load_with_query(&common, &args, 1, 2)?;
             let perms = s
-                .what_can(&q[0], q.get(1).map(String::as_str))
+                .what_can_in(
+                    &q[0],
+                    q.get(1).map(String::as_str),
+                    common.context()?.as_ref(),
+                )
                 .map_err(|e| usage(e.to_string()))?;
             match common.format {
                 Format::Json => print_raw(&json(&perms)),
                 Format::Text => {
                     let width = perms.iter().map(|p| p.node.len()).max().unwrap_or(0);
                     for p in &perms {
-                        print(&format!("{:width$}  {}\n", p.node, p.action));
+                        let mark = if p.conditional { "  (conditional)" } else { "" };
+                        print(&format!("{:width$}  {}{mark}\n", p.node, p.action));
                     }
                 }
             }

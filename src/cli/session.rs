@@ -30,6 +30,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("what-can", "PRINCIPAL [NODE]"),
     ("roles", "PRINCIPAL NODE"),
     ("retract", "STATEMENT"),
+    (":context", "[JSON | clear]"),
     (":load", "PATH..."),
     (":reload", ""),
     (":facts", ""),
@@ -45,6 +46,8 @@ pub struct Session {
     files: Vec<PathBuf>,
     additions: Vec<String>,
     snapshot: Snapshot,
+    /// The context of every question asked (`:context`).
+    context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What a line did.
@@ -66,6 +69,7 @@ impl Session {
             files,
             additions: Vec::new(),
             snapshot,
+            context: None,
         })
     }
 
@@ -123,6 +127,7 @@ impl Session {
             ":quit" | ":q" | ":exit" => Outcome::Quit,
             ":help" | ":h" | "help" => Outcome::Output(help()),
             ":load" => self.load(args),
+            ":context" => self.set_context(line[":context".len()..].trim()),
             ":reload" => self.rebuild(self.files.clone(), self.additions.clone(), "reloaded"),
             ":facts" => Outcome::Output(self.facts()),
             ":rules" => Outcome::Output(self.rules()),
@@ -155,7 +160,9 @@ impl Session {
                 "expected PRINCIPAL ACTION RESOURCE, e.g. `why alice app.edit app:chatbot`".into(),
             );
         };
-        let why = self.snapshot.explain(p, a, r);
+        let mut request = crate::Request::new(*p, *a, *r);
+        request.context = self.context.clone();
+        let why = self.snapshot.explain_request(&request);
         match ask {
             Ask::Check => {
                 let first = why
@@ -186,7 +193,7 @@ impl Session {
                 "expected ACTION RESOURCE, e.g. `who-can app.edit app:chatbot`".into(),
             );
         };
-        match self.snapshot.who_can_why(a, r) {
+        match self.snapshot.who_can_in(a, r, self.context.as_ref(), false) {
             Ok(rows) if rows.is_empty() => Outcome::Output(format!("nobody may {a} on {r}\n")),
             Ok(rows) => Outcome::Output(crate::query::render_allowed(&rows)),
             Err(e) => Outcome::Error(e.to_string()),
@@ -199,13 +206,47 @@ impl Session {
             [p, n] => (*p, Some(*n)),
             _ => return Outcome::Error("expected PRINCIPAL [NODE]".into()),
         };
-        match self.snapshot.what_can(p, node) {
+        match self.snapshot.what_can_in(p, node, self.context.as_ref()) {
             Ok(perms) if perms.is_empty() => Outcome::Output(format!("{p} may do nothing here\n")),
             Ok(perms) => Outcome::Output(perms.into_iter().fold(String::new(), |mut out, x| {
-                let _ = writeln!(out, "{}  {}", x.node, x.action);
+                let mark = if x.conditional { "  (conditional)" } else { "" };
+                let _ = writeln!(out, "{}  {}{mark}", x.node, x.action);
                 out
             })),
             Err(e) => Outcome::Error(e.to_string()),
+        }
+    }
+
+    /// `:context` shows the context questions are asked in; `:context
+    /// JSON` sets it (checked against the policy's `context` keys);
+    /// `:context clear` empties it.
+    fn set_context(&mut self, text: &str) -> Outcome {
+        match text {
+            "" => Outcome::Output(match &self.context {
+                Some(c) => format!("{}\n", serde_json::Value::Object(c.clone())),
+                None => "no context: questions are asked with `context.now` only\n".into(),
+            }),
+            "clear" => {
+                self.context = None;
+                Outcome::Output("context cleared\n".into())
+            }
+            json => match serde_json::from_str::<serde_json::Value>(json) {
+                Ok(serde_json::Value::Object(map)) => {
+                    let check =
+                        crate::eval::condition::Context::read(self.snapshot.model(), Some(&map));
+                    match check {
+                        Ok(_) => {
+                            self.context = Some(map);
+                            Outcome::Output("context set\n".into())
+                        }
+                        Err(e) => Outcome::Error(format!("{e}; the context is unchanged")),
+                    }
+                }
+                Ok(_) => Outcome::Error(
+                    "the context is a JSON object, e.g. :context {\"via\": \"ui\"}".into(),
+                ),
+                Err(e) => Outcome::Error(format!("not JSON: {e}")),
+            },
         }
     }
 
@@ -394,9 +435,29 @@ impl Session {
         let mut words: Vec<String> = COMMANDS.iter().map(|(c, _)| c.to_string()).collect();
         words.extend(
             [
-                "assign", "grant", "deny", "user", "group", "add", "to", "on", "everyone",
+                "assign",
+                "grant",
+                "deny",
+                "user",
+                "group",
+                "add",
+                "to",
+                "on",
+                "everyone",
+                "when",
+                "unless",
+                "principal",
             ]
             .map(String::from),
+        );
+        words.extend(m.context_keys.keys().map(|k| format!("context.{k}")));
+        words.push("context.now".into());
+        words.extend(m.node_attributes.keys().map(|k| format!("resource.{k}")));
+        words.extend(
+            m.declared_attributes
+                .iter()
+                .chain(m.attribute_types.keys())
+                .map(|k| format!("principal.{k}")),
         );
         words.extend(
             m.principals

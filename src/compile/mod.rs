@@ -4,8 +4,8 @@ mod check;
 pub mod ids;
 mod lint;
 pub mod model;
-pub mod value;
 pub(crate) mod structure;
+pub mod value;
 
 pub mod limits;
 pub use check::{check, extend};

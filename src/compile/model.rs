@@ -5,9 +5,9 @@
 //! constraint holds; nothing downstream has to handle an undefined name.
 
 use super::ids::*;
+use super::value::{Type, Value};
 use crate::shared::{ChunkVec, ShardMap, READ_MOSTLY};
 use crate::source::{Location, Sources, Span};
-use super::value::{Type, Value};
 use crate::syntax::ast::{Op, Root};
 use crate::syntax::names::quote;
 use rustc_hash::FxHashMap;

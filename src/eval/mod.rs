@@ -1,5 +1,6 @@
 //! Stage 3: relations → evaluated snapshot.
 
+pub mod condition;
 pub mod constraints;
 pub mod index;
 pub mod program;

@@ -35,7 +35,7 @@
 use super::index::Index;
 use super::universe::Scope;
 use crate::compile::ids::*;
-use crate::compile::model::Model;
+use crate::compile::model::{CondId, Model};
 use crate::syntax::ast::{Statement, Subject};
 use rustc_hash::FxHashSet;
 
@@ -242,4 +242,28 @@ pub fn holder_nodes(m: &Model, ix: &Index, s: SubjectId) -> Vec<NodeId> {
         .flat_map(|s| ix.assignments.get(&s).into_iter().flatten())
         .map(|&i| m.assignments[i as usize].node)
         .collect()
+}
+
+/// The open conditions (on the resource or the context) of the rules that
+/// can reach `p`, sorted: a check decides these for its request (see
+/// [`super::condition::Truth`]).
+pub fn open_conditions(m: &Model, ix: &Index, p: PrincipalId) -> Vec<CondId> {
+    if m.conditions.iter().all(|c| !c.open) {
+        return Vec::new();
+    }
+    let mut out: Vec<CondId> = Vec::new();
+    for s in ix.candidate_subjects(m, p) {
+        let assignments = ix.assignments.get(&s).into_iter().flatten();
+        out.extend(assignments.filter_map(|&i| m.assignments[i as usize].cond));
+        let grants = ix.grants.get(&s).into_iter().flatten();
+        out.extend(grants.filter_map(|&i| m.grants[i as usize].cond));
+        let denies = ix.denies.get(&s).into_iter().flatten();
+        out.extend(denies.filter_map(|&i| m.denies[i as usize].cond));
+    }
+    out.extend(m.creator_rules.iter().filter_map(|c| c.cond));
+    out.extend(m.defaults.iter().filter_map(|d| d.cond));
+    out.retain(|&c| m.conditions[c as usize].open);
+    out.sort_unstable();
+    out.dedup();
+    out
 }

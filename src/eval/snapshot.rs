@@ -16,15 +16,21 @@
 //! | `query.rs` | `who_can`, `who_can_why`, `what_can` |
 //! | `policy_test.rs` | `run_tests` |
 
+use super::condition::{
+    rule_holds, too_many_conditions, Context, Env, Tri, Truth, MAX_OPEN_CONDITIONS,
+};
 use super::index::{Index, Link};
 use super::program::Allow;
+use super::reach;
 use super::universe::{evaluate, Scope};
 use crate::compile::ids::*;
+use crate::compile::model::CondId;
 use crate::compile::model::Model;
-use crate::decision::{Decision, RequestError};
+use crate::decision::{Decision, Request, RequestError};
 use crate::shared::ChunkVec;
 use crate::source::Sources;
-use std::sync::{Arc, OnceLock};
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// One principal's decision table: for each anchor node and each type path
 /// below it, the set of allowed actions as a bitset.
@@ -95,6 +101,22 @@ impl Default for Table {
     }
 }
 
+/// A principal's decision tables: one, or, when rules that reach it carry
+/// conditions on the resource or the context (its *open* conditions), one
+/// per assignment of truth values to them, evaluated as checks need them.
+#[derive(Clone, Debug, Default)]
+pub struct Tables {
+    open: Arc<[CondId]>,
+    /// The table, when there is no open condition.
+    table: Table,
+    /// By the bits of [`Truth`].
+    variants: Arc<RwLock<FxHashMap<u64, Table>>>,
+}
+
+/// Most tables kept for one principal's open conditions; past this, a check
+/// evaluates its table without keeping it.
+const MAX_VARIANTS: usize = 1024;
+
 /// An evaluated policy. `Send + Sync`: share it behind an `Arc` and check
 /// from any number of threads.
 #[derive(Debug)]
@@ -103,7 +125,7 @@ pub struct Snapshot {
     pub(crate) index: Arc<Index>,
     /// Shared with the snapshots before and after this one for every
     /// principal an update did not reach (see [`crate::eval::update`]).
-    tables: ChunkVec<OnceLock<Table>>,
+    tables: ChunkVec<OnceLock<Tables>>,
     words: usize,
     revision: u64,
 }
@@ -210,21 +232,130 @@ impl Snapshot {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(&p) = pending.get(i) else { break };
-                    let _ = self.tables[p.index()].set(self.build_table(p));
+                    let _ = self.tables[p.index()].set(self.build_tables(p));
                 });
             }
         });
     }
 
-    fn table(&self, p: PrincipalId) -> &Table {
-        self.tables[p.index()].get_or_init(|| self.build_table(p))
+    fn tables(&self, p: PrincipalId) -> &Tables {
+        self.tables[p.index()].get_or_init(|| self.build_tables(p))
+    }
+
+    /// A principal's tables: evaluated now when it has no open condition;
+    /// otherwise each on first use.
+    fn build_tables(&self, p: PrincipalId) -> Tables {
+        let open: Arc<[CondId]> = reach::open_conditions(&self.model, &self.index, p).into();
+        let table = if open.is_empty() {
+            self.build_table(p, Truth::NONE)
+        } else {
+            Table::default()
+        };
+        Tables {
+            open,
+            table,
+            variants: Arc::default(),
+        }
+    }
+
+    /// The table of `p` for one request: its only one, or the one for the
+    /// truth values of its open conditions on this request.
+    fn table_for(
+        &self,
+        p: PrincipalId,
+        n: NodeId,
+        context: Option<&Context>,
+    ) -> Result<Table, RequestError> {
+        let tables = self.tables(p);
+        if tables.open.is_empty() {
+            return Ok(tables.table.clone());
+        }
+        if tables.open.len() > MAX_OPEN_CONDITIONS {
+            return Err(too_many_conditions(&self.model, p));
+        }
+        let fallback;
+        let context = match context {
+            Some(c) => c,
+            None => {
+                fallback = Context::read(&self.model, None)?;
+                &fallback
+            }
+        };
+        let env = Env {
+            m: &self.model,
+            principal: p,
+            resource: Some(n),
+            context: Some(context),
+        };
+        let bits = Truth::bits_for(&env, &tables.open);
+        Ok(self.variant(p, tables, bits))
+    }
+
+    /// Whether `p` would be allowed `a` on `n` in some context: each
+    /// condition the resource and the principal decide is decided, and each
+    /// one that needs a key of the request's context goes the principal's
+    /// way (an allow holding, a deny not). How reverse queries without a
+    /// context tell conditional access.
+    pub fn allowed_if_met(&self, p: PrincipalId, a: ActionId, n: NodeId) -> bool {
+        let tables = self.tables(p);
+        if tables.open.is_empty() || tables.open.len() > MAX_OPEN_CONDITIONS {
+            return false;
+        }
+        let m = &self.model;
+        let Ok(context) = Context::read(m, None) else {
+            return false;
+        };
+        let env = Env {
+            m,
+            principal: p,
+            resource: Some(n),
+            context: Some(&context),
+        };
+        let bits = tables.open.iter().enumerate().fold(0u64, |bits, (i, &c)| {
+            let c = &m.conditions[c as usize];
+            let holds = match env.eval(&c.cond) {
+                Tri::Missing(_) => !c.deny,
+                outcome => rule_holds(c, &outcome),
+            };
+            if holds {
+                bits | 1 << i
+            } else {
+                bits
+            }
+        });
+        let table = self.variant(p, tables, bits);
+        self.lookup(&table, a, n)
+    }
+
+    /// The table of `p` for one assignment of truth values to its open
+    /// conditions, evaluated on first use.
+    fn variant(&self, p: PrincipalId, tables: &Tables, bits: u64) -> Table {
+        let cached = tables
+            .variants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&bits)
+            .cloned();
+        if let Some(table) = cached {
+            return table;
+        }
+        let truth = Truth {
+            open: &tables.open,
+            bits,
+        };
+        let table = self.build_table(p, truth);
+        let mut variants = tables.variants.write().unwrap_or_else(|e| e.into_inner());
+        if variants.len() < MAX_VARIANTS {
+            variants.insert(bits, table.clone());
+        }
+        table
     }
 
     /// One evaluation of the program for `p`, as its decision table: for
     /// each anchor and each type path below it, the allowed actions.
-    fn build_table(&self, p: PrincipalId) -> Table {
+    fn build_table(&self, p: PrincipalId, truth: Truth<'_>) -> Table {
         let m = &*self.model;
-        let (universe, derived) = evaluate(m, &self.index, p, Scope::Table);
+        let (universe, derived) = evaluate(m, &self.index, p, Scope::Table, truth);
         let (mut words, mask) = Table::layout(universe.real.iter().map(|&n| {
             let ty = m.nodes[n.index()].ty;
             (
@@ -293,19 +424,68 @@ impl Snapshot {
     }
 
     /// May `principal` do `action` on `resource` (written `type:name`)?
+    /// A request with no context: conditions on `context.*` other than
+    /// `context.now` cannot hold (see [`Snapshot::decide`]).
     ///
     /// Unknown names are a deny carrying a [`RequestError`].
     pub fn check(&self, principal: &str, action: &str, resource: &str) -> Decision {
         match self.resolve(principal, action, resource) {
-            Ok((p, a, n)) if self.allowed(p, a, n) => Decision::ALLOW,
-            Ok(_) => Decision::DENY,
+            Ok((p, a, n)) => match self.allowed_in(p, a, n, None) {
+                Ok(true) => Decision::ALLOW,
+                Ok(false) => Decision::DENY,
+                Err(e) => Decision::invalid(e),
+            },
             Err(e) => Decision::invalid(e),
         }
     }
 
-    /// The decision for resolved ids: the `Allow` relation at the resource.
+    /// Decides a request, with its context.
+    ///
+    /// ```
+    /// use grantlog::{Request, Snapshot};
+    /// let snapshot = Snapshot::from_paths(&["policies/dagster-plus.policy"]).unwrap();
+    /// let request = Request::new("ci-bot", "runs.launch", "deployment:prod")
+    ///     .with_context(serde_json::json!({"via": "api_token"}));
+    /// assert!(snapshot.decide(&request).is_allowed());
+    /// ```
+    pub fn decide(&self, request: &Request) -> Decision {
+        let ids = self.resolve(&request.principal, &request.action, &request.resource);
+        let decided = ids.and_then(|(p, a, n)| {
+            let context = self.context(request)?;
+            self.allowed_in(p, a, n, Some(&context))
+        });
+        match decided {
+            Ok(true) => Decision::ALLOW,
+            Ok(false) => Decision::DENY,
+            Err(e) => Decision::invalid(e),
+        }
+    }
+
+    /// A request's context, read by the policy's declared types.
+    pub fn context(&self, request: &Request) -> Result<Context, RequestError> {
+        Context::read(&self.model, request.context.as_ref())
+    }
+
+    /// The decision for resolved ids with no context: the `Allow` relation
+    /// at the resource (a deny if the request cannot be decided).
     pub fn allowed(&self, p: PrincipalId, a: ActionId, n: NodeId) -> bool {
-        let table = self.table(p);
+        self.allowed_in(p, a, n, None).unwrap_or(false)
+    }
+
+    /// The decision for resolved ids in a context: the `Allow` relation at
+    /// the resource, in the table for this request.
+    pub fn allowed_in(
+        &self,
+        p: PrincipalId,
+        a: ActionId,
+        n: NodeId,
+        context: Option<&Context>,
+    ) -> Result<bool, RequestError> {
+        let table = self.table_for(p, n, context)?;
+        Ok(self.lookup(&table, a, n))
+    }
+
+    fn lookup(&self, table: &Table, a: ActionId, n: NodeId) -> bool {
         let tree = &self.index.tree;
         // Types of the nodes walked past, bottom-up: the path below the anchor.
         // A run of nodes of one type (a folder in a folder) counts once, as

@@ -15,11 +15,12 @@
 //! - in [`Scope::Path`] mode, the real ancestry of one resource, for
 //!   explanations.
 
+use super::condition::Truth;
 use super::index::Index;
 use super::program::*;
 use super::reach;
 use crate::compile::ids::*;
-use crate::compile::model::Model;
+use crate::compile::model::{CondId, Model};
 use rustc_hash::FxBuildHasher;
 use std::collections::HashSet;
 
@@ -65,11 +66,19 @@ pub struct Universe {
     pub real: Vec<NodeId>,
 }
 
-/// Runs the program for one principal.
-pub fn evaluate(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> (Universe, Derived) {
+/// Runs the program for one principal, with the conditional rules that
+/// `truth` says hold.
+pub fn evaluate(
+    m: &Model,
+    ix: &Index,
+    p: PrincipalId,
+    scope: Scope,
+    truth: Truth<'_>,
+) -> (Universe, Derived) {
     let mut rt = Crepe::new();
-    let real = add_principal(m, ix, p, scope, &mut rt);
-    add_model(m, ix, &mut rt);
+    let holds = |cond| truth.holds(m, p, cond);
+    let real = add_principal(m, ix, p, scope, &holds, &mut rt);
+    add_model(m, ix, &holds, &mut rt);
     for &n in &real {
         let node = &m.nodes[n.index()];
         rt.extend([Node(n, node.ty)]);
@@ -109,6 +118,7 @@ fn add_principal(
     ix: &Index,
     p: PrincipalId,
     scope: Scope,
+    holds: &dyn Fn(Option<CondId>) -> bool,
     rt: &mut Crepe,
 ) -> Vec<NodeId> {
     let r = reach::relevant(m, ix, p, scope);
@@ -125,22 +135,26 @@ fn add_principal(
         }
         for &i in ix.assignments.get(&s).into_iter().flatten() {
             let a = &m.assignments[i as usize];
-            rt.extend([Assign(s, a.role, a.node, a.fact)]);
+            if holds(a.cond) {
+                rt.extend([Assign(s, a.role, a.node, a.fact)]);
+            }
         }
         for &i in ix.grants.get(&s).into_iter().flatten() {
             let g = &m.grants[i as usize];
-            rt.extend([GrantIn(s, g.action, g.node, g.fact)]);
+            if holds(g.cond) {
+                rt.extend([GrantIn(s, g.action, g.node, g.fact)]);
+            }
         }
         for &i in ix.denies.get(&s).into_iter().flatten() {
             let d = &m.denies[i as usize];
-            if d.node.is_none() {
+            if d.node.is_none() && holds(d.cond) {
                 rt.extend([DenyEverywhere(s, d.action, d.fact)]);
             }
         }
     }
     for &i in &r.denies {
         let d = &m.denies[i as usize];
-        if let Some(n) = d.node {
+        if let (Some(n), true) = (d.node, holds(d.cond)) {
             rt.extend([DenyIn(d.subject, d.action, n, d.fact)]);
         }
     }
@@ -151,7 +165,7 @@ fn add_principal(
 }
 
 /// Adds the selectors and the model's roles, types and rules.
-fn add_model(m: &Model, ix: &Index, rt: &mut Crepe) {
+fn add_model(m: &Model, ix: &Index, holds: &dyn Fn(Option<CondId>) -> bool, rt: &mut Crepe) {
     for &s in &ix.selectors {
         rt.extend([Selector(s)]);
         if let SubjectKind::Selector(id) = s.kind() {
@@ -191,14 +205,14 @@ fn add_model(m: &Model, ix: &Index, rt: &mut Crepe) {
             rt.extend([TypeHighest(id)]);
         }
     }
-    for c in &m.creator_rules {
+    for c in m.creator_rules.iter().filter(|c| holds(c.cond)) {
         if c.while_assigned {
             rt.extend([CreatorRoleWhileAssigned(c.ty, c.role, c.fact)]);
         } else {
             rt.extend([CreatorRole(c.ty, c.role, c.fact)]);
         }
     }
-    for d in &m.defaults {
+    for d in m.defaults.iter().filter(|d| holds(d.cond)) {
         match d.node {
             Some(n) => rt.extend([DefaultAt(n, d.role, d.subject, d.fact)]),
             None => rt.extend([DefaultRole(d.ty, d.role, d.subject, d.fact)]),

@@ -661,7 +661,12 @@ impl Walker {
             Rule::attribute_decl | Rule::context_decl => {
                 let context = rule == Rule::context_decl;
                 match inner.next() {
-                    Some(p) if matches!(p.as_rule(), Rule::attribute_values | Rule::attribute_typed) => {
+                    Some(p)
+                        if matches!(
+                            p.as_rule(),
+                            Rule::attribute_values | Rule::attribute_typed
+                        ) =>
+                    {
                         let typed = p.as_rule() == Rule::attribute_typed;
                         let mut key = None;
                         let mut values = Vec::new();
@@ -672,7 +677,10 @@ impl Walker {
                                 Rule::ident if key.is_none() => key = Some(self.name(part)),
                                 Rule::value => values.push(self.name(part)),
                                 Rule::attr_type => {
-                                    let set = part.clone().into_inner().any(|k| k.as_rule() == Rule::K_SET);
+                                    let set = part
+                                        .clone()
+                                        .into_inner()
+                                        .any(|k| k.as_rule() == Rule::K_SET);
                                     let name = part
                                         .into_inner()
                                         .find(|k| k.as_rule() == Rule::ident)

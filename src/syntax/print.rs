@@ -179,16 +179,26 @@ fn guard(out: &mut String, g: &Option<Guard>) {
 pub(crate) fn expr(e: &Expr, outer: u8) -> String {
     let (text, level) = match e {
         Expr::Or(items) => (
-            items.iter().map(|x| expr(x, 1)).collect::<Vec<_>>().join(" or "),
+            items
+                .iter()
+                .map(|x| expr(x, 1))
+                .collect::<Vec<_>>()
+                .join(" or "),
             1,
         ),
         Expr::And(items) => (
-            items.iter().map(|x| expr(x, 2)).collect::<Vec<_>>().join(" and "),
+            items
+                .iter()
+                .map(|x| expr(x, 2))
+                .collect::<Vec<_>>()
+                .join(" and "),
             2,
         ),
         Expr::Not(inner) => (format!("not {}", expr(inner, 3)), 3),
         Expr::Has(p, key) => (format!("{} has {}", path(p), key.text), 3),
-        Expr::Compare(a, op, b, _) => (format!("{} {} {}", operand(a), op_text(*op), operand(b)), 3),
+        Expr::Compare(a, op, b, _) => {
+            (format!("{} {} {}", operand(a), op_text(*op), operand(b)), 3)
+        }
     };
     if level < outer {
         format!("({text})")
@@ -226,7 +236,12 @@ fn operand(o: &Operand) -> String {
     match o {
         Operand::Path(p, None) => path(p),
         Operand::Path(p, Some((minus, d))) => {
-            format!("{} {} {}", path(p), if *minus { "-" } else { "+" }, literal(d))
+            format!(
+                "{} {} {}",
+                path(p),
+                if *minus { "-" } else { "+" },
+                literal(d)
+            )
         }
         Operand::Value(v) => literal(v),
         Operand::Set(items, _) => format!("[{}]", list(items, literal)),

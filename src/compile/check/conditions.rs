@@ -34,7 +34,8 @@ impl Checker {
             },
             None => Type::one(Scalar::String),
         };
-        let listed: Option<Vec<String>> = values.map(|v| v.iter().map(|n| n.text.clone()).collect());
+        let listed: Option<Vec<String>> =
+            values.map(|v| v.iter().map(|n| n.text.clone()).collect());
         if context {
             if key.text == "now" {
                 self.errors.push(
@@ -44,12 +45,18 @@ impl Checker {
                 );
             } else if self.m.context_keys.contains_key(&key.text) {
                 self.errors.push(
-                    Diagnostic::new(Code::Duplicate, format!("context key `{}` is declared twice", key.text), key.span)
-                        .label("declared again")
-                        .help("declare each key once"),
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        format!("context key `{}` is declared twice", key.text),
+                        key.span,
+                    )
+                    .label("declared again")
+                    .help("declare each key once"),
                 );
             } else {
-                self.m.context_keys.insert(key.text.clone(), (declared, listed));
+                self.m
+                    .context_keys
+                    .insert(key.text.clone(), (declared, listed));
             }
             return;
         }
@@ -59,9 +66,13 @@ impl Checker {
                     || matches!(key.text.as_str(), "status" | "kind")
                 {
                     self.errors.push(
-                        Diagnostic::new(Code::Duplicate, format!("attribute `{}` is declared twice", key.text), key.span)
-                            .label("declared again")
-                            .help("declare each attribute once, with one type"),
+                        Diagnostic::new(
+                            Code::Duplicate,
+                            format!("attribute `{}` is declared twice", key.text),
+                            key.span,
+                        )
+                        .label("declared again")
+                        .help("declare each attribute once, with one type"),
                     );
                     return;
                 }
@@ -83,11 +94,16 @@ impl Checker {
                 self.errors.push(
                     Diagnostic::new(
                         Code::AttributeValue,
-                        format!("attribute `{}` is a {first} on other types, and a {declared} here", key.text),
+                        format!(
+                            "attribute `{}` is a {first} on other types, and a {declared} here",
+                            key.text
+                        ),
                         key.span,
                     )
                     .label("another type")
-                    .help("an attribute has one type on every node type; give this one another name"),
+                    .help(
+                        "an attribute has one type on every node type; give this one another name",
+                    ),
                 );
             } else if !entry.1.contains(&tid) {
                 entry.1.push(tid);
@@ -108,7 +124,10 @@ impl Checker {
                     t.name.span,
                 )
                 .label("unknown type")
-                .help(format!("the types are {}, and `set of` each", Scalar::NAMES.join(", ")));
+                .help(format!(
+                    "the types are {}, and `set of` each",
+                    Scalar::NAMES.join(", ")
+                ));
                 if let Some(s) = did_you_mean(&t.name.text, Scalar::NAMES.iter().copied()) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
@@ -146,8 +165,13 @@ impl Checker {
                             key.span,
                         )
                         .label("not declared for this type")
-                        .help(format!("declare it: `attribute {}: TYPE on {ty_name}`", key.text));
-                        if let Some(s) = did_you_mean(&key.text, candidates.iter().map(String::as_str)) {
+                        .help(format!(
+                            "declare it: `attribute {}: TYPE on {ty_name}`",
+                            key.text
+                        ));
+                        if let Some(s) =
+                            did_you_mean(&key.text, candidates.iter().map(String::as_str))
+                        {
                             d = d.help(format!("did you mean `{s}`?"));
                         }
                         self.errors.push(d);
@@ -168,7 +192,12 @@ impl Checker {
     }
 
     /// One value as written, of type `ty`.
-    fn value(&mut self, ty: Type, value: &AttrValue, enumeration: Option<&[String]>) -> Option<Value> {
+    fn value(
+        &mut self,
+        ty: Type,
+        value: &AttrValue,
+        enumeration: Option<&[String]>,
+    ) -> Option<Value> {
         match (value, ty.set) {
             (AttrValue::One(v), false) => self.literal(ty.scalar, v, enumeration),
             (AttrValue::Set(items, _), true) => {
@@ -180,24 +209,37 @@ impl Checker {
             }
             (AttrValue::One(v), true) => {
                 self.errors.push(
-                    Diagnostic::new(Code::AttributeValue, format!("expected a set of {}", ty.scalar), v.span)
-                        .label("one value")
-                        .help(format!("write a list: `[{}]`", v.text)),
+                    Diagnostic::new(
+                        Code::AttributeValue,
+                        format!("expected a set of {}", ty.scalar),
+                        v.span,
+                    )
+                    .label("one value")
+                    .help(format!("write a list: `[{}]`", v.text)),
                 );
                 None
             }
             (AttrValue::Set(_, span), false) => {
                 self.errors.push(
-                    Diagnostic::new(Code::AttributeValue, format!("expected one {}, not a set", ty.scalar), *span)
-                        .label("a set")
-                        .help("give one value"),
+                    Diagnostic::new(
+                        Code::AttributeValue,
+                        format!("expected one {}, not a set", ty.scalar),
+                        *span,
+                    )
+                    .label("a set")
+                    .help("give one value"),
                 );
                 None
             }
         }
     }
 
-    fn literal(&mut self, scalar: Scalar, v: &Name, enumeration: Option<&[String]>) -> Option<Value> {
+    fn literal(
+        &mut self,
+        scalar: Scalar,
+        v: &Name,
+        enumeration: Option<&[String]>,
+    ) -> Option<Value> {
         if let Some(values) = enumeration {
             if !values.contains(&v.text) {
                 let mut d = Diagnostic::new(
@@ -254,7 +296,9 @@ impl Checker {
     fn cond(&mut self, e: &Expr) -> Option<Cond> {
         Some(match e {
             Expr::Or(items) => Cond::Or(items.iter().map(|x| self.cond(x)).collect::<Option<_>>()?),
-            Expr::And(items) => Cond::And(items.iter().map(|x| self.cond(x)).collect::<Option<_>>()?),
+            Expr::And(items) => {
+                Cond::And(items.iter().map(|x| self.cond(x)).collect::<Option<_>>()?)
+            }
             Expr::Not(inner) => Cond::Not(Box::new(self.cond(inner)?)),
             Expr::Has(path, key) => {
                 let mut keys = path.keys.clone();
@@ -262,7 +306,10 @@ impl Checker {
                 let full = Path {
                     root: path.root,
                     keys,
-                    span: Span { end: key.span.end, ..path.span },
+                    span: Span {
+                        end: key.span.end,
+                        ..path.span
+                    },
                 };
                 let (k, _) = self.key(&full)?;
                 Cond::Has(k)
@@ -281,7 +328,14 @@ impl Checker {
                 .help(help)
         };
         let (ty, name, typed) = match (path.root, keys.as_slice()) {
-            (Root::Principal, []) => (None, String::new(), Typed { ty: Type::one(Scalar::User), values: None }),
+            (Root::Principal, []) => (
+                None,
+                String::new(),
+                Typed {
+                    ty: Type::one(Scalar::User),
+                    values: None,
+                },
+            ),
             (Root::Principal, [k]) => {
                 let typed = match *k {
                     "kind" => Typed {
@@ -293,7 +347,10 @@ impl Checker {
                         values: self.m.attributes.get("status").map(|d| d.values.clone()),
                     },
                     k => match self.m.attribute_types.get(k) {
-                        Some(ty) => Typed { ty: *ty, values: None },
+                        Some(ty) => Typed {
+                            ty: *ty,
+                            values: None,
+                        },
                         None if self.m.declared_attributes.iter().any(|d| d == k) => Typed {
                             ty: Type::one(Scalar::String),
                             values: self.m.attributes.get(k).map(|d| d.values.clone()),
@@ -310,7 +367,7 @@ impl Checker {
                                 .map(String::as_str)
                                 .chain(self.m.attribute_types.keys().map(String::as_str))
                                 .collect();
-                            if let Some(s) = did_you_mean(k, known.into_iter()) {
+                            if let Some(s) = did_you_mean(k, known) {
                                 d = d.help(format!("did you mean `principal.{s}`?"));
                             }
                             self.errors.push(d);
@@ -339,7 +396,9 @@ impl Checker {
                         format!("no node type has an attribute `{}`", short(k)),
                         format!("declare it: `attribute {k}: TYPE on NODE_TYPE`"),
                     );
-                    if let Some(s) = did_you_mean(k, self.m.node_attributes.keys().map(String::as_str)) {
+                    if let Some(s) =
+                        did_you_mean(k, self.m.node_attributes.keys().map(String::as_str))
+                    {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
                     self.errors.push(d);
@@ -363,14 +422,22 @@ impl Checker {
             }
             (Root::Context, [k]) => {
                 let typed = match (*k, self.m.context_keys.get(*k)) {
-                    ("now", _) => Typed { ty: Type::one(Scalar::Timestamp), values: None },
-                    (_, Some((ty, values))) => Typed { ty: *ty, values: values.clone() },
+                    ("now", _) => Typed {
+                        ty: Type::one(Scalar::Timestamp),
+                        values: None,
+                    },
+                    (_, Some((ty, values))) => Typed {
+                        ty: *ty,
+                        values: values.clone(),
+                    },
                     (k, None) => {
                         let mut d = unknown(
                             format!("the context has no key `{}`", short(k)),
                             format!("declare it with its type: `context {k}: string`"),
                         );
-                        if let Some(s) = did_you_mean(k, self.m.context_keys.keys().map(String::as_str)) {
+                        if let Some(s) =
+                            did_you_mean(k, self.m.context_keys.keys().map(String::as_str))
+                        {
                             d = d.help(format!("did you mean `context.{s}`?"));
                         }
                         self.errors.push(d);
@@ -388,7 +455,15 @@ impl Checker {
                 return None;
             }
         };
-        Some((Key { root: path.root, ty, name, text }, typed))
+        Some((
+            Key {
+                root: path.root,
+                ty,
+                name,
+                text,
+            },
+            typed,
+        ))
     }
 
     fn compare(&mut self, a: &Operand, op: Op, b: &Operand, span: Span) -> Option<Cond> {
@@ -407,7 +482,11 @@ impl Checker {
             (Side::Key(_, t), _) => (Some(t.ty), None),
             (_, Side::Key(_, u)) => (None, Some(u.ty)),
             _ => {
-                mismatch(self, "a condition compares two literals".into(), "compare an attribute: `principal.KEY`, `resource.KEY` or `context.KEY`");
+                mismatch(
+                    self,
+                    "a condition compares two literals".into(),
+                    "compare an attribute: `principal.KEY`, `resource.KEY` or `context.KEY`",
+                );
                 return None;
             }
         };
@@ -425,20 +504,39 @@ impl Checker {
             (Op::In, Some(l), None) if !l.set => {
                 let one = matches!(right, Side::Lit(AttrValue::One(_)));
                 if one && l.scalar != Scalar::Ip {
-                    mismatch(self, "`in` needs a set on its right".into(), "write a list: `[a, b]`");
+                    mismatch(
+                        self,
+                        "`in` needs a set on its right".into(),
+                        "write a list: `[a, b]`",
+                    );
                     return None;
                 }
-                (l, Type { scalar: l.scalar, set: !one })
+                (
+                    l,
+                    Type {
+                        scalar: l.scalar,
+                        set: !one,
+                    },
+                )
             }
             (Op::In, None, Some(r)) if r.set => (Type::one(r.scalar), r),
             (Op::In, None, Some(r)) if r.scalar == Scalar::Ip => (r, r),
             (Op::In, _, _) => {
-                mismatch(self, "`in` needs one value on its left and a set (or an IP range) on its right".into(), "write `context.via in [ui, api_token]` or `\"ops\" in principal.teams`");
+                mismatch(
+                    self,
+                    "`in` needs one value on its left and a set (or an IP range) on its right"
+                        .into(),
+                    "write `context.via in [ui, api_token]` or `\"ops\" in principal.teams`",
+                );
                 return None;
             }
             (_, Some(l), Some(r)) => {
                 if l != r {
-                    mismatch(self, format!("a {l} is compared with a {r}"), "compare values of one type");
+                    mismatch(
+                        self,
+                        format!("a {l} is compared with a {r}"),
+                        "compare values of one type",
+                    );
                     return None;
                 }
                 (l, r)
@@ -447,8 +545,16 @@ impl Checker {
             (_, None, Some(r)) => (r, r),
             (_, None, None) => unreachable!("two literals are reported above"),
         };
-        if !matches!(op, Op::Eq | Op::Ne | Op::In) && (!want_left.scalar.ordered() || want_left.set) {
-            mismatch(self, format!("`{}` needs an integer, a timestamp or a duration, and this is a {want_left}", crate::syntax::op_text(op)), "order compares numbers, times and durations; use `=` or `!=`");
+        if !matches!(op, Op::Eq | Op::Ne | Op::In) && (!want_left.scalar.ordered() || want_left.set)
+        {
+            mismatch(
+                self,
+                format!(
+                    "`{}` needs an integer, a timestamp or a duration, and this is a {want_left}",
+                    crate::syntax::op_text(op)
+                ),
+                "order compares numbers, times and durations; use `=` or `!=`",
+            );
             return None;
         }
         let enumeration = match (&left, &right) {
@@ -469,16 +575,24 @@ impl Checker {
                     Some((minus, d)) => {
                         if typed.ty != Type::one(Scalar::Timestamp) {
                             self.errors.push(
-                                Diagnostic::new(Code::AttributeValue, format!("`{}` is a {}, not a timestamp", key.text, typed.ty), p.span)
-                                    .label("cannot be moved by a duration")
-                                    .help("only timestamps take `+ DURATION` or `- DURATION`"),
+                                Diagnostic::new(
+                                    Code::AttributeValue,
+                                    format!("`{}` is a {}, not a timestamp", key.text, typed.ty),
+                                    p.span,
+                                )
+                                .label("cannot be moved by a duration")
+                                .help("only timestamps take `+ DURATION` or `- DURATION`"),
                             );
                             return None;
                         }
                         let Value::Duration(s) = self.literal(Scalar::Duration, d, None)? else {
                             return None;
                         };
-                        if *minus { -s } else { s }
+                        if *minus {
+                            -s
+                        } else {
+                            s
+                        }
                     }
                 };
                 Side::Key((key, secs), typed)

@@ -453,9 +453,16 @@ impl Checker {
                 AttrValue::One(v) => v,
                 AttrValue::Set(_, span) if !typed => {
                     self.errors.push(
-                        Diagnostic::new(Code::AttributeValue, format!("`{}` takes one value", key.text), *span)
-                            .label("a set")
-                            .help(format!("declare it as a set to give several: `attribute {}: set of string`", key.text)),
+                        Diagnostic::new(
+                            Code::AttributeValue,
+                            format!("`{}` takes one value", key.text),
+                            *span,
+                        )
+                        .label("a set")
+                        .help(format!(
+                            "declare it as a set to give several: `attribute {}: set of string`",
+                            key.text
+                        )),
                     );
                     continue;
                 }
