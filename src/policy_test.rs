@@ -74,7 +74,9 @@ impl Snapshot {
         let mut outcomes = Vec::new();
         for test in &m.tests {
             for e in &test.expectations {
-                let why = self.explain(&e.principal, &e.action, &e.resource);
+                let mut request = crate::Request::new(&e.principal, &e.action, &e.resource);
+                request.context = e.context.clone();
+                let why = self.explain_request(&request);
                 let expected = if e.allow { Effect::Allow } else { Effect::Deny };
                 let mut failure = None;
                 if why.decision != expected {

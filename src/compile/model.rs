@@ -329,6 +329,8 @@ pub struct Expectation {
     pub resource: String,
     /// Required deciding role, if any.
     pub by: Option<String>,
+    /// The request's context (`given ...`), values as written.
+    pub context: Option<serde_json::Map<String, serde_json::Value>>,
     /// Where.
     pub span: Span,
 }

@@ -227,6 +227,8 @@ pub struct Expectation {
     pub resource: NodeRef,
     /// `by ROLE`: the decision must come from this role (or rule keyword).
     pub by: Option<Name>,
+    /// `given KEY = VALUE, ...`: the request's context.
+    pub given: Vec<(Name, AttrValue)>,
     /// The whole line.
     pub span: Span,
 }

@@ -69,6 +69,7 @@ const CLAUSE_WORDS: &[&str] = &[
     "when",
     "unless",
     "has",
+    "given",
     "combine",
     "holds",
     "expect",

@@ -1019,8 +1019,10 @@ impl Walker {
         let mut action = None;
         let mut resource = None;
         let mut by = None;
+        let mut given = Vec::new();
         for p in pair.into_inner() {
             match p.as_rule() {
+                Rule::given => given = self.attrs(p),
                 Rule::verdict => allow = p.as_str() == "allow",
                 Rule::name => principal = Some(self.name(p)),
                 Rule::action => action = Some(self.name(p)),
@@ -1036,6 +1038,7 @@ impl Walker {
                 action,
                 resource,
                 by,
+                given,
                 span,
             },
             _ => unreachable!("grammar: expectation has principal, action, resource"),

@@ -573,6 +573,10 @@ fn statement(s: &Statement) -> String {
                 if let Some(by) = &e.by {
                     let _ = write!(out, " by {}", by.text);
                 }
+                if !e.given.is_empty() {
+                    let given = list(&e.given, |(k, v)| format!("{} = {}", k.text, attr_value(v)));
+                    let _ = write!(out, " given {given}");
+                }
                 out.push('\n');
             }
             out.push('}');

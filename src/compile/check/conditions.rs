@@ -610,6 +610,51 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// A policy test's `given KEY = VALUE, ...`, as a request's JSON
+    /// context: every key declared (`context KEY ...` or `now`), every
+    /// value of its type.
+    pub(super) fn given(
+        &mut self,
+        given: &[(Name, AttrValue)],
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        if given.is_empty() {
+            return None;
+        }
+        let mut map = serde_json::Map::new();
+        for (key, value) in given {
+            let declared = match key.text.as_str() {
+                "now" => Some((Type::one(Scalar::Timestamp), None)),
+                k => self.m.context_keys.get(k).cloned(),
+            };
+            let Some((ty, values)) = declared else {
+                let mut d = Diagnostic::new(
+                    Code::UnknownName,
+                    format!("the context has no key `{}`", short(&key.text)),
+                    key.span,
+                )
+                .label("not declared")
+                .help(format!("declare it: `context {}: TYPE`", key.text));
+                if let Some(s) = did_you_mean(&key.text, self.m.context_keys.keys().map(String::as_str)) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                self.errors.push(d);
+                continue;
+            };
+            self.value(ty, value, values.as_deref());
+            let json = match value {
+                AttrValue::One(v) => serde_json::Value::String(v.text.clone()),
+                AttrValue::Set(items, _) => items
+                    .iter()
+                    .map(|v| serde_json::Value::String(v.text.clone()))
+                    .collect(),
+            };
+            map.insert(key.text.clone(), json);
+        }
+        Some(map)
+    }
+}
+
 enum Side {
     Key((Key, i64), Typed),
     Lit(AttrValue),

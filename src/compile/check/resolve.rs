@@ -693,6 +693,7 @@ impl Checker {
                     self.lookup::<RoleId>(Kind::Role, by);
                 }
             }
+            let context = self.given(&e.given);
             if p.is_some() && a.is_some() && n.is_some() {
                 out.push(Expectation {
                     allow: e.allow,
@@ -700,6 +701,7 @@ impl Checker {
                     action: e.action.text.clone(),
                     resource: format!("{}:{}", e.resource.ty.text, e.resource.name.text),
                     by: e.by.as_ref().map(|b| b.text.clone()),
+                    context,
                     span: e.span,
                 });
             }
