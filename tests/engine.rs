@@ -53,7 +53,7 @@ fn the_decision_log_lets_an_auditor_replay_every_decision() {
         assert_eq!(line["decision"], serde_json::to_value(d.decision).unwrap());
     }
     assert_eq!(lines[0]["rules"][0]["role"], "editor");
-    assert_eq!(lines[0]["rules"][0]["at"], "policies/dify.policy:56");
+    assert_eq!(lines[0]["rules"][0]["at"], "policies/dify.policy:63");
     assert_eq!(lines[1]["rules"][0]["via"], "deny");
     assert_eq!(
         lines[1]["rules"][0]["text"],
@@ -217,7 +217,7 @@ fn removing_a_user_keeps_the_constraints() {
         .snapshot()
         .who_can("team.login", "team:acme")
         .unwrap();
-    assert_eq!(who, ["alice", "bob", "carol", "erin"]);
+    assert_eq!(who, ["alice", "bob", "carol", "erin", "gina"]);
     same_as_text(
         &engine,
         &text

@@ -678,7 +678,8 @@ fn declaration_order_does_not_matter_for_roles() {
         "type domain\naction read\nassign reader on domain:d to alice\ndefault reader on domain\ncreator of domain holds reader\ndomain d created by alice\nuser alice\nrole reader on domain { read }\n",
     );
     allow(&s, "alice", "read", "domain:d");
-    let dir = std::env::temp_dir().join(format!("grantlog-trust-order-{}", std::process::id()));
+    let root = std::env::temp_dir().join(format!("grantlog-trust-order-{}", std::process::id()));
+    let dir = root.join("policy");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("a-facts.policy"),
@@ -688,8 +689,8 @@ fn declaration_order_does_not_matter_for_roles() {
     std::fs::write(dir.join("b-model.policy"), "type domain\naction read\nrole reader on domain { read }\ntest \"t\" {\n  expect allow alice read domain:d\n}\n").unwrap();
     let s = Snapshot::from_paths(&[&dir]).unwrap();
     allow(&s, "alice", "read", "domain:d");
-    // `grantlog test DIR` loads the directory as one policy.
-    let out = grantlog().arg("test").arg(&dir).output().unwrap();
+    // `grantlog test ROOT` loads a directory inside it as one policy.
+    let out = grantlog().arg("test").arg(&root).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -164,13 +164,12 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Run the `test` blocks of policies; each directory or file given is
-    /// one policy (a directory's `*.policy` files load together). Exit
-    /// status 1 if any expectation fails.
-    #[command(after_help = "Example: grantlog test policies/dify.policy")]
+    /// Run the `test` blocks of policies. A file is one policy; in a
+    /// directory, each `*.policy` file is one, and each directory in it is
+    /// one made of all its files. Exit status 1 if any expectation fails.
+    #[command(after_help = "Example: grantlog test policies/")]
     Test {
-        /// Policy files or directories (default: each file in ./policies,
-        /// on its own).
+        /// Policy files or directories (default: ./policies).
         paths: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -527,24 +526,31 @@ fn exit(effect: Effect) -> u8 {
 }
 
 fn test(paths: Vec<PathBuf>, format: Format) -> Result<u8, Error> {
-    // Each path given is one policy: a directory is all its `*.policy` files
-    // together. With none, each shipped example under ./policies is tested
-    // on its own.
-    let policies = if paths.is_empty() {
-        let dir = PathBuf::from("policies");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|source| Error::Io {
-                path: dir.display().to_string(),
-                source,
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|f| f.extension().is_some_and(|e| e == "policy"))
-            .collect();
-        files.sort();
-        files
+    // A file is one policy. A directory holds policies: each `*.policy`
+    // file in it is one, and each directory in it is one made of all its
+    // files. With no path, ./policies.
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("policies")]
     } else {
         paths
     };
+    let mut policies = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            policies.push(path);
+            continue;
+        }
+        let mut inside: Vec<PathBuf> = std::fs::read_dir(&path)
+            .map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.is_dir() || f.extension().is_some_and(|e| e == "policy"))
+            .collect();
+        inside.sort();
+        policies.extend(inside);
+    }
     let mut all = crate::policy_test::Report::default();
     for p in &policies {
         let report = Snapshot::from_paths(&[p])?.run_tests();

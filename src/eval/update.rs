@@ -382,7 +382,7 @@ fn retract_one(
             guard,
         } => {
             let n = node_of(m, on)?;
-            let acts = action_ids(m, actions)?;
+            let acts = action_ids(m, actions, Some(n))?;
             for s in to {
                 let s = subject_of(m, s)?;
                 let found = find(ix.grants.get(&s), |i| {
@@ -413,7 +413,7 @@ fn retract_one(
             guard,
         } => {
             let n = on.as_ref().map(|n| node_of(m, n)).transpose()?;
-            let acts = action_ids(m, actions)?;
+            let acts = action_ids(m, actions, n)?;
             let s = subject_of(m, to)?;
             let found = find(ix.denies.get(&s), |i| {
                 m.denies[i].node == n && same_guard(m, m.denies[i].cond, guard)
@@ -546,9 +546,18 @@ fn find(list: Option<&Vec<u32>>, keep: impl Fn(usize) -> bool) -> Vec<u32> {
         .collect()
 }
 
-fn action_ids(m: &Model, actions: &Actions) -> Result<Vec<ActionId>, Diagnostic> {
+/// The actions a removal names; `*` on a node means those that apply there,
+/// as it did when the statement was added.
+fn action_ids(
+    m: &Model,
+    actions: &Actions,
+    node: Option<NodeId>,
+) -> Result<Vec<ActionId>, Diagnostic> {
     match actions {
-        Actions::All(_) => Ok((0..m.actions.len() as u32).map(ActionId).collect()),
+        Actions::All(_) => Ok((0..m.actions.len() as u32)
+            .map(ActionId)
+            .filter(|&a| node.is_none_or(|n| m.action_reaches(a, m.nodes[n.index()].ty)))
+            .collect()),
         Actions::List(names) => names
             .iter()
             .map(|n| {

@@ -52,10 +52,11 @@ pub fn parse(file: FileId, text: &str) -> Result<PolicyFile, Diagnostic> {
 /// that follow a trailing repetition into the pair; its tokens (and blocks,
 /// which end in their closing brace) do not include them.
 fn token_end(pair: &Pair<Rule>) -> Option<usize> {
-    if matches!(
+    let closed = matches!(
         pair.as_rule(),
-        Rule::test_decl | Rule::role_body | Rule::members | Rule::string
-    ) {
+        Rule::test_decl | Rule::role_body | Rule::members | Rule::string | Rule::set
+    ) || (pair.as_rule() == Rule::unary && pair.as_str().starts_with('('));
+    if closed {
         return Some(pair.as_span().end());
     }
     pair.clone()

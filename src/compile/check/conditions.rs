@@ -635,7 +635,9 @@ impl Checker {
                 )
                 .label("not declared")
                 .help(format!("declare it: `context {}: TYPE`", key.text));
-                if let Some(s) = did_you_mean(&key.text, self.m.context_keys.keys().map(String::as_str)) {
+                if let Some(s) =
+                    did_you_mean(&key.text, self.m.context_keys.keys().map(String::as_str))
+                {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
                 self.errors.push(d);
