@@ -15,8 +15,7 @@ pub struct Permission {
     pub node: String,
     /// Action.
     pub action: String,
-    /// Asked without a context: allowed only where conditions of its rules
-    /// hold (on the resource or the request's context).
+    /// Allowed only if the request's context gave keys it lacks.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub conditional: bool,
 }
@@ -27,8 +26,7 @@ pub struct Permission {
 pub enum Access {
     /// Allowed.
     Allowed,
-    /// Asked without a context: allowed only where conditions of its
-    /// rules hold.
+    /// Allowed only if the request's context gave keys it lacks.
     Conditional,
     /// Something allows it, and a deny rule removes it.
     Denied,
@@ -55,10 +53,10 @@ impl Snapshot {
         self.who_can_in(action, resource, None, false)
     }
 
-    /// Who may do `action` on `resource` in a context, each with why. With
-    /// no context (`None`), those allowed only where their rules' conditions
-    /// hold are listed as [`Access::Conditional`]. With `all`, so are the
-    /// principals a deny removes or a condition keeps out.
+    /// Who may do `action` on `resource` in a context, each with why. Those
+    /// allowed only if the context gave keys it lacks (all of them, with no
+    /// context) are listed as [`Access::Conditional`]. With `all`, so are
+    /// the principals a deny removes or a condition keeps out.
     pub fn who_can_in(
         &self,
         action: &str,
@@ -73,7 +71,7 @@ impl Snapshot {
         for p in self.candidates(n) {
             let principal = m.principals[p.index()].name.clone();
             let allowed = self.allowed_in(p, a, n, Some(&read)).unwrap_or(false);
-            let conditional = !allowed && context.is_none() && self.allowed_if_met(p, a, n);
+            let conditional = !allowed && self.allowed_if_met(p, a, n, &read);
             if !(allowed || conditional || all) {
                 continue;
             }
@@ -84,30 +82,23 @@ impl Snapshot {
                 context: context.cloned(),
             };
             let why = self.explain_request(&request);
+            // The denies that fire, then the allow rules whose condition
+            // does not hold.
+            let denies = why
+                .denied_by
+                .iter()
+                .filter_map(|r| r.steps.iter().find(|s| s.text.starts_with('`')));
+            let unmet = why.unmet.iter().filter(|u| u.allows).map(|u| &u.step);
+            let reasons: Vec<&str> = denies.chain(unmet).map(|s| s.text.as_str()).collect();
             let (access, because) = if allowed {
                 let titles: Vec<&str> = why.allowed_by.iter().map(|r| r.title.as_str()).collect();
                 (Access::Allowed, titles.join("; "))
+            } else if conditional {
+                (Access::Conditional, reasons.join("; "))
             } else if !why.denied_by.is_empty() {
-                let steps: Vec<&str> = why
-                    .denied_by
-                    .iter()
-                    .filter_map(|r| r.steps.iter().rev().find(|s| s.text.starts_with('`')))
-                    .map(|s| s.text.as_str())
-                    .collect();
-                (Access::Denied, steps.join("; "))
-            } else if why.unmet.iter().any(|u| u.allows) {
-                let steps: Vec<&str> = why
-                    .unmet
-                    .iter()
-                    .filter(|u| u.allows)
-                    .map(|u| u.step.text.as_str())
-                    .collect();
-                let access = if conditional {
-                    Access::Conditional
-                } else {
-                    Access::Excluded
-                };
-                (access, steps.join("; "))
+                (Access::Denied, reasons.join("; "))
+            } else if !reasons.is_empty() {
+                (Access::Excluded, reasons.join("; "))
             } else {
                 continue;
             };
@@ -173,9 +164,9 @@ impl Snapshot {
         self.what_can_in(principal, node, None)
     }
 
-    /// [`Snapshot::what_can`] in a context. With no context (`None`), what
-    /// is allowed only where the rules' conditions hold is listed as
-    /// conditional.
+    /// [`Snapshot::what_can`] in a context. What is allowed only if the
+    /// context gave keys it lacks (all of them, with no context) is listed
+    /// as conditional.
     pub fn what_can_in(
         &self,
         principal: &str,
@@ -211,7 +202,7 @@ impl Snapshot {
         for n in nodes {
             for a in (0..m.actions.len() as u32).map(ActionId) {
                 let allowed = self.allowed_in(p, a, n, Some(&read)).unwrap_or(false);
-                let conditional = !allowed && context.is_none() && self.allowed_if_met(p, a, n);
+                let conditional = !allowed && self.allowed_if_met(p, a, n, &read);
                 if allowed || conditional {
                     out.push(Permission {
                         node: m.node_name(n),

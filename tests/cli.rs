@@ -363,3 +363,96 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn a_request_context_comes_from_the_command_line_or_a_file() {
+    let q = [
+        "check",
+        "policies/dagster-plus.policy",
+        "ci-bot",
+        "runs.launch",
+        "deployment:prod",
+    ];
+    let (code, out, _) = run(&q);
+    assert_eq!((code, out.as_str()), (1, "deny\n"));
+    let with = |extra: &[&str]| run(&[&q[..], extra].concat());
+    let (code, out, _) = with(&["--context", r#"{"via":"api_token"}"#]);
+    assert_eq!((code, out.as_str()), (0, "allow\n"));
+    let file = std::env::temp_dir().join(format!("grantlog-context-{}.json", std::process::id()));
+    std::fs::write(&file, r#"{"via": "ui"}"#).unwrap();
+    let (code, out, _) = with(&["--context-file", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!((code, out.as_str()), (1, "deny\n"));
+    // A value outside the declared ones is a deny with the reason.
+    let (code, out, err) = with(&["--context", r#"{"via":"email"}"#]);
+    assert_eq!((code, out.as_str()), (1, "deny\n"));
+    assert_eq!(
+        err,
+        "note: context.via: `email` is not one of ui, api_token\n"
+    );
+    // Not an object, or not JSON: a usage error.
+    let (code, _, err) = with(&["--context", "[1]"]);
+    assert_eq!(code, 2);
+    assert_snapshot!(err, @r#"
+    error: --context: the context must be a JSON object, such as '{"via":"ui"}'
+    "#);
+    let (code, _, err) = with(&["--context", "{via"]);
+    assert_eq!(code, 2);
+    assert_snapshot!(err, @"error: --context: not JSON: key must be a string at line 1 column 2");
+    // JSON output carries the request's context and each condition's values.
+    let (code, out, _) = with(&["--context", r#"{"via":"api_token"}"#, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["explanation"]["request"]["context"],
+        serde_json::json!({"via": "api_token"})
+    );
+    let (code, out, _) = with(&["--context", r#"{"via":"ui"}"#, "--explain"]);
+    assert_eq!(code, 1);
+    assert_snapshot!(out, @r#"
+    deny
+    deny: ci-bot may not `runs.launch` on deployment:prod: a deny rule overrides 1 allow
+    ├─ a deny rule applies, and deny wins
+    │  ├─ ci-bot matches `service users`                                          policies/dagster-plus.policy:116
+    │  ├─ `deny * to service users unless context.via = api_token` denies it      policies/dagster-plus.policy:86
+    │  └─ unless context.via = api_token: context.via = "ui" (needs "api_token")  policies/dagster-plus.policy:86
+    └─ role launcher allows runs.launch (overruled by the deny)
+       ├─ ci-bot holds launcher on deployment:prod                                policies/dagster-plus.policy:134
+       └─ launcher allows runs.launch                                             policies/dagster-plus.policy:49
+    "#);
+}
+
+#[test]
+fn who_can_all_lists_who_a_deny_or_a_condition_keeps_out() {
+    let (code, out, _) = run(&[
+        "who-can",
+        "policies/dify.policy",
+        "app.use",
+        "app:\"campaign writer\"",
+        "--all",
+    ]);
+    assert_eq!(code, 0);
+    assert_snapshot!(out, @r"
+    alice  denied: `deny app.use to everyone unless resource.stage = published` denies it
+    bob    denied: `deny app.use to everyone unless resource.stage = published` denies it
+    carol  denied: `deny app.use to everyone unless resource.stage = published` denies it
+    dave   denied: `deny app.use to everyone unless resource.stage = published` denies it; `deny * to users where status = banned` denies it
+    erin   denied: `deny app.use to everyone unless resource.stage = published` denies it
+    frank  denied: `deny app.use to everyone unless resource.stage = published` denies it
+    gina   denied: `deny app.use to everyone unless resource.stage = published` denies it
+    hal    denied: `deny app.use to everyone unless resource.stage = published` denies it; `deny * to users where status = inactive` denies it
+    ");
+    let (code, out, _) = run(&[
+        "who-can",
+        "policies/dagster-plus.policy",
+        "runs.launch",
+        "deployment:prod",
+    ]);
+    assert_eq!(code, 0);
+    assert_snapshot!(out, @r"
+    dinesh    role launcher allows runs.launch
+    gavin     role organization_admin allows runs.launch
+    gilfoyle  role admin allows runs.launch
+    ci-bot    conditional: `deny * to service users unless context.via = api_token` denies it
+    ");
+}

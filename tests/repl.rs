@@ -269,3 +269,44 @@ fn interactive_completion_hints_history_and_control_keys() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_session_asks_its_questions_in_a_context() {
+    let out = Command::cargo_bin("grantlog")
+        .unwrap()
+        .args(["repl", "policies/dagster-plus.policy"])
+        .env("NO_COLOR", "1")
+        .write_stdin(
+            ":context\n\
+             ci-bot runs.launch deployment:prod?\n\
+             :context {\"via\": \"api_token\"}\n\
+             ci-bot runs.launch deployment:prod?\n\
+             :context {\"via\": \"email\"}\n\
+             :context\n\
+             :context clear\n\
+             ci-bot runs.launch deployment:prod?\n",
+        )
+        .output()
+        .unwrap();
+    // A piped session that met an error exits 1.
+    assert_eq!(out.status.code(), Some(1));
+    assert_snapshot!(String::from_utf8(out.stdout).unwrap(), @r#"
+    > :context
+    no context: questions are asked with `context.now` only
+    > ci-bot runs.launch deployment:prod?
+    deny  (a deny rule applies, and deny wins)
+    > :context {"via": "api_token"}
+    context set
+    > ci-bot runs.launch deployment:prod?
+    allow  (role launcher allows runs.launch)
+    > :context {"via": "email"}
+    context.via: `email` is not one of ui, api_token; the context is unchanged
+    > :context
+    {"via":"api_token"}
+    > :context clear
+    context cleared
+    > ci-bot runs.launch deployment:prod?
+    deny  (a deny rule applies, and deny wins)
+    "#);
+    assert_snapshot!(String::from_utf8(out.stderr).unwrap(), @"");
+}

@@ -104,6 +104,15 @@ impl Type {
     }
 }
 
+impl Type {
+    /// The type with its article, as a sentence says it: "an integer",
+    /// "a set of string".
+    pub fn article(self) -> String {
+        let an = !self.set && matches!(self.scalar, Scalar::Integer | Scalar::Ip);
+        format!("{} {self}", if an { "an" } else { "a" })
+    }
+}
+
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.set {

@@ -291,30 +291,33 @@ impl Snapshot {
         Ok(self.variant(p, tables, bits))
     }
 
-    /// Whether `p` would be allowed `a` on `n` in some context: each
-    /// condition the resource and the principal decide is decided, and each
-    /// one that needs a key of the request's context goes the principal's
-    /// way (an allow holding, a deny not). How reverse queries without a
-    /// context tell conditional access.
-    pub fn allowed_if_met(&self, p: PrincipalId, a: ActionId, n: NodeId) -> bool {
+    /// Whether `p` would be allowed `a` on `n` once the context gave the
+    /// keys `context` lacks: every condition the resource, the principal and
+    /// the given keys decide is decided, and each one that needs a key of
+    /// the context that is not given goes the principal's way (an allow
+    /// holding, a deny not). How reverse queries tell conditional access.
+    pub fn allowed_if_met(
+        &self,
+        p: PrincipalId,
+        a: ActionId,
+        n: NodeId,
+        context: &Context,
+    ) -> bool {
         let tables = self.tables(p);
         if tables.open.is_empty() || tables.open.len() > MAX_OPEN_CONDITIONS {
             return false;
         }
         let m = &self.model;
-        let Ok(context) = Context::read(m, None) else {
-            return false;
-        };
         let env = Env {
             m,
             principal: p,
             resource: Some(n),
-            context: Some(&context),
+            context: Some(context),
         };
         let bits = tables.open.iter().enumerate().fold(0u64, |bits, (i, &c)| {
             let c = &m.conditions[c as usize];
             let holds = match env.eval(&c.cond) {
-                Tri::Missing(_) => !c.deny,
+                Tri::Missing(key) if key.starts_with("context.") => !c.deny,
                 outcome => rule_holds(c, &outcome),
             };
             if holds {

@@ -129,7 +129,7 @@ impl Checker {
                     Scalar::NAMES.join(", ")
                 ));
                 if let Some(s) = did_you_mean(&t.name.text, Scalar::NAMES.iter().copied()) {
-                    d = d.help(format!("did you mean `{s}`?"));
+                    d = d.help(s);
                 }
                 self.errors.push(d);
                 None
@@ -172,7 +172,7 @@ impl Checker {
                         if let Some(s) =
                             did_you_mean(&key.text, candidates.iter().map(String::as_str))
                         {
-                            d = d.help(format!("did you mean `{s}`?"));
+                            d = d.help(s);
                         }
                         self.errors.push(d);
                         continue;
@@ -250,7 +250,7 @@ impl Checker {
                 .label("not declared")
                 .help(format!("the values are {}", values.join(", ")));
                 if let Some(s) = did_you_mean(&v.text, values.iter().map(String::as_str)) {
-                    d = d.help(format!("did you mean `{s}`?"));
+                    d = d.help(s);
                 }
                 self.errors.push(d);
                 return None;
@@ -261,7 +261,7 @@ impl Checker {
             Err(message) => {
                 self.errors.push(
                     Diagnostic::new(Code::AttributeValue, message, v.span)
-                        .label(format!("expected a {scalar}"))
+                        .label(format!("expected {}", Type::one(scalar).article()))
                         .help("write the value in the form its type takes"),
                 );
                 None
@@ -368,7 +368,7 @@ impl Checker {
                                 .chain(self.m.attribute_types.keys().map(String::as_str))
                                 .collect();
                             if let Some(s) = did_you_mean(k, known) {
-                                d = d.help(format!("did you mean `principal.{s}`?"));
+                                d = d.help(s);
                             }
                             self.errors.push(d);
                             return None;
@@ -399,7 +399,7 @@ impl Checker {
                     if let Some(s) =
                         did_you_mean(k, self.m.node_attributes.keys().map(String::as_str))
                     {
-                        d = d.help(format!("did you mean `{s}`?"));
+                        d = d.help(s);
                     }
                     self.errors.push(d);
                     return None;
@@ -438,7 +438,7 @@ impl Checker {
                         if let Some(s) =
                             did_you_mean(k, self.m.context_keys.keys().map(String::as_str))
                         {
-                            d = d.help(format!("did you mean `context.{s}`?"));
+                            d = d.help(s);
                         }
                         self.errors.push(d);
                         return None;
@@ -496,7 +496,14 @@ impl Checker {
                 let ok = (r.set && !l.set && r.scalar == l.scalar)
                     || (!r.set && !l.set && l.scalar == Scalar::Ip && r.scalar == Scalar::Ip);
                 if !ok {
-                    mismatch(self, format!("`in` needs a set of {l} (or an IP range) on its right, and this is a {r}"), "`X in S` tests membership of a set, or an address in a range");
+                    mismatch(
+                        self,
+                        format!(
+                            "`in` needs a set of {l} (or an IP range) on its right, and this is {}",
+                            r.article()
+                        ),
+                        "`X in S` tests membership of a set, or an address in a range",
+                    );
                     return None;
                 }
                 (l, r)
@@ -534,7 +541,7 @@ impl Checker {
                 if l != r {
                     mismatch(
                         self,
-                        format!("a {l} is compared with a {r}"),
+                        format!("{} is compared with {}", l.article(), r.article()),
                         "compare values of one type",
                     );
                     return None;
@@ -577,7 +584,11 @@ impl Checker {
                             self.errors.push(
                                 Diagnostic::new(
                                     Code::AttributeValue,
-                                    format!("`{}` is a {}, not a timestamp", key.text, typed.ty),
+                                    format!(
+                                        "`{}` is {}, not a timestamp",
+                                        key.text,
+                                        typed.ty.article()
+                                    ),
                                     p.span,
                                 )
                                 .label("cannot be moved by a duration")
@@ -638,7 +649,7 @@ impl Checker {
                 if let Some(s) =
                     did_you_mean(&key.text, self.m.context_keys.keys().map(String::as_str))
                 {
-                    d = d.help(format!("did you mean `{s}`?"));
+                    d = d.help(s);
                 }
                 self.errors.push(d);
                 continue;
