@@ -194,12 +194,10 @@ impl Snapshot {
             env,
         };
         let allowed = d.allow.contains(&Allow(p, a, n));
+        // Of the conditional rules that do not hold here, those that would
+        // have changed the decision: denies for an allow, allows for a deny.
         let mut unmet = ex.unmet(a, n);
-        if allowed {
-            // Of the rules that do not hold, only a deny says something
-            // about an allow: it would have denied.
-            unmet.retain(|u| !u.allows);
-        }
+        unmet.retain(|u| u.allows != allowed);
         let mut allowed_by = ex.role_reasons(a, n);
         allowed_by.extend(ex.grant_reasons(a, n));
         let denied_by = ex.deny_reasons(a, n);
@@ -1016,7 +1014,9 @@ fn leaves(env: &Env<'_>, c: &Cond, out: &mut Vec<String>) {
             };
             let known: Vec<String> = [side(a), side(b)].into_iter().flatten().collect();
             let needs = match (a, b) {
-                (Term::Key(..), Term::Lit(v)) | (Term::Lit(v), Term::Key(..)) => {
+                // `"ops" in principal.teams`: needs the value in the set.
+                (Term::Lit(v), Term::Key(..)) => v.shown(),
+                (Term::Key(..), Term::Lit(v)) => {
                     let v = v.shown();
                     match op {
                         crate::syntax::ast::Op::Eq => v,

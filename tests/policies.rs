@@ -134,25 +134,3 @@ fn formatting_preserves_every_decision() {
         assert_same_decisions(&a, &b, &format!("{path}: "));
     }
 }
-
-/// The language tour in the README loads and its tests pass.
-#[test]
-fn readme_language_tour() {
-    let readme = std::fs::read_to_string("README.md").unwrap();
-    let section = readme.split("## The language").nth(1).unwrap();
-    let block = section
-        .split("```text\n")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
-    let s = Snapshot::from_text("README.md", block).unwrap_or_else(|e| panic!("{e}"));
-    let report = s.run_tests();
-    assert_eq!(
-        (report.passed(), report.failed()),
-        (2, 0),
-        "{}",
-        report.render()
-    );
-}

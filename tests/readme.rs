@@ -90,6 +90,11 @@ fn readme_language_example_loads_and_passes_its_tests() {
     let s = grantlog::Snapshot::from_text("README.md", block)
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
     let report = s.run_tests();
-    assert_eq!((report.outcomes.len(), report.failed()), (2, 0));
+    assert_eq!(
+        (report.outcomes.len(), report.failed()),
+        (4, 0),
+        "{}",
+        report.render()
+    );
     assert!(grantlog::compile::lint(s.model()).is_empty());
 }
