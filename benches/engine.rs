@@ -86,6 +86,37 @@ fn stages(c: &mut Criterion) {
         });
         g.finish();
 
+        // Conditional: the same organisation behind an IP allow list, so
+        // that every principal has a condition on the request's context and
+        // every check reads its context and decides it. Tables warm, as for
+        // `check`; the context is parsed from JSON on every check.
+        let conditional = Snapshot::from_text(
+            "w.policy",
+            &format!(
+                "{text}\ncontext ip: ip\ndeny * to everyone unless context.ip in 10.0.0.0/8\n"
+            ),
+        )
+        .unwrap();
+        let office = serde_json::json!({"ip": "10.1.2.3", "now": "2026-12-02T09:00:00Z"});
+        let conditional_requests: Vec<grantlog::Request> = requests
+            .iter()
+            .map(|(p, a, r)| {
+                grantlog::Request::new(p.as_str(), *a, r.as_str()).with_context(office.clone())
+            })
+            .collect();
+        for r in &conditional_requests {
+            conditional.decide(r);
+        }
+        let mut g = c.benchmark_group("check_conditional");
+        let mut i = 0;
+        g.bench_function(BenchmarkId::from_parameter(&name), |b| {
+            b.iter(|| {
+                i = (i + 1) % conditional_requests.len();
+                conditional.decide(black_box(&conditional_requests[i]))
+            })
+        });
+        g.finish();
+
         // Update: one membership through the engine, added and removed in
         // turn, each followed by a check on the new snapshot (the change is
         // visible). The engine's tables are warm for the requests' users.

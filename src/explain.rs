@@ -152,11 +152,21 @@ impl Snapshot {
     /// this request's values.
     pub fn explain_request(&self, request: &Request) -> Explanation {
         let (principal, action) = (request.principal.as_str(), request.action.as_str());
+        // The context is read only where a condition can read it (as
+        // `decide` does), so that the two never disagree.
+        let m = self.model();
         let ids = self
             .resolve(principal, action, &request.resource)
-            .and_then(|ids| Ok((ids, self.context(request)?)));
+            .and_then(|(p, a, n)| {
+                let open = crate::eval::reach::open_conditions(m, &self.index, p);
+                let context = match open.is_empty() {
+                    true => None,
+                    false => Some(self.context(request)?),
+                };
+                Ok(((p, a, n), open, context))
+            });
         let request = request.clone();
-        let ((p, a, n), context) = match ids {
+        let ((p, a, n), open, context) = match ids {
             Ok(ids) => ids,
             Err(error) => {
                 return Explanation {
@@ -173,14 +183,12 @@ impl Snapshot {
                 }
             }
         };
-        let m = self.model();
         let env = Env {
             m,
             principal: p,
             resource: Some(n),
-            context: Some(&context),
+            context: context.as_ref(),
         };
-        let open = crate::eval::reach::open_conditions(m, &self.index, p);
         let truth = Truth {
             bits: Truth::bits_for(&env, &open),
             open: &open,

@@ -117,6 +117,11 @@ pub struct AttributeDef {
     pub span: Span,
 }
 
+impl Model {
+    /// The slot of `context.now` in a read context.
+    pub const NOW: usize = 0;
+}
+
 /// A condition's index in [`Model::conditions`].
 pub type CondId = u32;
 
@@ -130,6 +135,8 @@ pub struct Key {
     pub ty: Option<TypeId>,
     /// The attribute (empty for `principal` itself: its name).
     pub name: String,
+    /// For `context.KEY`: the key's slot in a read context.
+    pub slot: usize,
     /// As written, for explanations.
     pub text: String,
 }
@@ -441,6 +448,9 @@ pub struct Model {
     /// Keys of a request's context, with their types (and values, for
     /// `context KEY in ...`). `now` is always one.
     pub context_keys: FxHashMap<String, (Type, Option<Vec<String>>)>,
+    /// Each declared context key's slot in a read context (`now` is
+    /// [`Model::NOW`]).
+    pub context_slots: FxHashMap<String, usize>,
     /// The `when` / `unless` clauses of rules.
     pub conditions: Vec<Condition>,
     /// Lookups.

@@ -166,10 +166,10 @@ impl Value {
                 let d = humantime::parse_duration(text).map_err(|_| wrong())?;
                 Value::Duration(i64::try_from(d.as_secs()).map_err(|_| wrong())?)
             }
-            Scalar::Ip => match text.parse::<IpNet>() {
-                Ok(net) => Value::Ip(net.trunc()),
-                Err(_) => Value::Ip(IpNet::from(text.parse::<IpAddr>().map_err(|_| wrong())?)),
-            },
+            Scalar::Ip if text.contains('/') => {
+                Value::Ip(text.parse::<IpNet>().map_err(|_| wrong())?.trunc())
+            }
+            Scalar::Ip => Value::Ip(IpNet::from(text.parse::<IpAddr>().map_err(|_| wrong())?)),
         })
     }
 

@@ -15,12 +15,12 @@ use crate::compile::value::{Scalar, Type, Value};
 use crate::decision::RequestError;
 use crate::syntax::ast::{Op, Root};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
-/// A request's context, each key read by its declared type.
+/// A request's context, each key read by its declared type, by the key's
+/// slot ([`Model::context_slots`]; `now` first).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
-    values: BTreeMap<String, Value>,
+    values: Vec<Option<Value>>,
 }
 
 impl Context {
@@ -32,11 +32,14 @@ impl Context {
         m: &Model,
         json: Option<&serde_json::Map<String, serde_json::Value>>,
     ) -> Result<Context, RequestError> {
-        let mut values = BTreeMap::new();
+        let mut values = vec![None; m.context_slots.len() + 1];
         for (key, value) in json.into_iter().flatten() {
-            let (ty, enumeration) = match (key.as_str(), m.context_keys.get(key)) {
-                ("now", _) => (Type::one(Scalar::Timestamp), None),
-                (_, Some((ty, values))) => (*ty, values.as_ref()),
+            let (slot, ty, enumeration) = match (key.as_str(), m.context_keys.get(key)) {
+                ("now", _) => (Model::NOW, Type::one(Scalar::Timestamp), None),
+                (_, Some((ty, values))) => match m.context_slots.get(key) {
+                    Some(&slot) => (slot, *ty, values.as_ref()),
+                    None => continue,
+                },
                 _ => continue,
             };
             if value.is_null() {
@@ -56,28 +59,20 @@ impl Context {
                     )));
                 }
             }
-            values.insert(key.clone(), v);
+            values[slot] = Some(v);
         }
-        values.entry("now".into()).or_insert_with(|| {
+        if values[Model::NOW].is_none() {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
-            Value::Time(now)
-        });
+            values[Model::NOW] = Some(Value::Time(now));
+        }
         Ok(Context { values })
     }
 
-    /// A context with only `now`, at the given instant (seconds since the
-    /// Unix epoch).
-    pub fn at(now: i64) -> Context {
-        let mut values = BTreeMap::new();
-        values.insert("now".into(), Value::Time(now));
-        Context { values }
-    }
-
-    /// The value of a key.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.values.get(key)
+    /// The value of the key in `slot`.
+    pub fn get(&self, slot: usize) -> Option<&Value> {
+        self.values.get(slot)?.as_ref()
     }
 }
 
@@ -155,7 +150,7 @@ impl Env<'_> {
                     .find(|(k, _)| *k == key.name)
                     .map(|(_, v)| Cow::Borrowed(v))
             }
-            Root::Context => self.context?.get(&key.name).map(Cow::Borrowed),
+            Root::Context => self.context?.get(key.slot).map(Cow::Borrowed),
         }
     }
 

@@ -30,6 +30,7 @@ use crate::decision::{Decision, Request, RequestError};
 use crate::shared::ChunkVec;
 use crate::source::Sources;
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// One principal's decision table: for each anchor node and each type path
@@ -106,12 +107,32 @@ impl Default for Table {
 /// per assignment of truth values to them, evaluated as checks need them.
 #[derive(Clone, Debug, Default)]
 pub struct Tables {
-    open: Arc<[CondId]>,
     /// The table, when there is no open condition.
     table: Table,
-    /// By the bits of [`Truth`].
-    variants: Arc<RwLock<FxHashMap<u64, Table>>>,
+    /// Otherwise, the open conditions and their tables (kept apart, so that
+    /// an unconditional principal's entry stays as small as a table).
+    conditional: Option<Arc<Conditional>>,
 }
+
+/// A principal's open conditions and the tables for their truth values.
+#[derive(Debug)]
+struct Conditional {
+    open: Box<[CondId]>,
+    variants: Variants,
+}
+
+/// The tables for the open conditions, by the bits of [`Truth`].
+#[derive(Debug)]
+enum Variants {
+    /// Up to [`SLOT_CONDITIONS`] open conditions: a slot for each assignment
+    /// of truth values, so that a check finds its table without a lock.
+    Slots(Box<[OnceLock<Table>]>),
+    /// More: the assignments met so far, up to [`MAX_VARIANTS`].
+    Map(RwLock<FxHashMap<u64, Table>>),
+}
+
+/// Most open conditions whose tables get a slot each.
+const SLOT_CONDITIONS: usize = 4;
 
 /// Most tables kept for one principal's open conditions; past this, a check
 /// evaluates its table without keeping it.
@@ -245,16 +266,25 @@ impl Snapshot {
     /// A principal's tables: evaluated now when it has no open condition;
     /// otherwise each on first use.
     fn build_tables(&self, p: PrincipalId) -> Tables {
-        let open: Arc<[CondId]> = reach::open_conditions(&self.model, &self.index, p).into();
-        let table = if open.is_empty() {
-            self.build_table(p, Truth::NONE)
-        } else {
-            Table::default()
+        let open = reach::open_conditions(&self.model, &self.index, p);
+        if open.is_empty() {
+            return Tables {
+                table: self.build_table(p, Truth::NONE),
+                conditional: None,
+            };
+        }
+        let variants = match open.len() {
+            k if k <= SLOT_CONDITIONS => {
+                Variants::Slots((0..1 << k).map(|_| OnceLock::new()).collect())
+            }
+            _ => Variants::Map(RwLock::default()),
         };
         Tables {
-            open,
-            table,
-            variants: Arc::default(),
+            table: Table::default(),
+            conditional: Some(Arc::new(Conditional {
+                open: open.into(),
+                variants,
+            })),
         }
     }
 
@@ -265,12 +295,12 @@ impl Snapshot {
         p: PrincipalId,
         n: NodeId,
         context: Option<&Context>,
-    ) -> Result<Table, RequestError> {
+    ) -> Result<Cow<'_, Table>, RequestError> {
         let tables = self.tables(p);
-        if tables.open.is_empty() {
-            return Ok(tables.table.clone());
-        }
-        if tables.open.len() > MAX_OPEN_CONDITIONS {
+        let Some(conditional) = &tables.conditional else {
+            return Ok(Cow::Borrowed(&tables.table));
+        };
+        if conditional.open.len() > MAX_OPEN_CONDITIONS {
             return Err(too_many_conditions(&self.model, p));
         }
         let fallback;
@@ -287,8 +317,8 @@ impl Snapshot {
             resource: Some(n),
             context: Some(context),
         };
-        let bits = Truth::bits_for(&env, &tables.open);
-        Ok(self.variant(p, tables, bits))
+        let bits = Truth::bits_for(&env, &conditional.open);
+        Ok(self.variant(p, conditional, bits))
     }
 
     /// Whether `p` would be allowed `a` on `n` once the context gave the
@@ -303,8 +333,10 @@ impl Snapshot {
         n: NodeId,
         context: &Context,
     ) -> bool {
-        let tables = self.tables(p);
-        if tables.open.is_empty() || tables.open.len() > MAX_OPEN_CONDITIONS {
+        let Some(conditional) = &self.tables(p).conditional else {
+            return false;
+        };
+        if conditional.open.len() > MAX_OPEN_CONDITIONS {
             return false;
         }
         let m = &self.model;
@@ -314,44 +346,61 @@ impl Snapshot {
             resource: Some(n),
             context: Some(context),
         };
-        let bits = tables.open.iter().enumerate().fold(0u64, |bits, (i, &c)| {
-            let c = &m.conditions[c as usize];
-            let holds = match env.eval(&c.cond) {
-                Tri::Missing(key) if key.starts_with("context.") => !c.deny,
-                outcome => rule_holds(c, &outcome),
-            };
-            if holds {
-                bits | 1 << i
-            } else {
-                bits
-            }
-        });
-        let table = self.variant(p, tables, bits);
+        let bits = conditional
+            .open
+            .iter()
+            .enumerate()
+            .fold(0u64, |bits, (i, &c)| {
+                let c = &m.conditions[c as usize];
+                let holds = match env.eval(&c.cond) {
+                    Tri::Missing(key) if key.starts_with("context.") => !c.deny,
+                    outcome => rule_holds(c, &outcome),
+                };
+                if holds {
+                    bits | 1 << i
+                } else {
+                    bits
+                }
+            });
+        let table = self.variant(p, conditional, bits);
         self.lookup(&table, a, n)
     }
 
     /// The table of `p` for one assignment of truth values to its open
     /// conditions, evaluated on first use.
-    fn variant(&self, p: PrincipalId, tables: &Tables, bits: u64) -> Table {
-        let cached = tables
-            .variants
+    fn variant<'a>(
+        &self,
+        p: PrincipalId,
+        conditional: &'a Conditional,
+        bits: u64,
+    ) -> Cow<'a, Table> {
+        let truth = Truth {
+            open: &conditional.open,
+            bits,
+        };
+        let map = match &conditional.variants {
+            Variants::Slots(slots) => match slots.get(bits as usize) {
+                Some(slot) => {
+                    return Cow::Borrowed(slot.get_or_init(|| self.build_table(p, truth)))
+                }
+                None => return Cow::Owned(self.build_table(p, truth)),
+            },
+            Variants::Map(map) => map,
+        };
+        let cached = map
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&bits)
             .cloned();
         if let Some(table) = cached {
-            return table;
+            return Cow::Owned(table);
         }
-        let truth = Truth {
-            open: &tables.open,
-            bits,
-        };
         let table = self.build_table(p, truth);
-        let mut variants = tables.variants.write().unwrap_or_else(|e| e.into_inner());
+        let mut variants = map.write().unwrap_or_else(|e| e.into_inner());
         if variants.len() < MAX_VARIANTS {
             variants.insert(bits, table.clone());
         }
-        table
+        Cow::Owned(table)
     }
 
     /// One evaluation of the program for `p`, as its decision table: for
@@ -453,7 +502,13 @@ impl Snapshot {
     /// ```
     pub fn decide(&self, request: &Request) -> Decision {
         let ids = self.resolve(&request.principal, &request.action, &request.resource);
+        // The context is read only for a principal whose rules have
+        // conditions on it (or on the resource).
         let decided = ids.and_then(|(p, a, n)| {
+            let tables = self.tables(p);
+            if tables.conditional.is_none() {
+                return Ok(self.lookup(&tables.table, a, n));
+            }
             let context = self.context(request)?;
             self.allowed_in(p, a, n, Some(&context))
         });

@@ -57,6 +57,8 @@ impl Checker {
                 self.m
                     .context_keys
                     .insert(key.text.clone(), (declared, listed));
+                let slot = self.m.context_slots.len() + 1;
+                self.m.context_slots.insert(key.text.clone(), slot);
             }
             return;
         }
@@ -459,6 +461,15 @@ impl Checker {
             Key {
                 root: path.root,
                 ty,
+                slot: match path.root {
+                    Root::Context => self
+                        .m
+                        .context_slots
+                        .get(&name)
+                        .copied()
+                        .unwrap_or(Model::NOW),
+                    _ => 0,
+                },
                 name,
                 text,
             },
