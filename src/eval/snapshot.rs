@@ -105,27 +105,50 @@ impl Default for Table {
 /// A principal's decision tables: one, or, when rules that reach it carry
 /// conditions on the resource or the context (its *open* conditions), one
 /// per assignment of truth values to them, evaluated as checks need them.
-#[derive(Clone, Debug, Default)]
-pub struct Tables {
-    /// The table, when there is no open condition.
-    table: Table,
-    /// Otherwise, the open conditions and their tables (kept apart, so that
-    /// an unconditional principal's entry stays as small as a table).
-    conditional: Option<Arc<Conditional>>,
+///
+/// An entry is as small as a table alone (the enum packs into the table's
+/// pointer), so that an unconditional principal's check reads what it did
+/// before conditions existed.
+#[derive(Clone, Debug)]
+pub enum Tables {
+    /// No open condition: the one table.
+    Plain(Table),
+    /// The open conditions and their tables.
+    Conditional(Arc<Conditional>),
 }
 
 /// A principal's open conditions and the tables for their truth values.
 #[derive(Debug)]
-struct Conditional {
-    open: Box<[CondId]>,
+pub struct Conditional {
+    /// The open conditions, in a fixed order (one or two kept inline).
+    open: Open,
     variants: Variants,
+}
+
+/// A principal's open conditions, inline when there are one or two.
+#[derive(Debug)]
+enum Open {
+    Inline([CondId; 2], usize),
+    Heap(Vec<CondId>),
+}
+
+impl Conditional {
+    fn open(&self) -> &[CondId] {
+        match &self.open {
+            Open::Inline(open, len) => &open[..*len],
+            Open::Heap(open) => open,
+        }
+    }
 }
 
 /// The tables for the open conditions, by the bits of [`Truth`].
 #[derive(Debug)]
 enum Variants {
-    /// Up to [`SLOT_CONDITIONS`] open conditions: a slot for each assignment
-    /// of truth values, so that a check finds its table without a lock.
+    /// One or two open conditions (the common case): a slot for each
+    /// assignment of truth values, in the same allocation, so that a check
+    /// finds its table without a lock or another pointer.
+    Few([OnceLock<Table>; 4]),
+    /// Up to [`SLOT_CONDITIONS`]: a slot each, in a block of their own.
     Slots(Box<[OnceLock<Table>]>),
     /// More: the assignments met so far, up to [`MAX_VARIANTS`].
     Map(RwLock<FxHashMap<u64, Table>>),
@@ -268,24 +291,23 @@ impl Snapshot {
     fn build_tables(&self, p: PrincipalId) -> Tables {
         let open = reach::open_conditions(&self.model, &self.index, p);
         if open.is_empty() {
-            return Tables {
-                table: self.build_table(p, Truth::NONE),
-                conditional: None,
-            };
+            return Tables::Plain(self.build_table(p, Truth::NONE));
         }
         let variants = match open.len() {
+            1 | 2 => Variants::Few(Default::default()),
             k if k <= SLOT_CONDITIONS => {
                 Variants::Slots((0..1 << k).map(|_| OnceLock::new()).collect())
             }
             _ => Variants::Map(RwLock::default()),
         };
-        Tables {
-            table: Table::default(),
-            conditional: Some(Arc::new(Conditional {
-                open: open.into(),
-                variants,
-            })),
-        }
+        Tables::Conditional(Arc::new(Conditional {
+            open: match open[..] {
+                [a] => Open::Inline([a, a], 1),
+                [a, b] => Open::Inline([a, b], 2),
+                _ => Open::Heap(open),
+            },
+            variants,
+        }))
     }
 
     /// The table of `p` for one request: its only one, or the one for the
@@ -296,11 +318,11 @@ impl Snapshot {
         n: NodeId,
         context: Option<&Context>,
     ) -> Result<Cow<'_, Table>, RequestError> {
-        let tables = self.tables(p);
-        let Some(conditional) = &tables.conditional else {
-            return Ok(Cow::Borrowed(&tables.table));
+        let conditional = match self.tables(p) {
+            Tables::Plain(table) => return Ok(Cow::Borrowed(table)),
+            Tables::Conditional(conditional) => conditional,
         };
-        if conditional.open.len() > MAX_OPEN_CONDITIONS {
+        if conditional.open().len() > MAX_OPEN_CONDITIONS {
             return Err(too_many_conditions(&self.model, p));
         }
         let fallback;
@@ -317,7 +339,7 @@ impl Snapshot {
             resource: Some(n),
             context: Some(context),
         };
-        let bits = Truth::bits_for(&env, &conditional.open);
+        let bits = Truth::bits_for(&env, conditional.open());
         Ok(self.variant(p, conditional, bits))
     }
 
@@ -333,10 +355,10 @@ impl Snapshot {
         n: NodeId,
         context: &Context,
     ) -> bool {
-        let Some(conditional) = &self.tables(p).conditional else {
+        let Tables::Conditional(conditional) = self.tables(p) else {
             return false;
         };
-        if conditional.open.len() > MAX_OPEN_CONDITIONS {
+        if conditional.open().len() > MAX_OPEN_CONDITIONS {
             return false;
         }
         let m = &self.model;
@@ -347,7 +369,7 @@ impl Snapshot {
             context: Some(context),
         };
         let bits = conditional
-            .open
+            .open()
             .iter()
             .enumerate()
             .fold(0u64, |bits, (i, &c)| {
@@ -375,18 +397,29 @@ impl Snapshot {
         bits: u64,
     ) -> Cow<'a, Table> {
         let truth = Truth {
-            open: &conditional.open,
+            open: conditional.open(),
             bits,
         };
-        let map = match &conditional.variants {
-            Variants::Slots(slots) => match slots.get(bits as usize) {
-                Some(slot) => {
-                    return Cow::Borrowed(slot.get_or_init(|| self.build_table(p, truth)))
-                }
-                None => return Cow::Owned(self.build_table(p, truth)),
-            },
-            Variants::Map(map) => map,
+        let slots: &[OnceLock<Table>] = match &conditional.variants {
+            Variants::Few(slots) => slots,
+            Variants::Slots(slots) => slots,
+            Variants::Map(map) => return self.mapped(p, map, truth),
         };
+        match slots.get(bits as usize) {
+            Some(slot) => Cow::Borrowed(slot.get_or_init(|| self.build_table(p, truth))),
+            None => Cow::Owned(self.build_table(p, truth)),
+        }
+    }
+
+    /// [`Snapshot::variant`] for a principal with more open conditions than
+    /// slots: the tables met so far, in a map.
+    fn mapped<'a>(
+        &self,
+        p: PrincipalId,
+        map: &'a RwLock<FxHashMap<u64, Table>>,
+        truth: Truth<'_>,
+    ) -> Cow<'a, Table> {
+        let bits = truth.bits;
         let cached = map
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -505,9 +538,8 @@ impl Snapshot {
         // The context is read only for a principal whose rules have
         // conditions on it (or on the resource).
         let decided = ids.and_then(|(p, a, n)| {
-            let tables = self.tables(p);
-            if tables.conditional.is_none() {
-                return Ok(self.lookup(&tables.table, a, n));
+            if let Tables::Plain(table) = self.tables(p) {
+                return Ok(self.lookup(table, a, n));
             }
             let context = self.context(request)?;
             self.allowed_in(p, a, n, Some(&context))
@@ -522,6 +554,26 @@ impl Snapshot {
     /// A request's context, read by the policy's declared types.
     pub fn context(&self, request: &Request) -> Result<Context, RequestError> {
         Context::read(&self.model, request.context.as_ref())
+    }
+
+    /// [`Snapshot::check`] in a context already read (with
+    /// [`Snapshot::context`]): for a service that decides several requests
+    /// in one context, such as a batch of evaluations.
+    pub fn check_in(
+        &self,
+        principal: &str,
+        action: &str,
+        resource: &str,
+        context: &Context,
+    ) -> Decision {
+        let decided = self
+            .resolve(principal, action, resource)
+            .and_then(|(p, a, n)| self.allowed_in(p, a, n, Some(context)));
+        match decided {
+            Ok(true) => Decision::ALLOW,
+            Ok(false) => Decision::DENY,
+            Err(e) => Decision::invalid(e),
+        }
     }
 
     /// The decision for resolved ids with no context: the `Allow` relation
