@@ -22,6 +22,7 @@ use crate::eval::snapshot::Snapshot;
 use crate::eval::update::{self, Update};
 use crate::facts::Facts;
 use crate::source::Sources;
+use crate::warm::{WarmProgress, Warmer};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::io::Write;
@@ -96,9 +97,11 @@ struct LogRule<'a> {
     text: Option<&'a str>,
 }
 
-/// The current snapshot of a policy, swappable while readers check.
+/// The current snapshot of a policy, swappable while readers check. Each
+/// new snapshot is warmed in the background (see [`Engine::set_warm_threads`]).
 pub struct Engine {
     current: ArcSwap<Snapshot>,
+    warmer: Arc<Warmer>,
     /// Serialises writers; readers never take it.
     writer: Mutex<()>,
     log: Option<Box<dyn DecisionLog>>,
@@ -109,15 +112,50 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine serving `snapshot`.
+    /// An engine serving `snapshot`, which it starts warming in the
+    /// background: every principal's table is evaluated on one thread fewer
+    /// than the machine has cores (at least one), so that first checks find
+    /// them ready. Checks never wait for warming.
     pub fn new(snapshot: Snapshot) -> Engine {
-        Engine {
+        Engine::with_warm_threads(snapshot, None)
+    }
+
+    /// An engine whose background warming uses `threads` threads (`0`:
+    /// none; each principal is then evaluated on its first check).
+    pub fn with_warm_threads(snapshot: Snapshot, threads: Option<usize>) -> Engine {
+        let warmer = Arc::new(Warmer::new());
+        if let Some(threads) = threads {
+            warmer.set_threads(threads);
+        }
+        let engine = Engine {
             current: ArcSwap::from_pointee(snapshot),
+            warmer,
             writer: Mutex::new(()),
             log: None,
             log_failures: AtomicU64::new(0),
             log_required: false,
-        }
+        };
+        engine.warmer.start(engine.current.load_full());
+        engine
+    }
+
+    /// How many threads warm each new snapshot from now on (`0`: none).
+    /// Warming already running goes on with the threads it has.
+    pub fn set_warm_threads(&self, threads: usize) {
+        self.warmer.set_threads(threads);
+    }
+
+    /// How far warming of the current snapshot has got: a service exports
+    /// it as a metric, or waits for `done == total` before taking traffic.
+    pub fn warm_progress(&self) -> WarmProgress {
+        Warmer::progress(&self.current.load())
+    }
+
+    /// Serves `snapshot`, and warms it in the background.
+    fn serve(&self, snapshot: Snapshot) {
+        let snapshot = Arc::new(snapshot);
+        self.current.store(Arc::clone(&snapshot));
+        self.warmer.start(snapshot);
     }
 
     /// Sends every decision from now on to `log`, as a JSON line with the
@@ -171,7 +209,11 @@ impl Engine {
     pub fn check(&self, principal: &str, action: &str, resource: &str) -> Decision {
         let snapshot = self.current.load();
         let Some(log) = &self.log else {
-            return snapshot.check(principal, action, resource);
+            let (decision, p) = snapshot.check_principal(principal, action, resource);
+            if let Some(p) = p {
+                self.warmer.seen(p);
+            }
+            return decision;
         };
         let why = snapshot.explain(principal, action, resource);
         let reasons = match why.decision {
@@ -221,7 +263,7 @@ impl Engine {
     /// mix, use [`Engine::replace_if_unchanged`].
     pub fn replace(&self, snapshot: Snapshot) {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.current.store(Arc::new(snapshot));
+        self.serve(snapshot);
     }
 
     /// Serves `snapshot` from now on if the engine still serves revision
@@ -248,7 +290,7 @@ impl Engine {
                 current,
             });
         }
-        self.current.store(Arc::new(snapshot));
+        self.serve(snapshot);
         Ok(())
     }
 
@@ -323,11 +365,18 @@ impl Engine {
         let limits = Limits::default();
         match update::apply(&current, sources.clone(), &add, &remove, &limits) {
             Ok((next, update)) => {
-                self.current.store(Arc::new(next));
+                self.serve(next);
                 Ok(update)
             }
             Err(errors) => Err(LoadError::new(sources, errors)),
         }
+    }
+}
+
+impl Drop for Engine {
+    /// Stops background warming.
+    fn drop(&mut self) {
+        self.warmer.stop();
     }
 }
 

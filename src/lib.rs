@@ -39,6 +39,7 @@ pub mod shared;
 pub mod source;
 #[doc(hidden)]
 pub mod syntax;
+mod warm;
 #[doc(hidden)]
 #[cfg(feature = "workload")]
 pub mod workload;
@@ -53,3 +54,4 @@ pub use load::{read_data, read_paths, Limits, MAX_FILE_BYTES};
 pub use policy_test::{Outcome as TestOutcome, Report as TestReport};
 pub use query::{render_allowed, Access, Allowed, Permission};
 pub use source::{Location, Sources};
+pub use warm::WarmProgress;

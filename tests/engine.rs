@@ -404,3 +404,51 @@ fn nesting_a_group_by_update_reaches_its_members_and_unnesting_undoes_it() {
     engine.apply("add group ops to group support").unwrap();
     assert!(engine.apply("add group support to group ops").is_err());
 }
+
+#[test]
+fn an_engine_warms_every_principal_in_the_background() {
+    let snapshot = grantlog::Snapshot::from_paths(&["policies/dify.policy"]).unwrap();
+    let engine = grantlog::Engine::with_warm_threads(snapshot, Some(1));
+    // Waits for warming (not a timing assertion: the bound only keeps a
+    // broken warmer from hanging the suite).
+    let start = std::time::Instant::now();
+    while engine.warm_progress().done < engine.warm_progress().total {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            engine.warm_progress()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let s = engine.snapshot();
+    assert_eq!(s.evaluated_count(), s.principal_count());
+    // Warmed tables answer as evaluated ones do.
+    assert!(engine
+        .check("carol", "app.edit", "app:chatbot")
+        .is_allowed());
+    // After an update, the principals it reached are warmed again; the
+    // others' tables are shared.
+    engine
+        .apply("assign editor on workspace:marketing to erin")
+        .unwrap();
+    while engine.warm_progress().done < engine.warm_progress().total {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        engine.snapshot().evaluated_count(),
+        engine.snapshot().principal_count()
+    );
+    assert!(engine.check("erin", "app.edit", "app:chatbot").is_allowed());
+}
+
+#[test]
+fn without_warming_threads_each_principal_is_evaluated_on_first_use() {
+    let snapshot = grantlog::Snapshot::from_paths(&["policies/dify.policy"]).unwrap();
+    let engine = grantlog::Engine::with_warm_threads(snapshot, Some(0));
+    assert_eq!(engine.snapshot().evaluated_count(), 0);
+    engine.check("carol", "app.edit", "app:chatbot");
+    assert_eq!(engine.snapshot().evaluated_count(), 1);
+    let p = engine.warm_progress();
+    assert_eq!((p.done, p.total), (1, engine.snapshot().principal_count()));
+}

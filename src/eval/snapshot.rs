@@ -282,6 +282,26 @@ impl Snapshot {
         });
     }
 
+    /// Evaluates one principal's table now if it is not yet (what
+    /// background warming does, principal by principal).
+    pub fn warm_principal(&self, p: PrincipalId) {
+        if let Some(slot) = self.tables.get(p.index()) {
+            slot.get_or_init(|| self.build_tables(p));
+        }
+    }
+
+    /// How many principals the snapshot answers for.
+    pub fn principal_count(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// How many principals' tables are evaluated.
+    pub fn evaluated_count(&self) -> usize {
+        (0..self.tables.len())
+            .filter(|&i| self.tables[i].get().is_some())
+            .count()
+    }
+
     fn tables(&self, p: PrincipalId) -> &Tables {
         self.tables[p.index()].get_or_init(|| self.build_tables(p))
     }
@@ -514,13 +534,23 @@ impl Snapshot {
     ///
     /// Unknown names are a deny carrying a [`RequestError`].
     pub fn check(&self, principal: &str, action: &str, resource: &str) -> Decision {
+        self.check_principal(principal, action, resource).0
+    }
+
+    /// [`Snapshot::check`], with the principal it resolved to.
+    pub(crate) fn check_principal(
+        &self,
+        principal: &str,
+        action: &str,
+        resource: &str,
+    ) -> (Decision, Option<PrincipalId>) {
         match self.resolve(principal, action, resource) {
             Ok((p, a, n)) => match self.allowed_in(p, a, n, None) {
-                Ok(true) => Decision::ALLOW,
-                Ok(false) => Decision::DENY,
-                Err(e) => Decision::invalid(e),
+                Ok(true) => (Decision::ALLOW, Some(p)),
+                Ok(false) => (Decision::DENY, Some(p)),
+                Err(e) => (Decision::invalid(e), Some(p)),
             },
-            Err(e) => Decision::invalid(e),
+            Err(e) => (Decision::invalid(e), None),
         }
     }
 
