@@ -116,6 +116,61 @@ fn stages(c: &mut Criterion) {
         });
         g.finish();
 
+        // Cold: a principal's first check on a loaded snapshot, including
+        // the evaluation of its table (what a service pays after a restart
+        // or an update, before warming gets there). Each iteration asks for
+        // a principal not asked before; a fresh snapshot is loaded, untimed,
+        // when the requests run out. The median and p99 of 1,000 first
+        // checks are printed once.
+        let fresh = || Snapshot::from_text("w.policy", &text).unwrap();
+        let firsts: Vec<usize> = {
+            let mut seen = std::collections::HashSet::new();
+            (0..requests.len())
+                .filter(|&i| seen.insert(requests[i].0.clone()))
+                .collect()
+        };
+        let mut cold = fresh();
+        let mut times: Vec<std::time::Duration> = firsts
+            .iter()
+            .take(1000)
+            .map(|&i| {
+                let (p, a, r) = &requests[i];
+                let start = std::time::Instant::now();
+                black_box(cold.check(p, a, r));
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        if !times.is_empty() {
+            eprintln!(
+                "check_cold/{name}: first checks of {} principals: median {:?}, p99 {:?}",
+                times.len(),
+                times[times.len() / 2],
+                times[times.len() * 99 / 100]
+            );
+        }
+        let mut next = 1000;
+        let mut g = c.benchmark_group("check_cold");
+        g.sample_size(10);
+        g.bench_function(BenchmarkId::from_parameter(&name), |b| {
+            b.iter_custom(|iters| {
+                let mut total = std::time::Duration::ZERO;
+                for _ in 0..iters {
+                    if next >= firsts.len() {
+                        cold = fresh();
+                        next = 0;
+                    }
+                    let (p, a, r) = &requests[firsts[next]];
+                    next += 1;
+                    let start = std::time::Instant::now();
+                    black_box(cold.check(p, a, r));
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+        g.finish();
+
         // Update: one membership through the engine, added and removed in
         // turn, each followed by a check on the new snapshot (the change is
         // visible). The engine's tables are warm for the requests' users.
