@@ -40,8 +40,10 @@ crepe! {
     @input pub struct RoleIncludes(pub RoleId, pub RoleId, pub FactId);
     @input pub struct RolePerm(pub RoleId, pub ActionId, pub FactId);
     @input pub struct Sticky(pub RoleId);
-    // ActionOn(a, t): action a applies to nodes of type t.
+    // ActionOn(a, t): action a applies to nodes of type t; ActionAnywhere(a):
+    // a was declared without types and applies to every node.
     @input pub struct ActionOn(pub ActionId, pub TypeId);
+    @input pub struct ActionAnywhere(pub ActionId);
     // ---- inputs: rules and facts ------------------------------------------
     @input pub struct Assign(pub SubjectId, pub RoleId, pub NodeId, pub FactId);
     @input pub struct GrantIn(pub SubjectId, pub ActionId, pub NodeId, pub FactId);
@@ -170,6 +172,7 @@ crepe! {
     // The decision: something allows it, it applies to the node's type,
     // and no deny applies.
     @output pub struct Allow(pub PrincipalId, pub ActionId, pub NodeId);
+    Allow(p, a, n) <- Can(p, a, n), ActionAnywhere(a), !Blocked(p, a, n);
     Allow(p, a, n) <- Can(p, a, n), Node(n, t), ActionOn(a, t), !Blocked(p, a, n);
 }
 

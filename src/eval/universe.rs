@@ -187,14 +187,13 @@ fn add_model(m: &Model, ix: &Index, holds: &dyn Fn(Option<CondId>) -> bool, rt: 
             rt.extend([Sticky(id)]);
         }
     }
-    for a in 0..m.actions.len() as u32 {
-        let a = ActionId(a);
-        rt.extend(
-            (0..m.types.len() as u32)
-                .map(TypeId)
-                .filter(|&t| m.applies(a, t))
-                .map(|t| ActionOn(a, t)),
-        );
+    for (a, types) in m.action_types.iter().enumerate() {
+        let a = ActionId(a as u32);
+        if types.is_empty() {
+            rt.extend([ActionAnywhere(a)]);
+        } else {
+            rt.extend(types.iter().map(|&t| ActionOn(a, t)));
+        }
     }
     for (i, t) in m.types.iter().enumerate() {
         let id = TypeId(i as u32);
