@@ -286,7 +286,7 @@ fn main() {
 fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
     let exe = std::env::current_exe().expect("own path");
     let mut outcomes: Vec<Outcome> = Vec::new();
-    for engine in ["grantlog", "cedar", "casbin"] {
+    for engine in ["grantlog", "grantlog-cold", "cedar", "casbin"] {
         if args.skip.iter().any(|s| s == engine) {
             continue;
         }
@@ -450,6 +450,37 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
             r.throughput = Some(throughput);
             r.first_pass_median_ns = Some(first);
             Outcome { row: r, decisions }
+        }
+        "grantlog-cold" => {
+            // Each principal's first check on a freshly loaded snapshot,
+            // the evaluation of its table included: what a service pays
+            // after a restart or an update, before background warming
+            // reaches the principal. Only first checks are timed; every
+            // request is decided, for the agreement count.
+            let t = Instant::now();
+            let text = w.policy_text();
+            let snapshot =
+                grantlog::Snapshot::from_text("workload.policy", &text).expect("workload loads");
+            let load = t.elapsed();
+            drop(text);
+            let mut seen = std::collections::HashSet::new();
+            let mut times = Vec::new();
+            let decisions = requests[..n]
+                .iter()
+                .map(|(p, a, r)| {
+                    let first = seen.insert(p.clone());
+                    let t = Instant::now();
+                    let allowed = snapshot.check(p, a, r).is_allowed();
+                    if first {
+                        times.push(t.elapsed());
+                    }
+                    allowed
+                })
+                .collect();
+            Outcome {
+                row: row("grantlog-cold", load, None, times.len(), &times),
+                decisions,
+            }
         }
         "cedar" => {
             let t = Instant::now();
