@@ -14,7 +14,7 @@
 //! | `Defaulted` | default rules, `Within` its homes | its homes, when the policy has a default rule; a node's own default at that node, when a home is at or above it |
 //! | `Applies`, `Overridden`, `Outranked`, `Effective` | `Parent`, `Node` | ancestors of every anchor |
 //! | `Granted` | grants to subjects it may match | each grant's node |
-//! | `DenyAt` | denies to subjects it may match | a deny's node when it is an anchor, above one or below one (elsewhere nothing allows, so nothing changes); a deny without `on` everywhere |
+//! | `DenyAt` | denies to subjects it may match | a deny's node when it is an anchor, above one or below one (elsewhere nothing allows, so nothing changes), and, for a table, when some rule reaching the principal could allow its action; a deny without `on` everywhere |
 //! | `ExplainAt`, `FromRole` | the resource being explained | the resource's ancestry only ([`Scope::Path`]) |
 //!
 //! The groups a principal is in come from the index's group closure, which
@@ -91,15 +91,29 @@ pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant
         }
     }
     // A deny flows down from its node: it matters at, above or below an
-    // anchor, and nowhere else.
+    // anchor, and nowhere else; and, for a table, only for an action some
+    // rule that reaches the principal could allow (a deny of anything else
+    // removes nothing). An explanation keeps every deny that applies.
     let positive: FxHashSet<NodeId> = anchors.iter().copied().collect();
     let above = ancestors(m, &anchors);
+    let allowable = match scope {
+        Scope::Table => Some(allowable(
+            m,
+            ix,
+            &subjects,
+            !created.is_empty(),
+            !def.homes.is_empty(),
+        )),
+        Scope::Path(_) => None,
+    };
     let denies: Vec<u32> = deny_nodes
         .into_iter()
         .filter(|&i| {
-            m.denies[i as usize]
-                .node
-                .is_some_and(|n| above.contains(&n) || m.ancestry(n).any(|x| positive.contains(&x)))
+            let d = &m.denies[i as usize];
+            allowable.as_ref().is_none_or(|ok| ok[d.action.index()])
+                && d.node.is_some_and(|n| {
+                    above.contains(&n) || m.ancestry(n).any(|x| positive.contains(&x))
+                })
         })
         .collect();
     anchors.extend(denies.iter().filter_map(|&i| m.denies[i as usize].node));
@@ -242,6 +256,48 @@ pub fn holder_nodes(m: &Model, ix: &Index, s: SubjectId) -> Vec<NodeId> {
         .flat_map(|s| ix.assignments.get(&s).into_iter().flatten())
         .map(|&i| m.assignments[i as usize].node)
         .collect()
+}
+
+/// The actions some rule reaching the subjects could allow anywhere (an
+/// over-approximation: every role assigned to them with what it includes,
+/// the creator rules' roles when the principal created something, the
+/// default rules' roles when it has a home, and the actions granted to
+/// them), whatever the rules' conditions.
+fn allowable(
+    m: &Model,
+    ix: &Index,
+    subjects: &[SubjectId],
+    creates: bool,
+    homed: bool,
+) -> Vec<bool> {
+    let mut roles: Vec<RoleId> = Vec::new();
+    let mut actions = vec![false; m.actions.len()];
+    for s in subjects {
+        let assigned = ix.assignments.get(s).into_iter().flatten();
+        roles.extend(assigned.map(|&i| m.assignments[i as usize].role));
+        for &i in ix.grants.get(s).into_iter().flatten() {
+            actions[m.grants[i as usize].action.index()] = true;
+        }
+    }
+    if creates {
+        roles.extend(m.creator_rules.iter().map(|c| c.role));
+    }
+    if homed {
+        roles.extend(m.defaults.iter().map(|d| d.role));
+    }
+    // Role inclusion, closed (each role visited once).
+    let mut seen = vec![false; m.roles.len()];
+    while let Some(r) = roles.pop() {
+        if std::mem::replace(&mut seen[r.index()], true) {
+            continue;
+        }
+        let def = &m.roles[r.index()];
+        for a in &def.actions {
+            actions[a.index()] = true;
+        }
+        roles.extend(def.includes.iter().map(|&(inc, _)| inc));
+    }
+    actions
 }
 
 /// The open conditions (on the resource or the context) of the rules that
