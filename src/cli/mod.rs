@@ -333,10 +333,42 @@ fn load_with_query(
             rest.join(" ")
         )));
     }
-    Ok((
-        Snapshot::from_paths_with_data(&paths, &common.data)?,
-        rest.to_vec(),
-    ))
+    let snapshot = with_progress("loading", || {
+        Snapshot::from_paths_with_data(&paths, &common.data)
+    })?;
+    Ok((snapshot, rest.to_vec()))
+}
+
+/// Runs `work` with a spinner on the terminal (nothing when stderr is not
+/// one), shown only once the work has taken half a second: a large policy
+/// takes seconds to load.
+fn with_progress<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::time::Duration;
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_string());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let out = std::thread::scope(|s| {
+        let spinner = s.spawn(|| {
+            // Woken early when the work is done; spurious wake-ups only
+            // show the spinner sooner.
+            std::thread::park_timeout(Duration::from_millis(500));
+            if !done.load(std::sync::atomic::Ordering::Acquire) {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+                bar.enable_steady_tick(Duration::from_millis(100));
+            }
+        });
+        let out = work();
+        done.store(true, std::sync::atomic::Ordering::Release);
+        spinner.thread().unpark();
+        out
+    });
+    bar.finish_and_clear();
+    out
 }
 
 fn run(cli: Cli) -> Result<u8, Error> {
