@@ -5,7 +5,7 @@
 
 use crate::compile::ids::*;
 use crate::compile::model::Model;
-use crate::compile::model::{Cond, CondId, Term};
+use crate::compile::model::{Cond, CondId, Condition, Term};
 use crate::decision::{Effect, Request, RequestError};
 use crate::eval::condition::{Context, Env, Tri, Truth};
 use crate::eval::index::Index;
@@ -328,36 +328,20 @@ impl Explainer<'_> {
         Some(self.step(format!("{}: {values}", c.text), fact))
     }
 
-    /// The condition of the rule stated at `fact`, if it has one.
+    /// The condition of the rule stated at `fact`, if it has one: the one
+    /// written inside the statement.
     fn cond_of(&self, fact: FactId) -> Option<CondId> {
-        let m = self.m;
-        let subjects = self.ix.candidate_subjects(m, self.p);
-        for s in &subjects {
-            for &i in self.ix.assignments.get(s).into_iter().flatten() {
-                let x = &m.assignments[i as usize];
-                if x.fact == fact {
-                    return x.cond;
-                }
-            }
-            for &i in self.ix.grants.get(s).into_iter().flatten() {
-                let x = &m.grants[i as usize];
-                if x.fact == fact {
-                    return x.cond;
-                }
-            }
-            for &i in self.ix.denies.get(s).into_iter().flatten() {
-                let x = &m.denies[i as usize];
-                if x.fact == fact {
-                    return x.cond;
-                }
-            }
-        }
-        let creators = m.creator_rules.iter().map(|c| (c.fact, c.cond));
-        let defaults = m.defaults.iter().map(|d| (d.fact, d.cond));
-        creators
-            .chain(defaults)
-            .find(|&(f, _)| f == fact)
-            .and_then(|(_, c)| c)
+        let at = self.m.facts[fact.index()];
+        // A guard's span may run on over the white space after it; where it
+        // starts is what places it.
+        let inside = |c: &Condition| {
+            c.span.file == at.file && at.start <= c.span.start && c.span.start < at.end
+        };
+        self.m
+            .conditions
+            .iter()
+            .position(inside)
+            .map(|c| c as CondId)
     }
 
     /// `step`, followed by its rule's condition when it has one.

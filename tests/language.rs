@@ -549,3 +549,19 @@ fn a_conditional_rule_is_added_and_removed_live_with_its_condition() {
         .expect("removes");
     assert_eq!(decided(&engine.snapshot(), &r), grantlog::Effect::Deny);
 }
+
+#[test]
+fn context_keys_and_text_are_read_in_their_canonical_form() {
+    // "équipe" and "café" precomposed in the policy, decomposed (e +
+    // U+0301) in the request: one key and one value, so the deny fires and
+    // nothing is let through.
+    let s = load(
+        "type org\naction read\ncontext \u{e9}quipe: string\norg o\nuser u\n\
+         grant read on org:o to u\ndeny read on org:o to u when context.\u{e9}quipe = \"caf\u{e9}\"\n",
+    );
+    let decomposed = serde_json::json!({"e\u{301}quipe": "cafe\u{301}"});
+    let d = s.decide(&request("u", "read", "org:o", decomposed));
+    assert!(!d.is_allowed(), "{d:?}");
+    let other = serde_json::json!({"e\u{301}quipe": "ops"});
+    assert!(s.decide(&request("u", "read", "org:o", other)).is_allowed());
+}

@@ -122,6 +122,17 @@ impl Model {
     pub const NOW: usize = 0;
 }
 
+/// A declared key of a request's context.
+#[derive(Clone, Debug)]
+pub struct ContextKey {
+    /// Its type.
+    pub ty: Type,
+    /// For `context KEY in ...`: the only values it takes.
+    pub values: Option<Vec<String>>,
+    /// Its slot in a read context.
+    pub slot: usize,
+}
+
 /// A condition's index in [`Model::conditions`].
 pub type CondId = u32;
 
@@ -181,6 +192,8 @@ pub struct Condition {
     pub open: bool,
     /// The clause as written.
     pub text: String,
+    /// Where it is written (inside its rule's statement).
+    pub span: Span,
 }
 
 /// A `users where ...` selector: all conditions must hold.
@@ -445,12 +458,9 @@ pub struct Model {
     /// Nodes' attributes declared with their values (`attribute stage in
     /// draft, published on app`).
     pub node_enums: FxHashMap<String, Vec<String>>,
-    /// Keys of a request's context, with their types (and values, for
-    /// `context KEY in ...`). `now` is always one.
-    pub context_keys: FxHashMap<String, (Type, Option<Vec<String>>)>,
-    /// Each declared context key's slot in a read context (`now` is
-    /// [`Model::NOW`]).
-    pub context_slots: FxHashMap<String, usize>,
+    /// Keys of a request's context declared with `context KEY ...` (`now`
+    /// is built in, in slot [`Model::NOW`]).
+    pub context_keys: FxHashMap<String, ContextKey>,
     /// The `when` / `unless` clauses of rules.
     pub conditions: Vec<Condition>,
     /// Lookups.

@@ -147,7 +147,11 @@ impl Value {
     pub fn parse(scalar: Scalar, text: &str) -> Result<Value, String> {
         let wrong = || format!("`{text}` is not {}", scalar.example());
         Ok(match scalar {
-            Scalar::String | Scalar::User => Value::Str(text.to_string()),
+            // Text and names in their one canonical form, whatever path
+            // they came by (policy text, JSON facts, a request's context).
+            Scalar::String | Scalar::User => {
+                Value::Str(crate::syntax::names::canonical(text).into_owned())
+            }
             Scalar::Integer => Value::Int(text.parse().map_err(|_| wrong())?),
             Scalar::Bool => match text {
                 "true" => Value::Bool(true),

@@ -17,7 +17,7 @@ use crate::syntax::ast::{Op, Root};
 use std::borrow::Cow;
 
 /// A request's context, each key read by its declared type, by the key's
-/// slot ([`Model::context_slots`]; `now` first).
+/// slot ([`crate::compile::model::ContextKey`]; `now` first).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     values: Vec<Option<Value>>,
@@ -32,21 +32,20 @@ impl Context {
         m: &Model,
         json: Option<&serde_json::Map<String, serde_json::Value>>,
     ) -> Result<Context, RequestError> {
-        let mut values = vec![None; m.context_slots.len() + 1];
+        let mut values = vec![None; m.context_keys.len() + 1];
         for (key, value) in json.into_iter().flatten() {
-            let (slot, ty, enumeration) = match (key.as_str(), m.context_keys.get(key)) {
+            // Keys, like every name, in their canonical form.
+            let key = crate::syntax::names::canonical(key);
+            let (slot, ty, enumeration) = match (&*key, m.context_keys.get(&*key)) {
                 ("now", _) => (Model::NOW, Type::one(Scalar::Timestamp), None),
-                (_, Some((ty, values))) => match m.context_slots.get(key) {
-                    Some(&slot) => (slot, *ty, values.as_ref()),
-                    None => continue,
-                },
+                (_, Some(declared)) => (declared.slot, declared.ty, declared.values.as_ref()),
                 _ => continue,
             };
             if value.is_null() {
                 continue;
             }
             let bad = |message: String| RequestError::Context {
-                key: key.clone(),
+                key: key.to_string(),
                 message,
             };
             let v = Value::from_json(ty, value).map_err(bad)?;
@@ -83,8 +82,9 @@ pub enum Tri {
     True,
     /// It does not.
     False,
-    /// A key it needs has no value (named): it cannot be decided.
-    Missing(String),
+    /// A key it needs (read from the principal, the resource or the
+    /// context) has no value: it cannot be decided.
+    Missing(Root),
 }
 
 impl Tri {
@@ -193,14 +193,14 @@ impl Env<'_> {
         }
     }
 
-    /// A side's value, or the key that has none.
-    pub fn term<'t>(&'t self, t: &'t Term) -> Result<Cow<'t, Value>, String> {
+    /// A side's value, or where the key that has none is read from.
+    pub fn term<'t>(&'t self, t: &'t Term) -> Result<Cow<'t, Value>, Root> {
         match t {
             Term::Lit(v) => Ok(Cow::Borrowed(v)),
-            Term::Key(k, 0) => self.value(k).ok_or_else(|| k.text.clone()),
+            Term::Key(k, 0) => self.value(k).ok_or(k.root),
             Term::Key(k, secs) => match self.value(k).as_deref() {
                 Some(Value::Time(t)) => Ok(Cow::Owned(Value::Time(t.saturating_add(*secs)))),
-                _ => Err(k.text.clone()),
+                _ => Err(k.root),
             },
         }
     }

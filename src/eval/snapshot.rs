@@ -29,6 +29,7 @@ use crate::compile::model::Model;
 use crate::decision::{Decision, Request, RequestError};
 use crate::shared::ChunkVec;
 use crate::source::Sources;
+use crate::syntax::ast::Root;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -395,7 +396,7 @@ impl Snapshot {
             .fold(0u64, |bits, (i, &c)| {
                 let c = &m.conditions[c as usize];
                 let holds = match env.eval(&c.cond) {
-                    Tri::Missing(key) if key.starts_with("context.") => !c.deny,
+                    Tri::Missing(Root::Context) => !c.deny,
                     outcome => rule_holds(c, &outcome),
                 };
                 if holds {

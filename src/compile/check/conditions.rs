@@ -54,11 +54,13 @@ impl Checker {
                     .help("declare each key once"),
                 );
             } else {
-                self.m
-                    .context_keys
-                    .insert(key.text.clone(), (declared, listed));
-                let slot = self.m.context_slots.len() + 1;
-                self.m.context_slots.insert(key.text.clone(), slot);
+                let slot = self.m.context_keys.len() + 1;
+                let declared = ContextKey {
+                    ty: declared,
+                    values: listed,
+                    slot,
+                };
+                self.m.context_keys.insert(key.text.clone(), declared);
             }
             return;
         }
@@ -285,6 +287,7 @@ impl Checker {
             open: open(&cond),
             cond,
             unless: g.unless,
+            span: g.span,
             deny,
             text: format!(
                 "{} {}",
@@ -428,9 +431,9 @@ impl Checker {
                         ty: Type::one(Scalar::Timestamp),
                         values: None,
                     },
-                    (_, Some((ty, values))) => Typed {
-                        ty: *ty,
-                        values: values.clone(),
+                    (_, Some(declared)) => Typed {
+                        ty: declared.ty,
+                        values: declared.values.clone(),
                     },
                     (k, None) => {
                         let mut d = unknown(
@@ -464,10 +467,9 @@ impl Checker {
                 slot: match path.root {
                     Root::Context => self
                         .m
-                        .context_slots
+                        .context_keys
                         .get(&name)
-                        .copied()
-                        .unwrap_or(Model::NOW),
+                        .map_or(Model::NOW, |k| k.slot),
                     _ => 0,
                 },
                 name,
@@ -647,7 +649,7 @@ impl Checker {
         for (key, value) in given {
             let declared = match key.text.as_str() {
                 "now" => Some((Type::one(Scalar::Timestamp), None)),
-                k => self.m.context_keys.get(k).cloned(),
+                k => self.m.context_keys.get(k).map(|d| (d.ty, d.values.clone())),
             };
             let Some((ty, values)) = declared else {
                 let mut d = Diagnostic::new(
