@@ -376,6 +376,16 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
 }
 
 /// Loads one engine and times its checks (in a child process).
+/// The workload's policy text parsed and checked to a ready snapshot, and
+/// how long that took (each principal's table is evaluated on its first
+/// check).
+fn load_grantlog(w: &Workload) -> (grantlog::Snapshot, Duration) {
+    let t = Instant::now();
+    let text = w.policy_text();
+    let snapshot = grantlog::Snapshot::from_text("workload.policy", &text).expect("workload loads");
+    (snapshot, t.elapsed())
+}
+
 fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
     let w = Workload::generate(size, args.seed, true);
     let requests = w.request_strings();
@@ -406,12 +416,7 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
             // first right after the evaluations, the reported one once the
             // requests' data has settled in the caches, as a service sees
             // its recurring principals.
-            let t = Instant::now();
-            let text = w.policy_text();
-            let snapshot =
-                grantlog::Snapshot::from_text("workload.policy", &text).expect("workload loads");
-            let load = t.elapsed();
-            drop(text);
+            let (snapshot, load) = load_grantlog(&w);
             let check = |i: usize| {
                 let (p, a, r) = &requests[i];
                 snapshot.check(p, a, r).is_allowed()
@@ -457,12 +462,7 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
             // after a restart or an update, before background warming
             // reaches the principal. Only first checks are timed; every
             // request is decided, for the agreement count.
-            let t = Instant::now();
-            let text = w.policy_text();
-            let snapshot =
-                grantlog::Snapshot::from_text("workload.policy", &text).expect("workload loads");
-            let load = t.elapsed();
-            drop(text);
+            let (snapshot, load) = load_grantlog(&w);
             let mut seen = std::collections::HashSet::new();
             let mut times = Vec::new();
             let decisions = requests[..n]
