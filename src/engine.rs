@@ -208,14 +208,33 @@ impl Engine {
     /// May `principal` do `action` on `resource`, in the current snapshot?
     pub fn check(&self, principal: &str, action: &str, resource: &str) -> Decision {
         let snapshot = self.current.load();
-        let Some(log) = &self.log else {
+        if self.log.is_none() {
             let (decision, p) = snapshot.check_principal(principal, action, resource);
             if let Some(p) = p {
                 self.warmer.seen(p);
             }
             return decision;
+        }
+        self.decide_on(&snapshot, &Request::new(principal, action, resource))
+    }
+
+    /// Decides a request, with its context, in the current snapshot (see
+    /// [`Snapshot::decide`]); logged like [`Engine::check`].
+    pub fn decide(&self, request: &Request) -> Decision {
+        self.decide_on(&self.current.load(), request)
+    }
+
+    /// Decides a request in `snapshot` (one the caller holds, to answer
+    /// several requests from one state), logged like [`Engine::check`].
+    pub fn decide_on(&self, snapshot: &Snapshot, request: &Request) -> Decision {
+        let Some(log) = &self.log else {
+            let (decision, p) = snapshot.decide_principal(request);
+            if let Some(p) = p {
+                self.warmer.seen(p);
+            }
+            return decision;
         };
-        let why = snapshot.explain(principal, action, resource);
+        let why = snapshot.explain_request(request);
         let reasons = match why.decision {
             Effect::Allow => &why.allowed_by,
             Effect::Deny => &why.denied_by,
@@ -322,8 +341,50 @@ impl Engine {
     pub fn apply(&self, batch: impl Into<Batch>) -> Result<Update, LoadError> {
         let batch = batch.into();
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.current.load_full();
-        let mut sources: Sources = current.model().sources.clone();
+        let (next, update) = self.current.load().apply(&batch)?;
+        self.serve(next);
+        Ok(update)
+    }
+
+    /// [`Engine::apply`] for a service that must not lose an accepted batch:
+    /// once the batch is known to apply, `log` records it (appends it to a
+    /// write-ahead log and syncs it, say), and only if that succeeds does
+    /// the new snapshot serve. Batches are applied and logged one at a time,
+    /// so the log holds them in the order they took effect.
+    pub fn apply_logged(
+        &self,
+        batch: impl Into<Batch>,
+        log: impl FnOnce(&Batch) -> std::io::Result<()>,
+    ) -> Result<Update, ApplyError> {
+        let batch = batch.into();
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, update) = self
+            .current
+            .load()
+            .apply(&batch)
+            .map_err(ApplyError::Rejected)?;
+        log(&batch).map_err(ApplyError::Log)?;
+        self.serve(next);
+        Ok(update)
+    }
+}
+
+/// Why [`Engine::apply_logged`] did not apply a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The batch does not apply to the current policy (nothing changed).
+    #[error("{0}")]
+    Rejected(LoadError),
+    /// The batch applies, but could not be logged (nothing changed).
+    #[error("the batch could not be logged: {0}")]
+    Log(std::io::Error),
+}
+
+impl Snapshot {
+    /// The snapshot this one becomes with `batch` applied, all or nothing
+    /// (see [`Engine::apply`]); `self` is left as it was.
+    pub fn apply(&self, batch: &Batch) -> Result<(Snapshot, Update), LoadError> {
+        let mut sources: Sources = self.model().sources.clone();
         let n = sources.len();
         let add_id = sources.add(format!("<update {n}>"), batch.add.as_str());
         let remove_id = sources.add(format!("<update {n}: removed>"), batch.remove.as_str());
@@ -363,13 +424,8 @@ impl Engine {
             }
         }
         let limits = Limits::default();
-        match update::apply(&current, sources.clone(), &add, &remove, &limits) {
-            Ok((next, update)) => {
-                self.serve(next);
-                Ok(update)
-            }
-            Err(errors) => Err(LoadError::new(sources, errors)),
-        }
+        update::apply(self, sources.clone(), &add, &remove, &limits)
+            .map_err(|errors| LoadError::new(sources, errors))
     }
 }
 

@@ -33,6 +33,8 @@ pub(crate) mod load;
 mod policy_test;
 mod query;
 pub mod scim;
+#[cfg(feature = "server")]
+pub mod serve;
 #[doc(hidden)]
 pub mod shared;
 #[doc(hidden)]
@@ -45,7 +47,7 @@ mod warm;
 pub mod workload;
 
 pub use decision::{Decision, Effect, Request, RequestError};
-pub use engine::{Batch, DecisionLog, Engine, Stale, WriterLog};
+pub use engine::{ApplyError, Batch, DecisionLog, Engine, Stale, WriterLog};
 pub use error::{Code, Diagnostic, Error, LoadError};
 pub use eval::snapshot::Snapshot;
 pub use eval::update::Update;

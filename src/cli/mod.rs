@@ -242,6 +242,113 @@ enum Command {
         /// Policy files or directories to load.
         paths: Vec<PathBuf>,
     },
+    /// Serve decisions over HTTP: the OpenID AuthZEN Authorization API, live
+    /// fact updates, reloads, metrics and decision logs.
+    #[cfg(feature = "server")]
+    #[command(after_help = "Example: grantlog serve policies/dify.policy
+Then: curl -s localhost:8181/access/v1/evaluation -d '{\"subject\":{\"type\":\"user\",\"id\":\"carol\"},\"action\":{\"name\":\"app.edit\"},\"resource\":{\"type\":\"app\",\"id\":\"chatbot\"}}'")]
+    Serve(ServeArgs),
+}
+
+#[cfg(feature = "server")]
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Policy files or directories to load.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Facts from a JSON file (repeatable).
+    #[arg(long = "data", value_name = "FILE")]
+    data: Vec<PathBuf>,
+    /// Address to listen on (loopback unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1:8181")]
+    addr: std::net::SocketAddr,
+    /// Keep the fact batches posted to /v1/facts in a write-ahead log in DIR,
+    /// replayed at start: without it they last until the server stops.
+    #[arg(long = "state-dir", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// A file holding the bearer token that /v1/facts and /v1/reload
+    /// require (without it, they are refused).
+    #[arg(long = "token-file", value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Require the token on every endpoint but /healthz.
+    #[arg(long = "protect-reads", requires = "token_file")]
+    protect_reads: bool,
+    /// Log every decision as a JSON line, with the revision, to FILE (`-`:
+    /// standard output).
+    #[arg(long = "decision-log", value_name = "FILE")]
+    decision_log: Option<PathBuf>,
+    /// Serve the AuthZEN resource type A as the node type T (repeatable),
+    /// e.g. `user=profile`.
+    #[arg(long = "resource-type", value_name = "A=T")]
+    resource_types: Vec<String>,
+    /// The base URL the AuthZEN metadata advertises (default: http://ADDR).
+    #[arg(long = "public-url", value_name = "URL")]
+    public_url: Option<String>,
+    /// Largest request body, in bytes.
+    #[arg(long = "max-body", value_name = "BYTES", default_value_t = 1 << 20)]
+    max_body: usize,
+    /// Longest a request may take, in seconds.
+    #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 10)]
+    timeout: u64,
+    /// Threads warming each new snapshot (default: one fewer than the cores).
+    #[arg(long = "warm-threads", value_name = "N")]
+    warm_threads: Option<usize>,
+}
+
+#[cfg(feature = "server")]
+fn serve(args: ServeArgs) -> Result<u8, Error> {
+    use crate::serve::{authzen::Mapping, Config};
+    let mut mapping = Mapping::default();
+    for pair in &args.resource_types {
+        let Some((from, to)) = pair.split_once('=').filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        else {
+            return Err(usage(format!(
+                "--resource-type takes AUTHZEN_TYPE=NODE_TYPE, e.g. user=profile (got `{pair}`)"
+            )));
+        };
+        mapping.resource_types.insert(from.to_string(), to.to_string());
+    }
+    let token = match &args.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let token = text.trim().to_string();
+            if token.is_empty() {
+                return Err(usage(format!("the token file `{}` is empty", path.display())));
+            }
+            Some(token)
+        }
+        None => None,
+    };
+    let config = Config {
+        data: args.data,
+        addr: args.addr,
+        public_url: args.public_url,
+        state_dir: args.state_dir.clone(),
+        token,
+        protect_reads: args.protect_reads,
+        decision_log: args.decision_log,
+        mapping,
+        max_body: args.max_body,
+        request_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        warm_threads: args.warm_threads,
+        ..Config::new(args.paths)
+    };
+    if config.state_dir.is_none() {
+        eprintln!("grantlog: facts posted to /v1/facts last until the server stops (keep them with --state-dir DIR)");
+    }
+    let writes = if config.token.is_some() {
+        "enabled (bearer token)"
+    } else {
+        "disabled (no --token-file)"
+    };
+    crate::serve::run(config, |addr, revision| {
+        eprintln!("grantlog: serving http://{addr} (revision {revision}); writes {writes}");
+    })
+    .map_err(Error::Usage)?;
+    Ok(0)
 }
 
 /// Runs the command line and returns the process exit code.
@@ -547,6 +654,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Repl { paths } => repl::run(paths),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve(args),
     }
 }
 

@@ -565,7 +565,13 @@ impl Snapshot {
     /// assert!(snapshot.decide(&request).is_allowed());
     /// ```
     pub fn decide(&self, request: &Request) -> Decision {
+        self.decide_principal(request).0
+    }
+
+    /// [`Snapshot::decide`], with the principal it resolved to.
+    pub(crate) fn decide_principal(&self, request: &Request) -> (Decision, Option<PrincipalId>) {
         let ids = self.resolve(&request.principal, &request.action, &request.resource);
+        let principal = ids.as_ref().ok().map(|&(p, _, _)| p);
         // The context is read only for a principal whose rules have
         // conditions on it (or on the resource).
         let decided = ids.and_then(|(p, a, n)| {
@@ -575,11 +581,12 @@ impl Snapshot {
             let context = self.context(request)?;
             self.allowed_in(p, a, n, Some(&context))
         });
-        match decided {
+        let decision = match decided {
             Ok(true) => Decision::ALLOW,
             Ok(false) => Decision::DENY,
             Err(e) => Decision::invalid(e),
-        }
+        };
+        (decision, principal)
     }
 
     /// A request's context, read by the policy's declared types.

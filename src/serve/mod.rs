@@ -1,0 +1,595 @@
+//! `grantlog serve`: the engine as a decision service over HTTP, speaking
+//! the OpenID AuthZEN Authorization API 1.0 (see [`authzen`] for how its
+//! requests map onto a policy), with live fact updates made durable by a
+//! write-ahead log ([`wal`]), reloads, metrics and decision logs.
+//!
+//! | endpoint | what |
+//! | --- | --- |
+//! | `POST /access/v1/evaluation` | one decision |
+//! | `POST /access/v1/evaluations` | a batch, with `evaluations_semantic` |
+//! | `POST /access/v1/search/{subject,resource,action}` | who-can, what-can, which actions; paged |
+//! | `GET /.well-known/authzen-configuration` | the PDP metadata |
+//! | `POST /v1/facts` | a batch of JSON facts to add and remove, all or nothing (token) |
+//! | `POST /v1/reload` (and `SIGHUP`) | re-read the policy files (token) |
+//! | `GET /healthz` | serving, with the revision and warm progress |
+//! | `GET /metrics` | Prometheus text |
+//!
+//! Every error is a JSON body `{"error": {"status": N, "message": "..."}}`;
+//! no error is ever an allow.
+
+pub mod authzen;
+mod metrics;
+pub mod wal;
+
+use crate::eval::snapshot::Snapshot;
+use crate::{ApplyError, Engine, WriterLog};
+use authzen::{Answer, Detail, Evaluation, Evaluations, Mapping, Search, SearchKind};
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics::{Decided, Metrics};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wal::{FactBatch, Wal};
+
+/// How to serve.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Policy files and directories.
+    pub paths: Vec<PathBuf>,
+    /// JSON facts files.
+    pub data: Vec<PathBuf>,
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The base URL the metadata advertises (default: `http://ADDR`).
+    pub public_url: Option<String>,
+    /// Where the write-ahead log of fact batches lives; without it, posted
+    /// facts last until the server stops.
+    pub state_dir: Option<PathBuf>,
+    /// The bearer token write endpoints require (no token: writes refused).
+    pub token: Option<String>,
+    /// Require the token on reads too (every endpoint but `/healthz`).
+    pub protect_reads: bool,
+    /// Decision log: a file to append to, or `-` for standard output.
+    pub decision_log: Option<PathBuf>,
+    /// AuthZEN resource types served as other node types.
+    pub mapping: Mapping,
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// Longest a connection may take to send a request's headers (idle
+    /// keep-alive connections included).
+    pub header_timeout: Duration,
+    /// Threads warming each new snapshot (default: cores - 1).
+    pub warm_threads: Option<usize>,
+}
+
+impl Config {
+    /// Serving `paths` on loopback port 8181 with the defaults.
+    pub fn new(paths: Vec<PathBuf>) -> Config {
+        Config {
+            paths,
+            data: Vec::new(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 8181)),
+            public_url: None,
+            state_dir: None,
+            token: None,
+            protect_reads: false,
+            decision_log: None,
+            mapping: Mapping::default(),
+            max_body: 1 << 20,
+            request_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            warm_threads: None,
+        }
+    }
+}
+
+/// What the handlers share.
+struct Shared {
+    engine: Engine,
+    config: Config,
+    /// The log of posted batches; its lock also puts writers (fact
+    /// batches, reloads) one after the other.
+    writes: Mutex<Writes>,
+    metrics: Metrics,
+    base_url: String,
+}
+
+struct Writes {
+    wal: Option<Wal>,
+    /// Batches posted since start, when there is no log to hold them (so a
+    /// reload keeps them).
+    memory: Vec<FactBatch>,
+}
+
+impl Writes {
+    fn batches(&self) -> &[FactBatch] {
+        match &self.wal {
+            Some(wal) => wal.batches(),
+            None => &self.memory,
+        }
+    }
+}
+
+type AppState = Arc<Shared>;
+
+/// The policy files with the logged batches replayed on top, in order.
+fn load(config: &Config, batches: &[FactBatch]) -> Result<Snapshot, String> {
+    let mut snapshot =
+        Snapshot::from_paths_with_data(&config.paths, &config.data).map_err(|e| match e {
+            crate::Error::Load(l) => l.render(false),
+            other => other.to_string(),
+        })?;
+    for (i, batch) in batches.iter().enumerate() {
+        snapshot = snapshot
+            .apply(&batch.to_batch())
+            .map_err(|e| {
+                format!(
+                    "logged batch {} no longer applies to the policy:\n{}",
+                    i + 1,
+                    e.render(false)
+                )
+            })?
+            .0;
+    }
+    Ok(snapshot)
+}
+
+/// Loads the policy, replays the log, binds `config.addr`, and serves until
+/// SIGINT or SIGTERM. `ready` hears the address bound and the revision.
+pub fn run(config: Config, ready: impl FnOnce(SocketAddr, &str)) -> Result<(), String> {
+    let (wal, memory) = match &config.state_dir {
+        Some(dir) => {
+            let opened = Wal::open(dir)?;
+            if let Some(dropped) = &opened.dropped {
+                eprintln!("grantlog: {dropped}");
+            }
+            (Some(opened.wal), Vec::new())
+        }
+        None => (None, Vec::new()),
+    };
+    let batches = wal.as_ref().map_or(&[][..], |w| w.batches());
+    let snapshot = load(&config, batches)?;
+    let mut engine = Engine::with_warm_threads(snapshot, config.warm_threads);
+    if let Some(path) = &config.decision_log {
+        let sink: Box<dyn std::io::Write + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("cannot open the decision log `{}`: {e}", path.display()))?;
+            Box::new(file)
+        };
+        engine.set_decision_log(WriterLog(Mutex::new(sink)));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the server's runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        let base_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string();
+        let shared = Arc::new(Shared {
+            engine,
+            writes: Mutex::new(Writes { wal, memory }),
+            metrics: Metrics::default(),
+            base_url,
+            config,
+        });
+        ready(bound, &shared.engine.revision());
+        tokio::spawn(reload_on_hangup(Arc::clone(&shared)));
+        serve(listener, Arc::clone(&shared)).await;
+        Ok(())
+    })
+}
+
+/// Accepts connections until SIGINT or SIGTERM.
+async fn serve(listener: tokio::net::TcpListener, shared: AppState) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let app = router(Arc::clone(&shared));
+    let header_timeout = shared.config.header_timeout;
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of descriptors, say: wait a moment rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn reload_on_hangup(shared: AppState) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let shared = Arc::clone(&shared);
+        let outcome = tokio::task::spawn_blocking(move || reload(&shared)).await;
+        match outcome {
+            Ok(Ok(revision)) => eprintln!("grantlog: reloaded on SIGHUP; serving revision {revision}"),
+            Ok(Err(e)) => eprintln!("grantlog: reload on SIGHUP failed; still serving the previous policy:\n{e}"),
+            Err(e) => eprintln!("grantlog: reload on SIGHUP failed: {e}"),
+        }
+    }
+}
+
+/// The routes, behind authentication, the panic guard and the timeout.
+fn router(shared: AppState) -> Router {
+    let routes = Router::new()
+        .route("/access/v1/evaluation", post(evaluation))
+        .route("/access/v1/evaluations", post(evaluations))
+        .route("/access/v1/search/subject", post(search_subject))
+        .route("/access/v1/search/resource", post(search_resource))
+        .route("/access/v1/search/action", post(search_action))
+        .route("/.well-known/authzen-configuration", get(metadata))
+        .route("/v1/facts", post(facts))
+        .route("/v1/reload", post(reload_handler))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_handler));
+    guarded(routes, shared)
+}
+
+/// `routes` behind the layers every request passes.
+fn guarded(routes: Router<AppState>, shared: AppState) -> Router {
+    let timeout = shared.config.request_timeout;
+    routes
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), authenticate))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(shared)
+}
+
+/// An error answer: a status and a JSON body saying what to do.
+#[derive(Debug)]
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "status": self.0.as_u16(), "message": self.1 } });
+        let mut response = (self.0, Json(body)).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error while answering this request; nothing was allowed or changed".into(),
+    )
+    .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "no such endpoint; see /.well-known/authzen-configuration".into(),
+    )
+}
+
+/// Checks the bearer token where one is needed, and echoes `X-Request-ID`.
+async fn authenticate(State(shared): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let write = matches!(path, "/v1/facts" | "/v1/reload");
+    let open = path == "/healthz";
+    let needed = write || (shared.config.protect_reads && !open);
+    if needed {
+        let Some(token) = &shared.config.token else {
+            return ApiError(
+                StatusCode::FORBIDDEN,
+                "writes are disabled: start the server with --token-file FILE to enable them"
+                    .into(),
+            )
+            .into_response();
+        };
+        if !bearer_matches(request.headers(), token) {
+            return ApiError(
+                StatusCode::UNAUTHORIZED,
+                "send the server's token as `Authorization: Bearer TOKEN`".into(),
+            )
+            .into_response();
+        }
+    }
+    let id = request.headers().get("x-request-id").cloned();
+    let mut response = next.run(request).await;
+    if let Some(id) = id {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
+}
+
+fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+    else {
+        return false;
+    };
+    given.ct_eq(token.as_bytes()).into()
+}
+
+/// Reads a JSON body within the size limit.
+async fn read_json<T: DeserializeOwned>(shared: &Shared, body: Body) -> Result<T, ApiError> {
+    let limit = shared.config.max_body;
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        bad_request(format!(
+            "the request body is larger than {limit} bytes, or was cut off; send less (--max-body sets the limit)"
+        ))
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner();
+        match at.as_str() {
+            "." | "?" => bad_request(format!("the body is not a valid request: {inner}")),
+            _ => bad_request(format!("the body is not a valid request: at {at}: {inner}")),
+        }
+    })
+}
+
+/// `?reasons=true` and `?explain=true`.
+fn detail(query: Option<String>) -> Result<Detail, ApiError> {
+    let mut detail = Detail::default();
+    for pair in query.iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        let on = match value {
+            "true" | "1" | "" => true,
+            "false" | "0" => false,
+            _ => return Err(bad_request(format!("`{key}` takes true or false"))),
+        };
+        match key {
+            "reasons" => detail.reasons = on,
+            "explain" => detail.explain = on,
+            _ => {}
+        }
+    }
+    Ok(detail)
+}
+
+async fn evaluation(
+    State(shared): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Json<Answer>, ApiError> {
+    let detail = detail(query)?;
+    let e: Evaluation = read_json(&shared, body).await?;
+    let started = Instant::now();
+    let snapshot = shared.engine.snapshot();
+    let (answer, refused) =
+        authzen::evaluate(&shared.engine, &snapshot, &shared.config.mapping, &e, detail);
+    shared.metrics.decided(outcome(&answer, refused), started.elapsed());
+    Ok(Json(answer))
+}
+
+fn outcome(answer: &Answer, refused: bool) -> Decided {
+    match (answer.decision, refused) {
+        (true, _) => Decided::Allow,
+        (false, true) => Decided::Error,
+        (false, false) => Decided::Deny,
+    }
+}
+
+async fn evaluations(
+    State(shared): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let detail = detail(query)?;
+    let batch: Evaluations = read_json(&shared, body).await?;
+    let snapshot = shared.engine.snapshot();
+    let mapping = &shared.config.mapping;
+    // Without items, the request is one evaluation, answered as one.
+    if batch.evaluations.as_ref().is_none_or(|items| items.is_empty()) {
+        let started = Instant::now();
+        let (answer, refused) =
+            authzen::evaluate(&shared.engine, &snapshot, mapping, &batch.defaults, detail);
+        shared.metrics.decided(outcome(&answer, refused), started.elapsed());
+        return Ok(Json(answer).into_response());
+    }
+    let answers = authzen::evaluate_all(&shared.engine, &snapshot, mapping, &batch, detail, |a, refused, took| {
+        shared.metrics.decided(outcome(a, refused), took)
+    });
+    Ok(Json(json!({ "evaluations": answers })).into_response())
+}
+
+async fn search_with(shared: AppState, kind: SearchKind, body: Body) -> Result<Response, ApiError> {
+    let s: Search = read_json(&shared, body).await?;
+    let page = tokio::task::spawn_blocking(move || {
+        let snapshot = shared.engine.snapshot();
+        authzen::search(&snapshot, &shared.config.mapping, kind, &s)
+    })
+    .await
+    .map_err(|_| internal())?
+    .map_err(bad_request)?;
+    Ok(Json(page).into_response())
+}
+
+fn internal() -> ApiError {
+    ApiError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error while answering this request; nothing was allowed or changed".into(),
+    )
+}
+
+async fn search_subject(State(shared): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    search_with(shared, SearchKind::Subject, body).await
+}
+
+async fn search_resource(State(shared): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    search_with(shared, SearchKind::Resource, body).await
+}
+
+async fn search_action(State(shared): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    search_with(shared, SearchKind::Action, body).await
+}
+
+async fn metadata(State(shared): State<AppState>) -> Json<serde_json::Value> {
+    let base = &shared.base_url;
+    Json(json!({
+        "policy_decision_point": base,
+        "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),
+        "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
+        "search_subject_endpoint": format!("{base}/access/v1/search/subject"),
+        "search_resource_endpoint": format!("{base}/access/v1/search/resource"),
+        "search_action_endpoint": format!("{base}/access/v1/search/action"),
+    }))
+}
+
+async fn facts(State(shared): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let batch: FactBatch = read_json(&shared, body).await?;
+    let applied = tokio::task::spawn_blocking(move || {
+        let mut writes = shared.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let writes = &mut *writes;
+        let result = shared
+            .engine
+            .apply_logged(batch.to_batch(), |_| match &mut writes.wal {
+                Some(wal) => wal.append(&batch),
+                None => Ok(()),
+            });
+        let outcome = match &result {
+            Ok(_) => "applied",
+            Err(ApplyError::Rejected(_)) => "rejected",
+            Err(ApplyError::Log(_)) => "unlogged",
+        };
+        shared.metrics.update(outcome);
+        match result {
+            Ok(update) => {
+                if writes.wal.is_none() {
+                    writes.memory.push(batch);
+                }
+                Ok(json!({
+                    "revision": shared.engine.revision(),
+                    "principals_affected": update.principals_affected,
+                }))
+            }
+            Err(ApplyError::Rejected(e)) => Err(bad_request(format!(
+                "the batch was not applied (nothing changed):\n{}",
+                e.render(false)
+            ))),
+            Err(ApplyError::Log(e)) => Err(ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the batch could not be written to the log, so it was not applied (nothing changed): {e}"),
+            )),
+        }
+    })
+    .await
+    .map_err(|_| internal())??;
+    Ok(Json(applied).into_response())
+}
+
+/// Re-reads the policy files and replays the posted batches on top; the old
+/// snapshot serves on if that fails.
+fn reload(shared: &Shared) -> Result<String, String> {
+    let writes = shared.writes.lock().unwrap_or_else(|e| e.into_inner());
+    match load(&shared.config, writes.batches()) {
+        Ok(snapshot) => {
+            shared.engine.replace(snapshot);
+            shared.metrics.reload("applied");
+            Ok(shared.engine.revision())
+        }
+        Err(e) => {
+            shared.metrics.reload("failed");
+            Err(e)
+        }
+    }
+}
+
+async fn reload_handler(State(shared): State<AppState>) -> Result<Response, ApiError> {
+    let current = shared.engine.revision();
+    let outcome = tokio::task::spawn_blocking(move || reload(&shared))
+        .await
+        .map_err(|_| internal())?;
+    match outcome {
+        Ok(revision) => Ok(Json(json!({ "revision": revision })).into_response()),
+        Err(e) => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the reload failed; still serving revision {current}:\n{e}"),
+        )),
+    }
+}
+
+async fn healthz(State(shared): State<AppState>) -> Json<serde_json::Value> {
+    let warm = shared.engine.warm_progress();
+    Json(json!({
+        "status": "serving",
+        "revision": shared.engine.revision(),
+        "warm": { "done": warm.done, "total": warm.total },
+    }))
+}
+
+async fn metrics_handler(State(shared): State<AppState>) -> Response {
+    let text = shared.metrics.render(&shared.engine);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
