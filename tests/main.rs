@@ -15,4 +15,5 @@ mod properties;
 mod readme;
 mod repl;
 mod scim;
+mod serve;
 mod trust;

@@ -300,13 +300,17 @@ fn serve(args: ServeArgs) -> Result<u8, Error> {
     use crate::serve::{authzen::Mapping, Config};
     let mut mapping = Mapping::default();
     for pair in &args.resource_types {
-        let Some((from, to)) = pair.split_once('=').filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        let Some((from, to)) = pair
+            .split_once('=')
+            .filter(|(a, b)| !a.is_empty() && !b.is_empty())
         else {
             return Err(usage(format!(
                 "--resource-type takes AUTHZEN_TYPE=NODE_TYPE, e.g. user=profile (got `{pair}`)"
             )));
         };
-        mapping.resource_types.insert(from.to_string(), to.to_string());
+        mapping
+            .resource_types
+            .insert(from.to_string(), to.to_string());
     }
     let token = match &args.token_file {
         Some(path) => {
@@ -316,7 +320,10 @@ fn serve(args: ServeArgs) -> Result<u8, Error> {
             })?;
             let token = text.trim().to_string();
             if token.is_empty() {
-                return Err(usage(format!("the token file `{}` is empty", path.display())));
+                return Err(usage(format!(
+                    "the token file `{}` is empty",
+                    path.display()
+                )));
             }
             Some(token)
         }

@@ -194,13 +194,26 @@ impl From<RequestError> for Refused {
 
 impl Mapping {
     /// The node a resource names, written `type:name`.
-    fn node(&self, r: &Resource) -> Result<String, Refused> {
-        let id = r
-            .id
-            .as_deref()
-            .ok_or_else(|| Refused("resource.id is missing".into()))?;
-        let ty = self.resource_types.get(&r.ty).unwrap_or(&r.ty);
+    fn node(&self, snapshot: &Snapshot, r: &Resource) -> Result<String, Refused> {
+        let id =
+            r.id.as_deref()
+                .ok_or_else(|| Refused("resource.id is missing".into()))?;
+        let ty = self.node_type(snapshot, &r.ty)?;
         Ok(format!("{ty}:{}", names::as_written(id)))
+    }
+
+    /// The node type an AuthZEN resource type stands for.
+    fn node_type<'a>(&'a self, snapshot: &Snapshot, ty: &'a str) -> Result<&'a str, Refused> {
+        let node_type = self.resource_types.get(ty).map_or(ty, String::as_str);
+        if snapshot.model().names.types.contains_key(node_type) {
+            return Ok(node_type);
+        }
+        Err(Refused(format!(
+            "unknown resource type `{}`: resource types are the policy's node types; \
+             serve another name as one with --resource-type {}=TYPE",
+            crate::error::short(ty),
+            crate::error::short(ty)
+        )))
     }
 
     /// The AuthZEN type a node type is served as.
@@ -226,7 +239,11 @@ impl Mapping {
             .as_ref()
             .ok_or_else(|| Refused("resource is missing".into()))?;
         let principal = principal(snapshot, subject)?;
-        let mut request = Request::new(principal, action.name.clone(), self.node(resource)?);
+        let mut request = Request::new(
+            principal,
+            action.name.clone(),
+            self.node(snapshot, resource)?,
+        );
         request.context = context(snapshot, e.context.as_ref(), subject, Some(resource))?;
         Ok(request)
     }
@@ -467,8 +484,9 @@ fn search_subjects(
     let subject = required(s.subject.as_ref(), "subject")?;
     let action = required(s.action.as_ref(), "action")?;
     let resource = required(s.resource.as_ref(), "resource")?;
-    let node = mapping.node(resource).map_err(|r| r.0)?;
-    let context = context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
+    let node = mapping.node(snapshot, resource).map_err(|r| r.0)?;
+    let context =
+        context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
     let m = snapshot.model();
     let Ok(rows) = snapshot.who_can_in(&action.name, &node, context.as_ref(), false) else {
         // An unknown action or resource: no one may.
@@ -502,14 +520,12 @@ fn search_resources(
     let subject = required(s.subject.as_ref(), "subject")?;
     let action = required(s.action.as_ref(), "action")?;
     let resource = required(s.resource.as_ref(), "resource")?;
-    let context = context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
+    let context =
+        context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
     let Some(p) = searching_principal(snapshot, subject) else {
         return Ok(Vec::new());
     };
-    let node_type = mapping
-        .resource_types
-        .get(&resource.ty)
-        .unwrap_or(&resource.ty);
+    let node_type = mapping.node_type(snapshot, &resource.ty).map_err(|r| r.0)?;
     let Ok(rows) = snapshot.what_can_in(&p, None, context.as_ref()) else {
         return Ok(Vec::new());
     };
@@ -535,8 +551,9 @@ fn search_actions(
 ) -> Result<Vec<(String, Value)>, String> {
     let subject = required(s.subject.as_ref(), "subject")?;
     let resource = required(s.resource.as_ref(), "resource")?;
-    let node = mapping.node(resource).map_err(|r| r.0)?;
-    let context = context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
+    let node = mapping.node(snapshot, resource).map_err(|r| r.0)?;
+    let context =
+        context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
     let Some(p) = searching_principal(snapshot, subject) else {
         return Ok(Vec::new());
     };

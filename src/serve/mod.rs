@@ -258,8 +258,12 @@ async fn reload_on_hangup(shared: AppState) {
         let shared = Arc::clone(&shared);
         let outcome = tokio::task::spawn_blocking(move || reload(&shared)).await;
         match outcome {
-            Ok(Ok(revision)) => eprintln!("grantlog: reloaded on SIGHUP; serving revision {revision}"),
-            Ok(Err(e)) => eprintln!("grantlog: reload on SIGHUP failed; still serving the previous policy:\n{e}"),
+            Ok(Ok(revision)) => {
+                eprintln!("grantlog: reloaded on SIGHUP; serving revision {revision}")
+            }
+            Ok(Err(e)) => eprintln!(
+                "grantlog: reload on SIGHUP failed; still serving the previous policy:\n{e}"
+            ),
             Err(e) => eprintln!("grantlog: reload on SIGHUP failed: {e}"),
         }
     }
@@ -288,10 +292,22 @@ fn guarded(routes: Router<AppState>, shared: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), authenticate))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    move |_: tower::BoxError| async move {
+                        ApiError(
+                            StatusCode::REQUEST_TIMEOUT,
+                            format!(
+                                "the request took longer than {} s and was abandoned; \
+                                 nothing was allowed (a fact batch may still apply: check /healthz's revision)",
+                                timeout.as_secs_f64()
+                            ),
+                        )
+                    },
+                ))
+                .layer(tower::timeout::TimeoutLayer::new(timeout)),
+        )
         .with_state(shared)
 }
 
@@ -395,7 +411,11 @@ async fn read_json<T: DeserializeOwned>(shared: &Shared, body: Body) -> Result<T
 /// `?reasons=true` and `?explain=true`.
 fn detail(query: Option<String>) -> Result<Detail, ApiError> {
     let mut detail = Detail::default();
-    for pair in query.iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
+    for pair in query
+        .iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.is_empty())
+    {
         let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
         let on = match value {
             "true" | "1" | "" => true,
@@ -420,9 +440,16 @@ async fn evaluation(
     let e: Evaluation = read_json(&shared, body).await?;
     let started = Instant::now();
     let snapshot = shared.engine.snapshot();
-    let (answer, refused) =
-        authzen::evaluate(&shared.engine, &snapshot, &shared.config.mapping, &e, detail);
-    shared.metrics.decided(outcome(&answer, refused), started.elapsed());
+    let (answer, refused) = authzen::evaluate(
+        &shared.engine,
+        &snapshot,
+        &shared.config.mapping,
+        &e,
+        detail,
+    );
+    shared
+        .metrics
+        .decided(outcome(&answer, refused), started.elapsed());
     Ok(Json(answer))
 }
 
@@ -444,16 +471,27 @@ async fn evaluations(
     let snapshot = shared.engine.snapshot();
     let mapping = &shared.config.mapping;
     // Without items, the request is one evaluation, answered as one.
-    if batch.evaluations.as_ref().is_none_or(|items| items.is_empty()) {
+    if batch
+        .evaluations
+        .as_ref()
+        .is_none_or(|items| items.is_empty())
+    {
         let started = Instant::now();
         let (answer, refused) =
             authzen::evaluate(&shared.engine, &snapshot, mapping, &batch.defaults, detail);
-        shared.metrics.decided(outcome(&answer, refused), started.elapsed());
+        shared
+            .metrics
+            .decided(outcome(&answer, refused), started.elapsed());
         return Ok(Json(answer).into_response());
     }
-    let answers = authzen::evaluate_all(&shared.engine, &snapshot, mapping, &batch, detail, |a, refused, took| {
-        shared.metrics.decided(outcome(a, refused), took)
-    });
+    let answers = authzen::evaluate_all(
+        &shared.engine,
+        &snapshot,
+        mapping,
+        &batch,
+        detail,
+        |a, refused, took| shared.metrics.decided(outcome(a, refused), took),
+    );
     Ok(Json(json!({ "evaluations": answers })).into_response())
 }
 
@@ -592,4 +630,78 @@ async fn metrics_handler(State(shared): State<AppState>) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    fn shared() -> AppState {
+        let snapshot = Snapshot::from_paths(&["policies/dify.policy"]).unwrap();
+        let mut config = Config::new(vec!["policies/dify.policy".into()]);
+        config.request_timeout = Duration::from_millis(200);
+        Arc::new(Shared {
+            engine: Engine::with_warm_threads(snapshot, Some(0)),
+            config,
+            writes: Mutex::new(Writes {
+                wal: None,
+                memory: Vec::new(),
+            }),
+            metrics: Metrics::default(),
+            base_url: "http://localhost".into(),
+        })
+    }
+
+    async fn call(app: &Router, path: &str) -> (StatusCode, serde_json::Value) {
+        let request = axum::http::Request::post(path).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_handler_is_a_500_and_the_server_serves_on() {
+        let routes = Router::new()
+            .route(
+                "/boom",
+                post(|| async {
+                    if true {
+                        panic!("a handler's bug");
+                    }
+                    StatusCode::OK
+                }),
+            )
+            .route(
+                "/slow",
+                post(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }),
+            )
+            .route("/access/v1/evaluation", post(evaluation));
+        let app = guarded(routes, shared());
+        let (status, body) = call(&app, "/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body["error"]["message"],
+            "internal error while answering this request; nothing was allowed or changed"
+        );
+        let (status, body) = call(&app, "/slow").await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(body["error"]["status"], 408);
+        // And the next request is answered.
+        let request = axum::http::Request::post("/access/v1/evaluation")
+            .body(Body::from(
+                r#"{"subject":{"type":"user","id":"carol"},"action":{"name":"app.edit"},"resource":{"type":"app","id":"chatbot"}}"#,
+            ))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..], br#"{"decision":true}"#);
+    }
 }

@@ -126,7 +126,10 @@ impl Wal {
         record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         record.extend_from_slice(&payload);
         let end = self.file.seek(SeekFrom::End(0))?;
-        let written = self.file.write_all(&record).and_then(|_| self.file.sync_data());
+        let written = self
+            .file
+            .write_all(&record)
+            .and_then(|_| self.file.sync_data());
         if let Err(e) = written {
             // Leave no partial record behind a failed append.
             let _ = self.file.set_len(end);
@@ -148,13 +151,23 @@ fn read_records(bytes: &[u8], path: &Path) -> Result<(Vec<FactBatch>, usize), St
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         if len > MAX_RECORD {
-            return Err(corrupt(path, batches.len(), at, "its length is out of range"));
+            return Err(corrupt(
+                path,
+                batches.len(),
+                at,
+                "its length is out of range",
+            ));
         }
         let Some(payload) = bytes.get(at + HEADER..at + HEADER + len as usize) else {
             break; // torn payload
         };
         if crc32fast::hash(payload) != crc {
-            return Err(corrupt(path, batches.len(), at, "its checksum does not match"));
+            return Err(corrupt(
+                path,
+                batches.len(),
+                at,
+                "its checksum does not match",
+            ));
         }
         let batch: FactBatch = serde_json::from_slice(payload)
             .map_err(|e| corrupt(path, batches.len(), at, &format!("it is not a batch: {e}")))?;
