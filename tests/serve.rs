@@ -932,3 +932,42 @@ fn the_request_context_and_declared_properties_reach_conditions() {
     );
     assert_eq!(body["decision"], json!(false));
 }
+
+#[test]
+fn the_readme_curl_examples_answer_what_the_readme_shows() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let blocks: Vec<(&str, &str)> = readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| b.split_once('\n').unwrap_or((b, "")))
+        .collect();
+    let s = Server::start(&[DIFY]);
+    let mut checked = 0;
+    for pair in blocks.windows(2) {
+        let [("sh", command), ("json", expected)] = pair else {
+            continue;
+        };
+        let Some(rest) = command.trim().strip_prefix("curl -s ") else {
+            continue;
+        };
+        let (target, body) = rest.split_once(" \\\n  -d ").expect("curl URL \\ -d BODY");
+        let path = target
+            .trim_matches('\'')
+            .strip_prefix("localhost:8181")
+            .expect("the README's server address");
+        let body = body.trim().trim_matches('\'');
+        let mut r = ureq_agent()
+            .post(s.url(path))
+            .content_type("application/json")
+            .send(body)
+            .unwrap();
+        assert_eq!(
+            r.body_mut().read_to_string().unwrap(),
+            expected.trim_end(),
+            "README example `curl {path}` answers something else"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 4, "every curl example is checked");
+}

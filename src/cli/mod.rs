@@ -293,6 +293,9 @@ struct ServeArgs {
     /// Threads warming each new snapshot (default: one fewer than the cores).
     #[arg(long = "warm-threads", value_name = "N")]
     warm_threads: Option<usize>,
+    /// Benchmarks only: serve POST /bench/floor, a constant allow.
+    #[arg(long = "http-floor", hide = true)]
+    http_floor: bool,
 }
 
 #[cfg(feature = "server")]
@@ -341,8 +344,12 @@ fn serve(args: ServeArgs) -> Result<u8, Error> {
         max_body: args.max_body,
         request_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
         warm_threads: args.warm_threads,
+        http_floor: args.http_floor,
         ..Config::new(args.paths)
     };
+    if config.http_floor {
+        eprintln!("grantlog: POST /bench/floor answers a constant allow: for benchmarks only");
+    }
     if config.state_dir.is_none() {
         eprintln!("grantlog: facts posted to /v1/facts last until the server stops (keep them with --state-dir DIR)");
     }

@@ -400,11 +400,37 @@ pub fn evaluate_all(
     answers
 }
 
+/// A batch's answers.
+#[derive(Debug, Serialize)]
+pub struct Answers {
+    /// One per item decided, in order.
+    pub evaluations: Vec<Answer>,
+}
+
+/// One search result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Found {
+    /// A subject or a resource.
+    Entity {
+        /// Its AuthZEN type.
+        #[serde(rename = "type")]
+        ty: String,
+        /// Its name.
+        id: String,
+    },
+    /// An action.
+    Action {
+        /// Its name.
+        name: String,
+    },
+}
+
 /// A page of search results.
 #[derive(Debug, Serialize)]
 pub struct Page {
     /// The results on this page.
-    pub results: Vec<Value>,
+    pub results: Vec<Found>,
     /// Where this page stands.
     pub page: PageInfo,
 }
@@ -441,7 +467,7 @@ pub fn search(
     kind: SearchKind,
     s: &Search,
 ) -> Result<Page, String> {
-    let mut keyed: Vec<(String, Value)> = match kind {
+    let mut keyed: Vec<(String, Found)> = match kind {
         SearchKind::Subject => search_subjects(snapshot, mapping, s)?,
         SearchKind::Resource => search_resources(snapshot, mapping, s)?,
         SearchKind::Action => search_actions(snapshot, mapping, s)?,
@@ -480,7 +506,7 @@ fn search_subjects(
     snapshot: &Snapshot,
     mapping: &Mapping,
     s: &Search,
-) -> Result<Vec<(String, Value)>, String> {
+) -> Result<Vec<(String, Found)>, String> {
     let subject = required(s.subject.as_ref(), "subject")?;
     let action = required(s.action.as_ref(), "action")?;
     let resource = required(s.resource.as_ref(), "resource")?;
@@ -499,8 +525,11 @@ fn search_subjects(
             let p = m.principal_named(&names::as_written(&row.principal))?;
             let ty = subject_type(m.principals[p.index()].kind);
             (ty == subject.ty).then(|| {
-                let v = json!({ "type": ty, "id": row.principal });
-                (row.principal, v)
+                let found = Found::Entity {
+                    ty: ty.to_string(),
+                    id: row.principal.clone(),
+                };
+                (row.principal, found)
             })
         })
         .collect())
@@ -516,7 +545,7 @@ fn search_resources(
     snapshot: &Snapshot,
     mapping: &Mapping,
     s: &Search,
-) -> Result<Vec<(String, Value)>, String> {
+) -> Result<Vec<(String, Found)>, String> {
     let subject = required(s.subject.as_ref(), "subject")?;
     let action = required(s.action.as_ref(), "action")?;
     let resource = required(s.resource.as_ref(), "resource")?;
@@ -538,8 +567,11 @@ fn search_resources(
                 return None;
             }
             let id = names::unquote(name).unwrap_or_else(|| name.to_string());
-            let v = json!({ "type": mapping.authzen_type(ty), "id": id });
-            Some((id, v))
+            let found = Found::Entity {
+                ty: mapping.authzen_type(ty).to_string(),
+                id: id.clone(),
+            };
+            Some((id, found))
         })
         .collect())
 }
@@ -548,7 +580,7 @@ fn search_actions(
     snapshot: &Snapshot,
     mapping: &Mapping,
     s: &Search,
-) -> Result<Vec<(String, Value)>, String> {
+) -> Result<Vec<(String, Found)>, String> {
     let subject = required(s.subject.as_ref(), "subject")?;
     let resource = required(s.resource.as_ref(), "resource")?;
     let node = mapping.node(snapshot, resource).map_err(|r| r.0)?;
@@ -569,8 +601,10 @@ fn search_actions(
         .into_iter()
         .filter(|row| !row.conditional && row.node == name)
         .map(|row| {
-            let v = json!({ "name": row.action });
-            (row.action, v)
+            let found = Found::Action {
+                name: row.action.clone(),
+            };
+            (row.action, found)
         })
         .collect())
 }

@@ -71,6 +71,11 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Threads warming each new snapshot (default: cores - 1).
     pub warm_threads: Option<usize>,
+    /// Benchmarks only: also serve `POST /bench/floor`, which reads an
+    /// evaluation like `/access/v1/evaluation` and answers a constant
+    /// `{"decision":true}` without consulting the policy: the HTTP floor a
+    /// benchmark compares evaluations with. Never enable it in service.
+    pub http_floor: bool,
 }
 
 impl Config {
@@ -90,6 +95,7 @@ impl Config {
             request_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             warm_threads: None,
+            http_floor: false,
         }
     }
 }
@@ -282,6 +288,10 @@ fn router(shared: AppState) -> Router {
         .route("/v1/reload", post(reload_handler))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_handler));
+    let routes = match shared.config.http_floor {
+        true => routes.route("/bench/floor", post(floor)),
+        false => routes,
+    };
     guarded(routes, shared)
 }
 
@@ -431,6 +441,16 @@ fn detail(query: Option<String>) -> Result<Detail, ApiError> {
     Ok(detail)
 }
 
+/// The HTTP floor: an evaluation read and answered with a constant, for
+/// benchmarks (see [`Config::http_floor`]).
+async fn floor(State(shared): State<AppState>, body: Body) -> Result<Json<Answer>, ApiError> {
+    let _: Evaluation = read_json(&shared, body).await?;
+    Ok(Json(Answer {
+        decision: true,
+        context: None,
+    }))
+}
+
 async fn evaluation(
     State(shared): State<AppState>,
     RawQuery(query): RawQuery,
@@ -492,7 +512,10 @@ async fn evaluations(
         detail,
         |a, refused, took| shared.metrics.decided(outcome(a, refused), took),
     );
-    Ok(Json(json!({ "evaluations": answers })).into_response())
+    Ok(Json(authzen::Answers {
+        evaluations: answers,
+    })
+    .into_response())
 }
 
 async fn search_with(shared: AppState, kind: SearchKind, body: Body) -> Result<Response, ApiError> {
