@@ -18,7 +18,7 @@
 //! something unknown, whose deny always says why.
 
 use crate::compile::model::PrincipalKind;
-use crate::decision::{Effect, Request, RequestError};
+use crate::decision::{Effect, Request};
 use crate::eval::snapshot::Snapshot;
 use crate::syntax::names;
 use crate::Engine;
@@ -185,12 +185,6 @@ pub fn subject_type(kind: PrincipalKind) -> &'static str {
 /// its reason.
 #[derive(Debug)]
 struct Refused(String);
-
-impl From<RequestError> for Refused {
-    fn from(e: RequestError) -> Refused {
-        Refused(e.to_string())
-    }
-}
 
 impl Mapping {
     /// The node a resource names, written `type:name`.
