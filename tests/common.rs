@@ -85,3 +85,13 @@ pub fn assert_same_decisions(a: &Snapshot, b: &Snapshot, context: &str) -> usize
     }
     compared
 }
+
+/// The README's fenced blocks, each as (language, text).
+pub fn readme_blocks(readme: &str) -> Vec<(&str, &str)> {
+    readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| b.split_once('\n').unwrap_or((b, "")))
+        .collect()
+}

@@ -28,12 +28,7 @@ fn words(line: &str) -> Vec<String> {
 #[test]
 fn readme_examples_print_what_the_readme_shows() {
     let readme = std::fs::read_to_string("README.md").unwrap();
-    let blocks: Vec<(&str, &str)> = readme
-        .split("```")
-        .skip(1)
-        .step_by(2)
-        .map(|b| b.split_once('\n').unwrap_or((b, "")))
-        .collect();
+    let blocks = crate::common::readme_blocks(&readme);
     let mut checked = 0;
     for pair in blocks.windows(2) {
         let [(lang, cmd), (out_lang, expected)] = pair else {

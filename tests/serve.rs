@@ -936,12 +936,7 @@ fn the_request_context_and_declared_properties_reach_conditions() {
 #[test]
 fn the_readme_curl_examples_answer_what_the_readme_shows() {
     let readme = std::fs::read_to_string("README.md").unwrap();
-    let blocks: Vec<(&str, &str)> = readme
-        .split("```")
-        .skip(1)
-        .step_by(2)
-        .map(|b| b.split_once('\n').unwrap_or((b, "")))
-        .collect();
+    let blocks = crate::common::readme_blocks(&readme);
     let s = Server::start(&[DIFY]);
     let mut checked = 0;
     for pair in blocks.windows(2) {

@@ -114,21 +114,15 @@ pub enum Semantic {
     PermitOnFirstPermit,
 }
 
-/// A search request (`/access/v1/search/{subject,resource,action}`).
+/// A search request (`/access/v1/search/{subject,resource,action}`): the
+/// parts of an evaluation, one of them partial (the subject's `id` omitted
+/// in a subject search, the resource's in a resource search, the action in
+/// an action search), and a page.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Search {
-    /// The subject (its `id` omitted in a subject search).
-    #[serde(default)]
-    pub subject: Option<Subject>,
-    /// The action (omitted in an action search).
-    #[serde(default)]
-    pub action: Option<Action>,
-    /// The resource (its `id` omitted in a resource search).
-    #[serde(default)]
-    pub resource: Option<Resource>,
-    /// The request context.
-    #[serde(default)]
-    pub context: Option<Map<String, Value>>,
+    /// The subject, action, resource and context.
+    #[serde(flatten)]
+    pub parts: Evaluation,
     /// Which page.
     #[serde(default)]
     pub page: Option<PageRequest>,
@@ -502,12 +496,12 @@ fn search_subjects(
     mapping: &Mapping,
     s: &Search,
 ) -> Result<Vec<(String, Found)>, String> {
-    let subject = required(s.subject.as_ref(), "subject")?;
-    let action = required(s.action.as_ref(), "action")?;
-    let resource = required(s.resource.as_ref(), "resource")?;
+    let subject = required(s.parts.subject.as_ref(), "subject")?;
+    let action = required(s.parts.action.as_ref(), "action")?;
+    let resource = required(s.parts.resource.as_ref(), "resource")?;
     let node = mapping.node(snapshot, resource).map_err(|r| r.0)?;
     let context =
-        context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
+        context(snapshot, s.parts.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
     let m = snapshot.model();
     let Ok(rows) = snapshot.who_can_in(&action.name, &node, context.as_ref(), false) else {
         // An unknown action or resource: no one may.
@@ -541,11 +535,11 @@ fn search_resources(
     mapping: &Mapping,
     s: &Search,
 ) -> Result<Vec<(String, Found)>, String> {
-    let subject = required(s.subject.as_ref(), "subject")?;
-    let action = required(s.action.as_ref(), "action")?;
-    let resource = required(s.resource.as_ref(), "resource")?;
+    let subject = required(s.parts.subject.as_ref(), "subject")?;
+    let action = required(s.parts.action.as_ref(), "action")?;
+    let resource = required(s.parts.resource.as_ref(), "resource")?;
     let context =
-        context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
+        context(snapshot, s.parts.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
     let Some(p) = searching_principal(snapshot, subject) else {
         return Ok(Vec::new());
     };
@@ -576,11 +570,11 @@ fn search_actions(
     mapping: &Mapping,
     s: &Search,
 ) -> Result<Vec<(String, Found)>, String> {
-    let subject = required(s.subject.as_ref(), "subject")?;
-    let resource = required(s.resource.as_ref(), "resource")?;
+    let subject = required(s.parts.subject.as_ref(), "subject")?;
+    let resource = required(s.parts.resource.as_ref(), "resource")?;
     let node = mapping.node(snapshot, resource).map_err(|r| r.0)?;
     let context =
-        context(snapshot, s.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
+        context(snapshot, s.parts.context.as_ref(), subject, Some(resource)).map_err(|r| r.0)?;
     let Some(p) = searching_principal(snapshot, subject) else {
         return Ok(Vec::new());
     };
