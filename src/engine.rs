@@ -348,13 +348,14 @@ impl Engine {
 
     /// [`Engine::apply`] for a service that must not lose an accepted batch:
     /// once the batch is known to apply, `log` records it (appends it to a
-    /// write-ahead log and syncs it, say), and only if that succeeds does
-    /// the new snapshot serve. Batches are applied and logged one at a time,
-    /// so the log holds them in the order they took effect.
+    /// write-ahead log and syncs it, say) given the snapshot it gives, and
+    /// only if that succeeds does that snapshot serve. Batches are applied
+    /// and logged one at a time, so the log holds them in the order they
+    /// took effect.
     pub fn apply_logged(
         &self,
         batch: impl Into<Batch>,
-        log: impl FnOnce(&Batch) -> std::io::Result<()>,
+        log: impl FnOnce(&Batch, &Snapshot) -> std::io::Result<()>,
     ) -> Result<Update, ApplyError> {
         let batch = batch.into();
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -363,7 +364,7 @@ impl Engine {
             .load()
             .apply(&batch)
             .map_err(ApplyError::Rejected)?;
-        log(&batch).map_err(ApplyError::Log)?;
+        log(&batch, &next).map_err(ApplyError::Log)?;
         self.serve(next);
         Ok(update)
     }

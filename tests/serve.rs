@@ -966,3 +966,92 @@ fn the_readme_curl_examples_answer_what_the_readme_shows() {
     }
     assert_eq!(checked, 4, "every curl example is checked");
 }
+
+#[test]
+fn a_compacted_log_restarts_to_the_same_facts_and_revision() {
+    let dir = scratch("compact");
+    let token = token_file(&dir);
+    let state = dir.join("state");
+    let args = [
+        DIFY,
+        "--token-file",
+        &token,
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--compact-after",
+        "3",
+    ];
+    let s = Server::start(&args);
+    let batches = [
+        user_batch("n1"),
+        user_batch("n2"),
+        // A base user restated, a base membership and assignment removed,
+        // a base user removed with every fact about it, one posted user
+        // removed again.
+        json!({"add": {"users": [{"name": "frank", "in": ["team:acme"], "status": "banned"}]}}),
+        json!({"remove": {
+            "memberships": [{"member": {"user": "bob"}, "group": "support"}],
+            "assignments": [{"role": "normal", "on": "workspace:research", "to": {"user": "carol"}}],
+            "users": [{"name": "erin"}, {"name": "n1"}],
+        }}),
+        json!({"add": {"memberships": [{"member": {"user": "n2"}, "group": "content"}]}}),
+    ];
+    for b in &batches {
+        let (status, body) = s.post_with("/v1/facts", "s3cret-token", b);
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut compacted = false;
+    for _ in 0..400 {
+        if s.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("batches into one"))
+        {
+            compacted = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(compacted, "{:?}", s.stderr.lock().unwrap());
+    let questions = [
+        ("n1", "app.edit", "app", "chatbot"),
+        ("n2", "app.edit", "app", "chatbot"),
+        ("frank", "workspace.billing", "workspace", "research"),
+        ("bob", "app.edit", "app", "chatbot"),
+        ("carol", "app.use", "app", "summarizer"),
+        ("erin", "app.use", "app", "chatbot"),
+        ("carol", "app.edit", "app", "chatbot"),
+    ];
+    let answers = |s: &Server| -> Vec<Value> {
+        questions
+            .iter()
+            .map(|&(p, a, t, n)| s.evaluate(p, a, (t, n)))
+            .collect()
+    };
+    let before = answers(&s);
+    assert_eq!(
+        before
+            .iter()
+            .map(|a| a["decision"].as_bool().unwrap())
+            .collect::<Vec<_>>(),
+        [false, true, false, false, false, false, true]
+    );
+    let revision = serde_json::from_str::<Value>(&s.get("/healthz").1).unwrap()["revision"].clone();
+    drop(s);
+    let records = std::fs::read(state.join("facts.log")).unwrap();
+    assert!(records.len() < 2_000, "the log is one batch, not five");
+    let s = Server::start(&args);
+    assert_eq!(answers(&s), before);
+    let health: Value = serde_json::from_str(&s.get("/healthz").1).unwrap();
+    assert_eq!(health["revision"], revision);
+    // And the log takes batches after its compacted record.
+    let (status, _) = s.post_with("/v1/facts", "s3cret-token", &user_batch("n3"));
+    assert_eq!(status, 200);
+    drop(s);
+    let s = Server::start(&args);
+    assert_eq!(
+        s.evaluate("n3", "app.edit", ("app", "chatbot")),
+        json!({"decision": true})
+    );
+}

@@ -293,6 +293,10 @@ struct ServeArgs {
     /// Threads warming each new snapshot (default: one fewer than the cores).
     #[arg(long = "warm-threads", value_name = "N")]
     warm_threads: Option<usize>,
+    /// Compact the write-ahead log into one batch once it holds more than N
+    /// batches.
+    #[arg(long = "compact-after", value_name = "N", default_value_t = 1000)]
+    compact_after: usize,
     /// Benchmarks only: serve POST /bench/floor, a constant allow.
     #[arg(long = "http-floor", hide = true)]
     http_floor: bool,
@@ -345,6 +349,7 @@ fn serve(args: ServeArgs) -> Result<u8, Error> {
         request_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
         warm_threads: args.warm_threads,
         http_floor: args.http_floor,
+        compact_after: args.compact_after,
         ..Config::new(args.paths)
     };
     if config.http_floor {

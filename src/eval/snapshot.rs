@@ -237,6 +237,16 @@ impl Snapshot {
         }
     }
 
+    /// This snapshot, claiming revision `hex`: for a compacted log whose one
+    /// batch was checked to give the same facts as the batches it replaced
+    /// (see `serve::wal`), so that a restart reports the revision served
+    /// before it. `None` if `hex` is not a revision.
+    #[cfg(feature = "server")]
+    pub(crate) fn restamped(mut self, hex: &str) -> Option<Snapshot> {
+        self.revision = u64::from_str_radix(hex, 16).ok()?;
+        Some(self)
+    }
+
     /// A content hash of the policy and facts this snapshot was loaded from
     /// (file names and texts, and those of every update since), as 16 hex
     /// digits: what a decision log records

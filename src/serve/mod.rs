@@ -18,6 +18,7 @@
 //! no error is ever an allow.
 
 pub mod authzen;
+mod compact;
 mod metrics;
 pub mod wal;
 
@@ -38,7 +39,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wal::{FactBatch, Wal};
+use wal::{Checkpoint, FactBatch, Record, Wal};
 
 /// How to serve.
 #[derive(Clone, Debug)]
@@ -71,6 +72,9 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Threads warming each new snapshot (default: cores - 1).
     pub warm_threads: Option<usize>,
+    /// Compact the write-ahead log once it holds more than this many
+    /// records.
+    pub compact_after: usize,
     /// Benchmarks only: also serve `POST /bench/floor`, which reads an
     /// evaluation like `/access/v1/evaluation` and answers a constant
     /// `{"decision":true}` without consulting the policy: the HTTP floor a
@@ -96,6 +100,7 @@ impl Config {
             header_timeout: Duration::from_secs(10),
             warm_threads: None,
             http_floor: false,
+            compact_after: 1000,
         }
     }
 }
@@ -115,13 +120,13 @@ struct Writes {
     wal: Option<Wal>,
     /// Batches posted since start, when there is no log to hold them (so a
     /// reload keeps them).
-    memory: Vec<FactBatch>,
+    memory: Vec<Record>,
 }
 
 impl Writes {
-    fn batches(&self) -> &[FactBatch] {
+    fn records(&self) -> &[Record] {
         match &self.wal {
-            Some(wal) => wal.batches(),
+            Some(wal) => wal.records(),
             None => &self.memory,
         }
     }
@@ -129,26 +134,81 @@ impl Writes {
 
 type AppState = Arc<Shared>;
 
-/// The policy files with the logged batches replayed on top, in order.
-fn load(config: &Config, batches: &[FactBatch]) -> Result<Snapshot, String> {
+/// The policy files with the logged batches replayed on top, in order. A
+/// compacted log's record, replayed on the files it was made on, gives the
+/// revision that was served when it was made.
+fn load(config: &Config, records: &[Record]) -> Result<Snapshot, String> {
     let mut snapshot =
         Snapshot::from_paths_with_data(&config.paths, &config.data).map_err(|e| match e {
             crate::Error::Load(l) => l.render(false),
             other => other.to_string(),
         })?;
-    for (i, batch) in batches.iter().enumerate() {
-        snapshot = snapshot
-            .apply(&batch.to_batch())
-            .map_err(|e| {
-                format!(
-                    "logged batch {} no longer applies to the policy:\n{}",
-                    i + 1,
-                    e.render(false)
-                )
-            })?
-            .0;
+    // Batches replayed in order give the revisions they gave when they were
+    // posted; after a compacted record, which stands for several batches,
+    // the logged revisions are restored, as long as the policy files are
+    // the ones it was made on.
+    let mut restamp = false;
+    for (i, record) in records.iter().enumerate() {
+        let base = snapshot.revision();
+        let (next, _) = snapshot.apply(&record.batch.to_batch()).map_err(|e| {
+            format!(
+                "logged batch {} no longer applies to the policy:\n{}",
+                i + 1,
+                e.render(false)
+            )
+        })?;
+        if let Some(c) = &record.checkpoint {
+            restamp = c.base == base;
+        }
+        snapshot = match (&record.revision, restamp) {
+            (Some(revision), true) => next
+                .restamped(revision)
+                .ok_or_else(|| format!("logged batch {} has a damaged revision", i + 1))?,
+            _ => next,
+        };
     }
     Ok(snapshot)
+}
+
+/// Replaces the log with one batch of the same effect, if one is found
+/// (see [`compact`]); says what it did on standard error.
+fn compact_log(shared: &Shared) {
+    let mut writes = shared.writes.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(wal) = writes.wal.as_mut() else {
+        return;
+    };
+    if wal.records().len() <= shared.config.compact_after {
+        return;
+    }
+    let before = wal.records().len();
+    let Ok(base) = load(&shared.config, &[]) else {
+        return; // the files changed on disk: compact after the next reload
+    };
+    let current = shared.engine.snapshot();
+    let Some(batch) = compact::squash(&base, &current) else {
+        eprintln!(
+            "grantlog: `{}` holds {before} batches that no one batch restates; left whole",
+            wal.path().display()
+        );
+        return;
+    };
+    let record = Record {
+        batch,
+        revision: Some(current.revision()),
+        checkpoint: Some(Checkpoint {
+            base: base.revision(),
+        }),
+    };
+    match wal.replace_with(record) {
+        Ok(()) => eprintln!(
+            "grantlog: compacted `{}`: {before} batches into one",
+            wal.path().display()
+        ),
+        Err(e) => eprintln!(
+            "grantlog: could not compact `{}` (it is left whole): {e}",
+            wal.path().display()
+        ),
+    }
 }
 
 /// Loads the policy, replays the log, binds `config.addr`, and serves until
@@ -164,8 +224,8 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr, &str)) -> Result<(), S
         }
         None => (None, Vec::new()),
     };
-    let batches = wal.as_ref().map_or(&[][..], |w| w.batches());
-    let snapshot = load(&config, batches)?;
+    let records = wal.as_ref().map_or(&[][..], |w| w.records());
+    let snapshot = load(&config, records)?;
     let mut engine = Engine::with_warm_threads(snapshot, config.warm_threads);
     if let Some(path) = &config.decision_log {
         let sink: Box<dyn std::io::Write + Send> = if path.as_os_str() == "-" {
@@ -563,13 +623,14 @@ async fn metadata(State(shared): State<AppState>) -> Json<serde_json::Value> {
 
 async fn facts(State(shared): State<AppState>, body: Body) -> Result<Response, ApiError> {
     let batch: FactBatch = read_json(&shared, body).await?;
+    let compacting = Arc::clone(&shared);
     let applied = tokio::task::spawn_blocking(move || {
         let mut writes = shared.writes.lock().unwrap_or_else(|e| e.into_inner());
         let writes = &mut *writes;
         let result = shared
             .engine
-            .apply_logged(batch.to_batch(), |_| match &mut writes.wal {
-                Some(wal) => wal.append(&batch),
+            .apply_logged(batch.to_batch(), |_, next| match &mut writes.wal {
+                Some(wal) => wal.append(&batch, &next.revision()),
                 None => Ok(()),
             });
         let outcome = match &result {
@@ -581,7 +642,11 @@ async fn facts(State(shared): State<AppState>, body: Body) -> Result<Response, A
         match result {
             Ok(update) => {
                 if writes.wal.is_none() {
-                    writes.memory.push(batch);
+                    writes.memory.push(Record {
+                        batch,
+                        revision: None,
+                        checkpoint: None,
+                    });
                 }
                 Ok(json!({
                     "revision": shared.engine.revision(),
@@ -600,6 +665,9 @@ async fn facts(State(shared): State<AppState>, body: Body) -> Result<Response, A
     })
     .await
     .map_err(|_| internal())??;
+    // After the answer, off the request's path: compaction takes the write
+    // lock like any batch.
+    tokio::task::spawn_blocking(move || compact_log(&compacting));
     Ok(Json(applied).into_response())
 }
 
@@ -607,7 +675,7 @@ async fn facts(State(shared): State<AppState>, body: Body) -> Result<Response, A
 /// snapshot serves on if that fails.
 fn reload(shared: &Shared) -> Result<String, String> {
     let writes = shared.writes.lock().unwrap_or_else(|e| e.into_inner());
-    match load(&shared.config, writes.batches()) {
+    match load(&shared.config, writes.records()) {
         Ok(snapshot) => {
             shared.engine.replace(snapshot);
             shared.metrics.reload("applied");

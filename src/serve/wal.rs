@@ -8,6 +8,10 @@
 //! batches that took effect, in order. At start (and on every reload) the
 //! policy files are loaded and the log replayed on top of them.
 //!
+//! Compaction (see `compact.rs`) replaces the log with one record standing
+//! for every batch in it, written to a new file that is synced and renamed
+//! over the log.
+//!
 //! A crash while appending leaves a torn last record: shorter than its
 //! length says. It was never acknowledged, so it is dropped (the file is cut
 //! back to the last whole record) with a message. A whole record whose
@@ -43,6 +47,31 @@ impl FactBatch {
     }
 }
 
+/// One record of the log: a batch, and for the one record of a compacted
+/// log, the revisions it stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// The batch.
+    pub batch: FactBatch,
+    /// The revision served once the batch was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Set on a compacted log's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// What a compacted record replaced: replayed on policy files of revision
+/// `base`, it gives the facts that the batches it replaced gave (which were
+/// served as its `revision`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The revision of the policy files (and data files) it was made on.
+    pub base: String,
+}
+
 /// Largest record the log reads back (a request body is far smaller).
 const MAX_RECORD: u32 = 256 << 20;
 const HEADER: usize = 8;
@@ -51,8 +80,8 @@ const HEADER: usize = 8;
 pub struct Wal {
     file: File,
     path: PathBuf,
-    /// The batches in the log, in order.
-    batches: Vec<FactBatch>,
+    /// The records in the log, in order.
+    records: Vec<Record>,
 }
 
 /// What opening a log found.
@@ -79,7 +108,7 @@ impl Wal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        let (batches, good) = read_records(&bytes, &path)?;
+        let (records, good) = read_records(&bytes, &path)?;
         let dropped = (good < bytes.len()).then(|| {
             format!(
                 "`{}`: dropped a torn last record ({} bytes at offset {good}), never acknowledged",
@@ -98,15 +127,15 @@ impl Wal {
             wal: Wal {
                 file,
                 path,
-                batches,
+                records,
             },
             dropped,
         })
     }
 
-    /// The batches logged so far, in order.
-    pub fn batches(&self) -> &[FactBatch] {
-        &self.batches
+    /// The records logged so far, in order.
+    pub fn records(&self) -> &[Record] {
+        &self.records
     }
 
     /// Where the log is.
@@ -114,34 +143,63 @@ impl Wal {
         &self.path
     }
 
-    /// Appends a batch and syncs it to disk.
-    pub fn append(&mut self, batch: &FactBatch) -> io::Result<()> {
-        let payload = serde_json::to_vec(batch).map_err(io::Error::other)?;
-        let len = u32::try_from(payload.len())
-            .ok()
-            .filter(|&l| l <= MAX_RECORD)
-            .ok_or_else(|| io::Error::other("the batch is too large to log"))?;
-        let mut record = Vec::with_capacity(HEADER + payload.len());
-        record.extend_from_slice(&len.to_le_bytes());
-        record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        record.extend_from_slice(&payload);
+    /// Appends a batch, with the revision it gives, and syncs it to disk.
+    pub fn append(&mut self, batch: &FactBatch, revision: &str) -> io::Result<()> {
+        let record = Record {
+            batch: batch.clone(),
+            revision: Some(revision.to_string()),
+            checkpoint: None,
+        };
+        let bytes = encode(&record)?;
         let end = self.file.seek(SeekFrom::End(0))?;
         let written = self
             .file
-            .write_all(&record)
+            .write_all(&bytes)
             .and_then(|_| self.file.sync_data());
         if let Err(e) = written {
             // Leave no partial record behind a failed append.
             let _ = self.file.set_len(end);
             return Err(e);
         }
-        self.batches.push(batch.clone());
+        self.records.push(record);
+        Ok(())
+    }
+
+    /// Replaces the whole log with one record, atomically: it is written to
+    /// a new file, synced, and renamed over the log, so that a crash leaves
+    /// either the old log or the new one.
+    pub fn replace_with(&mut self, record: Record) -> io::Result<()> {
+        let fresh = self.path.with_extension("log.compacting");
+        let mut file = File::create(&fresh)?;
+        file.write_all(&encode(&record)?)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&fresh, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            sync_dir(dir);
+        }
+        self.file = OpenOptions::new().append(true).open(&self.path)?;
+        self.records = vec![record];
         Ok(())
     }
 }
 
-/// The batches of every whole record, and where the whole records end.
-fn read_records(bytes: &[u8], path: &Path) -> Result<(Vec<FactBatch>, usize), String> {
+/// A record's bytes: length, checksum, payload.
+fn encode(record: &Record) -> io::Result<Vec<u8>> {
+    let payload = serde_json::to_vec(record).map_err(io::Error::other)?;
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|&l| l <= MAX_RECORD)
+        .ok_or_else(|| io::Error::other("the batch is too large to log"))?;
+    let mut bytes = Vec::with_capacity(HEADER + payload.len());
+    bytes.extend_from_slice(&len.to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    Ok(bytes)
+}
+
+/// Every whole record, and where the whole records end.
+fn read_records(bytes: &[u8], path: &Path) -> Result<(Vec<Record>, usize), String> {
     let mut batches = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
@@ -169,7 +227,7 @@ fn read_records(bytes: &[u8], path: &Path) -> Result<(Vec<FactBatch>, usize), St
                 "its checksum does not match",
             ));
         }
-        let batch: FactBatch = serde_json::from_slice(payload)
+        let batch: Record = serde_json::from_slice(payload)
             .map_err(|e| corrupt(path, batches.len(), at, &format!("it is not a batch: {e}")))?;
         batches.push(batch);
         at += HEADER + len as usize;
@@ -198,6 +256,14 @@ fn sync_dir(dir: &Path) {
 mod tests {
     use super::*;
 
+    fn record(user: &str) -> Record {
+        Record {
+            batch: batch(user),
+            revision: Some("r".into()),
+            checkpoint: None,
+        }
+    }
+
     fn batch(user: &str) -> FactBatch {
         let facts = Facts::from_json(
             "t",
@@ -220,10 +286,10 @@ mod tests {
     fn batches_are_read_back_in_order() {
         let d = dir("order");
         let mut w = Wal::open(&d).unwrap().wal;
-        w.append(&batch("a")).unwrap();
-        w.append(&batch("b")).unwrap();
+        w.append(&batch("a"), "r").unwrap();
+        w.append(&batch("b"), "r").unwrap();
         let opened = Wal::open(&d).unwrap();
-        assert_eq!(opened.wal.batches(), &[batch("a"), batch("b")]);
+        assert_eq!(opened.wal.records(), &[record("a"), record("b")]);
         assert!(opened.dropped.is_none());
     }
 
@@ -231,30 +297,48 @@ mod tests {
     fn a_torn_last_record_is_dropped_and_cut_off() {
         let d = dir("torn");
         let mut w = Wal::open(&d).unwrap().wal;
-        w.append(&batch("a")).unwrap();
-        w.append(&batch("b")).unwrap();
+        w.append(&batch("a"), "r").unwrap();
+        w.append(&batch("b"), "r").unwrap();
         let path = d.join("facts.log");
         let len = std::fs::metadata(&path).unwrap().len();
         for cut in [len - 1, len - 20] {
             let f = OpenOptions::new().write(true).open(&path).unwrap();
             f.set_len(cut).unwrap();
             let opened = Wal::open(&d).unwrap();
-            assert_eq!(opened.wal.batches(), &[batch("a")]);
+            assert_eq!(opened.wal.records(), &[record("a")]);
             let dropped = opened.dropped.unwrap();
             assert!(dropped.contains("dropped a torn last record"), "{dropped}");
             // The next append starts a whole record where the torn one was.
             let mut w = opened.wal;
-            w.append(&batch("b")).unwrap();
-            assert_eq!(Wal::open(&d).unwrap().wal.batches().len(), 2);
+            w.append(&batch("b"), "r").unwrap();
+            assert_eq!(Wal::open(&d).unwrap().wal.records().len(), 2);
         }
+    }
+
+    #[test]
+    fn replacing_the_log_leaves_one_record_and_appends_after_it() {
+        let d = dir("replace");
+        let mut w = Wal::open(&d).unwrap().wal;
+        w.append(&batch("a"), "r").unwrap();
+        w.append(&batch("b"), "r").unwrap();
+        let squashed = Record {
+            batch: batch("ab"),
+            revision: Some("2".into()),
+            checkpoint: Some(Checkpoint { base: "1".into() }),
+        };
+        w.replace_with(squashed.clone()).unwrap();
+        w.append(&batch("c"), "r").unwrap();
+        let opened = Wal::open(&d).unwrap();
+        assert_eq!(opened.wal.records(), &[squashed, record("c")]);
+        assert!(!d.join("facts.log.compacting").exists());
     }
 
     #[test]
     fn a_damaged_whole_record_refuses_to_open() {
         let d = dir("damaged");
         let mut w = Wal::open(&d).unwrap().wal;
-        w.append(&batch("a")).unwrap();
-        w.append(&batch("b")).unwrap();
+        w.append(&batch("a"), "r").unwrap();
+        w.append(&batch("b"), "r").unwrap();
         let path = d.join("facts.log");
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[HEADER + 2] ^= 0x20;
