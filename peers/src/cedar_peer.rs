@@ -1,8 +1,8 @@
 //! The workload as Cedar entities and policies.
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityUid, PolicyId, PolicySet, Request,
-    RestrictedExpression, SlotId, Template,
+    Authorizer, Context, Decision, Entities, Entity, EntityUid, Policy, PolicyId, PolicySet,
+    Request, RestrictedExpression, SlotId, Template,
 };
 use grantlog::workload::{closure, roles, Holder, Workload};
 use std::collections::{HashMap, HashSet};
@@ -165,6 +165,162 @@ impl Cedar {
         .expect("request");
         self.authorizer
             .is_authorized(&request, &self.policies, &self.entities)
+            .decision()
+            == Decision::Allow
+    }
+}
+
+/// Cedar as a performance-minded team deploys it at this size: every
+/// assignment is a static policy, indexed by the integer ids of its
+/// principal scope (a user or a group) and its resource scope; a request is
+/// authorized against the slice of policies that can match it (those held
+/// by the principal or one of its groups, on the resource or one of its
+/// ancestors, for a role whose action group holds the action), plus the
+/// unscoped policies (the creator rule, the ban) and the resource's own
+/// forbids. Gathering the slice is part of each timed check.
+pub struct SlicedCedar {
+    entities: Entities,
+    authorizer: Authorizer,
+    users: Vec<EntityUid>,
+    nodes: Vec<EntityUid>,
+    actions: HashMap<&'static str, (usize, EntityUid)>,
+    /// Per user, its groups; per group, its parent group.
+    user_groups: Vec<Vec<usize>>,
+    group_parent: Vec<Option<usize>>,
+    node_parent: Vec<Option<usize>>,
+    /// Per user (then per group, from `users.len()` on): (node, role, policy).
+    held: Vec<Vec<(usize, usize, usize)>>,
+    /// Per role: the actions its closure allows (by action index).
+    role_allows: Vec<Vec<bool>>,
+    policies: Vec<Policy>,
+    unscoped: Vec<Policy>,
+    /// Per node: its `app.publish` forbid, if any.
+    publish_forbid: HashMap<usize, Policy>,
+}
+
+impl SlicedCedar {
+    pub fn new(w: &Workload) -> SlicedCedar {
+        let naive = Cedar::new(w);
+        let all = roles();
+        let mut action_names: Vec<&'static str> = naive.actions.keys().copied().collect();
+        action_names.sort_unstable();
+        let actions = action_names
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (*a, (i, naive.actions[a].clone())))
+            .collect::<HashMap<_, _>>();
+        let role_allows = all
+            .iter()
+            .map(|r| {
+                let listed: Vec<&str> = closure(r.name)
+                    .iter()
+                    .flat_map(|inc| all.iter().find(|x| x.name == *inc).map(|x| x.actions))
+                    .flatten()
+                    .copied()
+                    .collect();
+                action_names.iter().map(|a| listed.contains(a)).collect()
+            })
+            .collect();
+        let groups: Vec<EntityUid> = (0..w.groups.len())
+            .map(|g| uid("Group", &format!("g{g}")))
+            .collect();
+        let mut user_groups = vec![Vec::new(); w.users.len()];
+        for &(u, g) in &w.memberships {
+            user_groups[u].push(g);
+        }
+        let mut held = vec![Vec::new(); w.users.len() + w.groups.len()];
+        let mut policies = Vec::new();
+        for (i, (holder, role, node)) in w.assignments.iter().enumerate() {
+            let (key, principal) = match holder {
+                Holder::User(u) => (*u, &naive.users[*u]),
+                Holder::Group(g) => (w.users.len() + g, &groups[*g]),
+            };
+            let text = format!(
+                "permit(principal in {principal}, action in Action::\"role:{role}\", resource in {});",
+                naive.nodes[*node]
+            );
+            let policy = Policy::parse(Some(PolicyId::new(format!("assign{i}"))), text)
+                .expect("assignment policy");
+            let r = all.iter().position(|x| x.name == *role).expect("known role");
+            held[key].push((*node, r, policies.len()));
+            policies.push(policy);
+        }
+        let unscoped = [
+            "permit(principal, action in Action::\"role:ws_editor\", resource) when { resource has creator && resource.creator == principal };",
+            "forbid(principal, action, resource) when { principal.status == \"banned\" };",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| Policy::parse(Some(PolicyId::new(format!("static{i}"))), *text).expect("static policy"))
+        .collect();
+        let publish_forbid = w
+            .publish_denied
+            .iter()
+            .map(|&r| {
+                let text = format!(
+                    "forbid(principal, action == Action::\"app.publish\", resource == {});",
+                    naive.nodes[r]
+                );
+                let policy = Policy::parse(Some(PolicyId::new(format!("deny{r}"))), text)
+                    .expect("forbid policy");
+                (r, policy)
+            })
+            .collect();
+        SlicedCedar {
+            entities: naive.entities,
+            authorizer: Authorizer::new(),
+            users: naive.users,
+            nodes: naive.nodes,
+            actions,
+            user_groups,
+            group_parent: w.groups.iter().map(|(_, parent)| *parent).collect(),
+            node_parent: w.nodes.iter().map(|n| n.parent).collect(),
+            held,
+            role_allows,
+            policies,
+            unscoped,
+            publish_forbid,
+        }
+    }
+
+    pub fn check(&self, &(user, action, node): &(usize, &'static str, usize)) -> bool {
+        let (a, action_uid) = &self.actions[action];
+        // The principal and its groups; the resource and its ancestors.
+        let mut holders = vec![user];
+        let mut stack: Vec<usize> = self.user_groups[user].clone();
+        while let Some(g) = stack.pop() {
+            let key = self.users.len() + g;
+            if !holders.contains(&key) {
+                holders.push(key);
+                stack.extend(self.group_parent[g]);
+            }
+        }
+        let mut ancestry = vec![node];
+        while let Some(parent) = self.node_parent[*ancestry.last().expect("one node")] {
+            ancestry.push(parent);
+        }
+        let mut slice: Vec<Policy> = self.unscoped.clone();
+        for &h in &holders {
+            for &(n, role, p) in &self.held[h] {
+                if self.role_allows[role][*a] && ancestry.contains(&n) {
+                    slice.push(self.policies[p].clone());
+                }
+            }
+        }
+        if let Some(forbid) = self.publish_forbid.get(&node) {
+            slice.push(forbid.clone());
+        }
+        let policies = PolicySet::from_policies(slice).expect("a slice of distinct policies");
+        let request = Request::new(
+            self.users[user].clone(),
+            action_uid.clone(),
+            self.nodes[node].clone(),
+            Context::empty(),
+            None,
+        )
+        .expect("request");
+        self.authorizer
+            .is_authorized(&request, &policies, &self.entities)
             .decision()
             == Decision::Allow
     }

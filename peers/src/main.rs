@@ -2,16 +2,25 @@
 //! organisations: load time, memory, check latency (median and p99), and
 //! agreement of every decision.
 //!
-//! Each check is timed alone. grantlog's reported pass comes after an untimed
-//! pass (which evaluates the tables the requests need) and after timed passes
-//! repeated until the median settles (three passes without a 5% gain): the
-//! latency of a service's recurring principals. The median of the first timed
-//! pass, with the data mostly out of cache, is printed beside it, and
-//! `--memory-probe` prints what one dependent memory read costs on the
-//! machine at several working-set sizes (`--scattered-probe`: among a given
-//! number of cache lines scattered over gigabytes, as a request set's are).
-//! Cedar and Casbin take milliseconds per check, so their single timed pass
-//! follows a short warm-up.
+//! Rows: `grantlog` (warm: each principal's table evaluated), `grantlog-cold`
+//! (each principal's first check on a fresh snapshot, the evaluation of its
+//! table included), `cedar-sliced` (Cedar as its experts deploy it at this
+//! size: the linked policies indexed by principal and resource scope, each
+//! request authorized against its slice, gathering the slice timed inside
+//! the check), `cedar-naive` (every linked policy handed to the authorizer
+//! on every request), and `casbin`.
+//!
+//! Each check is timed alone, and every warm row by the same rule
+//! ([`measure`]): one untimed pass over the timed requests, then timed
+//! passes until the median settles (three passes without a 5% gain, at most
+//! 20, and none begun after `--pass-budget` seconds of timed checks); the
+//! last pass is reported. The median of grantlog's first timed pass, with
+//! the data mostly out of cache, is printed beside it, and `--memory-probe`
+//! prints what one dependent memory read costs on the machine at several
+//! working-set sizes (`--scattered-probe`: among a given number of cache
+//! lines scattered over gigabytes, as a request set's are). Cedar-naive and
+//! Casbin take milliseconds per check, so they are timed on fewer requests
+//! (`--cedar-requests`, `--casbin-requests`).
 //!
 //! ```sh
 //! cargo run --release -p grantlog-peers -- --size M --json target/peers-M.json
@@ -67,6 +76,10 @@ struct Args {
     /// Requests to time on Casbin, whose check scans every policy line.
     #[arg(long, default_value_t = 200)]
     casbin_requests: usize,
+    /// Seconds of timed checks after which an engine's passes stop (the
+    /// first timed pass always completes).
+    #[arg(long, default_value_t = 10.0)]
+    pass_budget: f64,
     /// Leave an engine out (cedar, casbin), or grantlog's evaluation of
     /// every table at once (warm-all), which takes minutes at L.
     #[arg(long)]
@@ -182,19 +195,30 @@ fn time_checks(
     (decisions, times)
 }
 
-/// Times passes over the requests until the median has not fallen 5% below
-/// the best so far for three passes in a row (at most 20 passes); returns
-/// the last. On a VM the medians can fall over several passes and pause on
-/// the way, so one pass without progress is not enough.
-fn settle(
+/// The pass rule every engine's warm row is timed by: one untimed pass
+/// over the timed requests (grantlog evaluates the tables they need; every
+/// engine warms its caches), then timed passes until the median has not
+/// fallen 5% below the best so far for three passes in a row, at most 20
+/// passes and, after the first, no more once `budget` of timed checks has
+/// gone by. Returns the decisions and latencies of the last pass and the
+/// median of the first. On a VM the medians can fall over several passes
+/// and pause on the way, so one pass without progress is not enough.
+fn measure(
     n: usize,
     check: impl Fn(usize) -> bool + Copy,
-    first: f64,
-) -> (Vec<bool>, Vec<Duration>) {
+    budget: Duration,
+) -> (Vec<bool>, Vec<Duration>, f64) {
+    let mut pass = time_checks(n, n, check);
+    let first = percentile(&pass.1, 0.5);
+    let mut spent: Duration = pass.1.iter().sum();
     let mut best = first;
     let mut still = 0;
-    let mut pass = time_checks(n, 0, check);
     for _ in 1..20 {
+        if spent > budget {
+            break;
+        }
+        pass = time_checks(n, 0, check);
+        spent += pass.1.iter().sum::<Duration>();
         let median = percentile(&pass.1, 0.5);
         if median < 0.95 * best {
             best = median;
@@ -205,9 +229,8 @@ fn settle(
                 break;
             }
         }
-        pass = time_checks(n, 0, check);
     }
-    pass
+    (pass.0, pass.1, first)
 }
 
 fn percentile(times: &[Duration], p: f64) -> f64 {
@@ -286,8 +309,15 @@ fn main() {
 fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
     let exe = std::env::current_exe().expect("own path");
     let mut outcomes: Vec<Outcome> = Vec::new();
-    for engine in ["grantlog", "grantlog-cold", "cedar", "casbin"] {
-        if args.skip.iter().any(|s| s == engine) {
+    for engine in [
+        "grantlog",
+        "grantlog-cold",
+        "cedar-sliced",
+        "cedar-naive",
+        "casbin",
+    ] {
+        let family = engine.split('-').next().unwrap_or(engine);
+        if args.skip.iter().any(|s| s == engine || s == family) {
             continue;
         }
         let out = std::process::Command::new(&exe)
@@ -302,6 +332,7 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
             .args(["--requests", &args.requests.to_string()])
             .args(["--cedar-requests", &args.cedar_requests.to_string()])
             .args(["--casbin-requests", &args.casbin_requests.to_string()])
+            .args(["--pass-budget", &args.pass_budget.to_string()])
             .args(args.skip.iter().flat_map(|s| ["--skip", s]))
             .stderr(std::process::Stdio::inherit())
             .output()
@@ -391,6 +422,7 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
     let requests = w.request_strings();
     let n = args.requests.min(requests.len());
     let base = status_mib("VmRSS:");
+    let budget = Duration::from_secs_f64(args.pass_budget);
     let row = |engine: &str,
                load: Duration,
                warm_all: Option<Duration>,
@@ -411,19 +443,17 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
     match engine {
         "grantlog" => {
             // Parse and check to a ready snapshot; each principal's table is
-            // evaluated on its first check. The untimed pass covers every
-            // timed request, so the timed passes measure warm checks: the
-            // first right after the evaluations, the reported one once the
-            // requests' data has settled in the caches, as a service sees
-            // its recurring principals.
+            // evaluated on its first check, in the untimed pass, so the timed
+            // passes measure warm checks: the first right after the
+            // evaluations, the reported one once the requests' data has
+            // settled in the caches, as a service sees its recurring
+            // principals.
             let (snapshot, load) = load_grantlog(&w);
             let check = |i: usize| {
                 let (p, a, r) = &requests[i];
                 snapshot.check(p, a, r).is_allowed()
             };
-            let (_, first) = time_checks(n, n, check);
-            let first = percentile(&first, 0.5);
-            let (decisions, times) = settle(n, check, first);
+            let (decisions, times, first) = measure(n, check, budget);
             // Throughput: the request set, repeated, on one thread and on two;
             // the median of five runs of each, interleaved, so that a burst of
             // noise on the machine lands on both.
@@ -482,14 +512,24 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
                 decisions,
             }
         }
-        "cedar" => {
+        "cedar-sliced" => {
+            let t = Instant::now();
+            let cedar = cedar_peer::SlicedCedar::new(&w);
+            let load = t.elapsed();
+            let (decisions, times, _) = measure(n, |i| cedar.check(&w.requests[i]), budget);
+            Outcome {
+                row: row("cedar-sliced", load, None, n, &times),
+                decisions,
+            }
+        }
+        "cedar-naive" => {
             let t = Instant::now();
             let cedar = cedar_peer::Cedar::new(&w);
             let load = t.elapsed();
             let m = args.cedar_requests.min(n);
-            let (decisions, times) = time_checks(m, 100, |i| cedar.check(&w.requests[i]));
+            let (decisions, times, _) = measure(m, |i| cedar.check(&w.requests[i]), budget);
             Outcome {
-                row: row("cedar-policy", load, None, m, &times),
+                row: row("cedar-naive", load, None, m, &times),
                 decisions,
             }
         }
@@ -498,7 +538,7 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
             let casbin = casbin_peer::Casbin::new(&w);
             let load = t.elapsed();
             let m = args.casbin_requests.min(n);
-            let (decisions, times) = time_checks(m, 10, |i| casbin.check(&requests[i]));
+            let (decisions, times, _) = measure(m, |i| casbin.check(&requests[i]), budget);
             Outcome {
                 row: row("casbin", load, None, m, &times),
                 decisions,

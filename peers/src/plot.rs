@@ -23,6 +23,8 @@ pub fn draw(
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
         RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+        RGBColor(148, 103, 189),
     ];
     let users = |f: fn(&(String, f64, f64, f64)) -> f64| {
         let lo = points.iter().map(f).fold(f64::MAX, f64::min);
