@@ -8,7 +8,8 @@
 //! size: the linked policies indexed by principal and resource scope, each
 //! request authorized against its slice, gathering the slice timed inside
 //! the check), `cedar-naive` (every linked policy handed to the authorizer
-//! on every request), and `casbin`.
+//! on every request), `rego` (a data-driven RBAC policy in Rego, role
+//! bindings keyed by subject, evaluated by regorus), and `casbin`.
 //!
 //! Each check is timed alone, and every warm row by the same rule
 //! ([`measure`]): one untimed pass over the timed requests, then timed
@@ -42,6 +43,7 @@
 
 mod casbin_peer;
 mod cedar_peer;
+mod rego_peer;
 mod memory;
 mod plot;
 
@@ -76,6 +78,9 @@ struct Args {
     /// Requests to time on Casbin, whose check scans every policy line.
     #[arg(long, default_value_t = 200)]
     casbin_requests: usize,
+    /// Requests to time on Rego (regorus).
+    #[arg(long, default_value_t = 2_000)]
+    rego_requests: usize,
     /// Seconds of timed checks after which an engine's passes stop (the
     /// first timed pass always completes).
     #[arg(long, default_value_t = 10.0)]
@@ -314,6 +319,7 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
         "grantlog-cold",
         "cedar-sliced",
         "cedar-naive",
+        "rego",
         "casbin",
     ] {
         let family = engine.split('-').next().unwrap_or(engine);
@@ -333,6 +339,7 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
             .args(["--cedar-requests", &args.cedar_requests.to_string()])
             .args(["--casbin-requests", &args.casbin_requests.to_string()])
             .args(["--pass-budget", &args.pass_budget.to_string()])
+            .args(["--rego-requests", &args.rego_requests.to_string()])
             .args(args.skip.iter().flat_map(|s| ["--skip", s]))
             .stderr(std::process::Stdio::inherit())
             .output()
@@ -530,6 +537,17 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
             let (decisions, times, _) = measure(m, |i| cedar.check(&w.requests[i]), budget);
             Outcome {
                 row: row("cedar-naive", load, None, m, &times),
+                decisions,
+            }
+        }
+        "rego" => {
+            let t = Instant::now();
+            let rego = rego_peer::Rego::new(&w);
+            let load = t.elapsed();
+            let m = args.rego_requests.min(n);
+            let (decisions, times, _) = measure(m, |i| rego.check(i), budget);
+            Outcome {
+                row: row("rego", load, None, m, &times),
                 decisions,
             }
         }
