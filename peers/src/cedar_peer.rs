@@ -241,7 +241,10 @@ impl SlicedCedar {
             );
             let policy = Policy::parse(Some(PolicyId::new(format!("assign{i}"))), text)
                 .expect("assignment policy");
-            let r = all.iter().position(|x| x.name == *role).expect("known role");
+            let r = all
+                .iter()
+                .position(|x| x.name == *role)
+                .expect("known role");
             held[key].push((*node, r, policies.len()));
             policies.push(policy);
         }

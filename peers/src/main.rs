@@ -43,9 +43,9 @@
 
 mod casbin_peer;
 mod cedar_peer;
-mod rego_peer;
 mod memory;
 mod plot;
+mod rego_peer;
 
 /// One allocator for every engine in the run.
 #[global_allocator]

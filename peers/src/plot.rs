@@ -25,6 +25,7 @@ pub fn draw(
         RGBColor(44, 160, 44),
         RGBColor(255, 127, 14),
         RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
     ];
     let users = |f: fn(&(String, f64, f64, f64)) -> f64| {
         let lo = points.iter().map(f).fold(f64::MAX, f64::min);

@@ -73,12 +73,26 @@ impl Rego {
             .groups
             .iter()
             .enumerate()
-            .map(|(g, (_, parent))| (group(g), json!(parent.iter().map(|p| group(*p)).collect::<Vec<_>>())))
+            .map(|(g, (_, parent))| {
+                (
+                    group(g),
+                    json!(parent.iter().map(|p| group(*p)).collect::<Vec<_>>()),
+                )
+            })
             .collect();
         let node_parents: Map<String, serde_json::Value> = w
             .nodes
             .iter()
-            .map(|n| (n.key(), json!(n.parent.iter().map(|p| w.nodes[*p].key()).collect::<Vec<_>>())))
+            .map(|n| {
+                (
+                    n.key(),
+                    json!(n
+                        .parent
+                        .iter()
+                        .map(|p| w.nodes[*p].key())
+                        .collect::<Vec<_>>()),
+                )
+            })
             .collect();
         let mut bindings: Map<String, serde_json::Value> = Map::new();
         for (holder, role, node) in &w.assignments {
