@@ -21,6 +21,17 @@ fn uid(ty: &str, id: &str) -> EntityUid {
     EntityUid::from_str(&format!("{ty}::\"{id}\"")).expect("valid uid")
 }
 
+/// The actions a role allows: its own and those of every role it includes.
+pub fn role_actions(role: &str) -> Vec<&'static str> {
+    let all = roles();
+    closure(role)
+        .iter()
+        .flat_map(|inc| all.iter().find(|x| x.name == *inc).map(|x| x.actions))
+        .flatten()
+        .copied()
+        .collect()
+}
+
 fn type_name(node_type: &str) -> &'static str {
     match node_type {
         "org" => "Org",
@@ -212,12 +223,7 @@ impl SlicedCedar {
         let role_allows = all
             .iter()
             .map(|r| {
-                let listed: Vec<&str> = closure(r.name)
-                    .iter()
-                    .flat_map(|inc| all.iter().find(|x| x.name == *inc).map(|x| x.actions))
-                    .flatten()
-                    .copied()
-                    .collect();
+                let listed = role_actions(r.name);
                 action_names.iter().map(|a| listed.contains(a)).collect()
             })
             .collect();

@@ -2,7 +2,7 @@
 //! regorus: role bindings keyed by subject, the group and scope hierarchies
 //! as graphs walked with `graph.reachable`, each role's actions listed.
 
-use grantlog::workload::{closure, roles, Holder, Workload};
+use grantlog::workload::{roles, Holder, Workload};
 use regorus::{Engine, Value};
 use serde_json::{json, Map};
 use std::cell::RefCell;
@@ -107,17 +107,13 @@ impl Rego {
                 .expect("an array")
                 .push(json!({"role": role, "node": w.nodes[*node].key()}));
         }
-        let all = roles();
-        let role_actions: Map<String, serde_json::Value> = all
+        let role_actions: Map<String, serde_json::Value> = roles()
             .iter()
             .map(|r| {
-                let actions: Vec<&str> = closure(r.name)
-                    .iter()
-                    .flat_map(|inc| all.iter().find(|x| x.name == *inc).map(|x| x.actions))
-                    .flatten()
-                    .copied()
-                    .collect();
-                (r.name.to_string(), json!(actions))
+                (
+                    r.name.to_string(),
+                    json!(crate::cedar_peer::role_actions(r.name)),
+                )
             })
             .collect();
         let banned: Map<String, serde_json::Value> = w

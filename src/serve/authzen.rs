@@ -26,13 +26,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// `subject`: who asks.
+/// `subject` (who asks) or `resource` (what is acted on): a type, an id and
+/// properties.
 #[derive(Clone, Debug, Default, Deserialize)]
-pub struct Subject {
-    /// `user` or `service_user`.
+pub struct Entity {
+    /// For a subject, `user` or `service_user`; for a resource, the node
+    /// type (or a type mapped with `--resource-type`).
     #[serde(rename = "type")]
     pub ty: String,
-    /// The principal's name (omitted in a subject search).
+    /// The principal's or the node's name (omitted in a subject or a
+    /// resource search).
     #[serde(default)]
     pub id: Option<String>,
     /// Values for declared context keys.
@@ -40,19 +43,10 @@ pub struct Subject {
     pub properties: Option<Map<String, Value>>,
 }
 
-/// `resource`: what is acted on.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct Resource {
-    /// The node type (or a type mapped with `--resource-type`).
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// The node's name (omitted in a resource search).
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Values for declared context keys.
-    #[serde(default)]
-    pub properties: Option<Map<String, Value>>,
-}
+/// Who asks.
+pub type Subject = Entity;
+/// What is acted on.
+pub type Resource = Entity;
 
 /// `action`: what is done.
 #[derive(Clone, Debug, Default, Deserialize)]
