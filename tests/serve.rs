@@ -1061,3 +1061,27 @@ fn a_compacted_log_restarts_to_the_same_facts_and_revision() {
         json!({"decision": true})
     );
 }
+
+#[test]
+fn sigterm_stops_the_server_after_the_requests_in_flight() {
+    let mut s = Server::start(&[DIFY]);
+    s.evaluate("carol", "app.edit", ("app", "chatbot"));
+    s.signal("TERM");
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(done) = s.child.try_wait().unwrap() {
+            status = Some(done);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let status = status.expect("the server stops within 5 s");
+    assert!(status.success(), "{status}");
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(s
+        .stderr
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l == "grantlog: stopping; finishing the requests in flight"));
+}

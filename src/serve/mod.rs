@@ -271,17 +271,21 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr, &str)) -> Result<(), S
     })
 }
 
-/// Accepts connections until SIGINT or SIGTERM.
+/// Accepts connections until SIGINT or SIGTERM, then lets the requests in
+/// flight finish (for up to the request timeout) and closes idle
+/// connections.
 async fn serve(listener: tokio::net::TcpListener, shared: AppState) {
     use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
     let app = router(Arc::clone(&shared));
     let header_timeout = shared.config.header_timeout;
+    let graceful = GracefulShutdown::new();
     let stop = shutdown();
     tokio::pin!(stop);
     loop {
         let stream = tokio::select! {
-            _ = &mut stop => return,
+            _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 // Out of descriptors, say: wait a moment rather than spin.
@@ -293,13 +297,20 @@ async fn serve(listener: tokio::net::TcpListener, shared: AppState) {
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = connection.await;
         });
+    }
+    drop(listener);
+    eprintln!("grantlog: stopping; finishing the requests in flight");
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(shared.config.request_timeout) => {}
     }
 }
 
