@@ -115,7 +115,9 @@ impl Engine {
     /// An engine serving `snapshot`, which it starts warming in the
     /// background: every principal's table is evaluated on one thread fewer
     /// than the machine has cores (at least one), so that first checks find
-    /// them ready. Checks never wait for warming.
+    /// them ready. Checks never wait for warming: a principal it has not
+    /// reached yet is decided by one run of the program over the resource's
+    /// ancestry (see [`Snapshot::decide_first`]), its table left to warming.
     pub fn new(snapshot: Snapshot) -> Engine {
         Engine::with_warm_threads(snapshot, None)
     }
@@ -209,7 +211,12 @@ impl Engine {
     pub fn check(&self, principal: &str, action: &str, resource: &str) -> Decision {
         let snapshot = self.current.load();
         if self.log.is_none() {
-            let (decision, p) = snapshot.check_principal(principal, action, resource);
+            // While warming is on, a principal not warm yet is decided by a
+            // run over the resource's ancestry and its table left to warming.
+            let (decision, p) = match self.warmer.warms() {
+                true => snapshot.check_first(principal, action, resource),
+                false => snapshot.check_principal(principal, action, resource),
+            };
             if let Some(p) = p {
                 self.warmer.seen(p);
             }
@@ -228,7 +235,10 @@ impl Engine {
     /// several requests from one state), logged like [`Engine::check`].
     pub fn decide_on(&self, snapshot: &Snapshot, request: &Request) -> Decision {
         let Some(log) = &self.log else {
-            let (decision, p) = snapshot.decide_principal(request);
+            let (decision, p) = match self.warmer.warms() {
+                true => snapshot.decide_first(request),
+                false => snapshot.decide_principal(request),
+            };
             if let Some(p) = p {
                 self.warmer.seen(p);
             }

@@ -52,6 +52,12 @@ impl Warmer {
         self.threads.store(threads, Ordering::Relaxed);
     }
 
+    /// Whether new snapshots are warmed in the background (so that a
+    /// principal's first check may leave its table to warming).
+    pub(crate) fn warms(&self) -> bool {
+        self.threads.load(Ordering::Relaxed) > 0
+    }
+
     /// Notes that a principal was checked (a relaxed read, and a write
     /// only when the principal's slot held another).
     pub(crate) fn seen(&self, p: PrincipalId) {

@@ -663,11 +663,16 @@ proptest! {
         let org = Org::generate(seed);
         let text = org.text();
         let s = load(&text);
+        // A snapshot whose tables are never evaluated: every check there is
+        // a first check, decided by one run over the resource's ancestry.
+        let cold = load(&text);
         for (u, a, n) in org.requests() {
             let (p, act, node) = (format!("u{u}"), format!("a{a}"), org.node(n));
             let expected = org.allowed(u, a, n);
             let got = s.check(&p, &act, &node).is_allowed();
             prop_assert_eq!(got, expected, "{} {} {}\n{}\n{}", p, act, node, s.explain(&p, &act, &node), text);
+            let first = cold.decide_first(&grantlog::Request::new(p.as_str(), act.as_str(), node.as_str())).0;
+            prop_assert_eq!(first.is_allowed(), expected, "first check of {} {} {}", p, act, node);
             let why = s.explain(&p, &act, &node);
             prop_assert_eq!(why.is_allowed(), expected);
             // who-can lists exactly the principals the reference allows.
@@ -700,6 +705,7 @@ proptest! {
         let org = Org::conditional(seed);
         let text = org.text();
         let s = load(&text);
+        let cold = load(&text);
         for (u, a, n) in org.requests() {
             let (p, act, node) = (format!("u{u}"), format!("a{a}"), org.node(n));
             for ctx in [None, Some(0), Some(1), Some(2)] {
@@ -713,6 +719,7 @@ proptest! {
                 let why = s.explain_request(&r);
                 prop_assert_eq!(got, expected, "{} {} {} {:?}\n{}\n{}", p, act, node, ctx, why, text);
                 prop_assert_eq!(why.is_allowed(), expected, "{} {} {} {:?}\n{}\n{}", p, act, node, ctx, why, text);
+                prop_assert_eq!(cold.decide_first(&r).0, s.decide(&r), "first check of {} {} {} {:?}", p, act, node, ctx);
             }
             // Without a context, check decides as the reference does with no `k`.
             prop_assert_eq!(s.check(&p, &act, &node).is_allowed(), org.allowed_in(u, a, n, None));

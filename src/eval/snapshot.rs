@@ -581,6 +581,15 @@ impl Snapshot {
     /// [`Snapshot::decide`], with the principal it resolved to.
     pub(crate) fn decide_principal(&self, request: &Request) -> (Decision, Option<PrincipalId>) {
         let ids = self.resolve(&request.principal, &request.action, &request.resource);
+        self.decide_resolved(request, ids)
+    }
+
+    /// [`Snapshot::decide_principal`] once the request's names are resolved.
+    fn decide_resolved(
+        &self,
+        request: &Request,
+        ids: Result<(PrincipalId, ActionId, NodeId), RequestError>,
+    ) -> (Decision, Option<PrincipalId>) {
         let principal = ids.as_ref().ok().map(|&(p, _, _)| p);
         // The context is read only for a principal whose rules have
         // conditions on it (or on the resource).
@@ -597,6 +606,73 @@ impl Snapshot {
             Err(e) => Decision::invalid(e),
         };
         (decision, principal)
+    }
+
+    /// [`Snapshot::check_principal`], a principal whose tables are not
+    /// evaluated yet decided as [`Snapshot::decide_first`] decides it.
+    pub(crate) fn check_first(
+        &self,
+        principal: &str,
+        action: &str,
+        resource: &str,
+    ) -> (Decision, Option<PrincipalId>) {
+        match self.resolve(principal, action, resource) {
+            Ok((p, a, n)) => match self.tables[p.index()].get() {
+                None => self.decide_first(&Request::new(principal, action, resource)),
+                Some(_) => match self.allowed_in(p, a, n, None) {
+                    Ok(true) => (Decision::ALLOW, Some(p)),
+                    Ok(false) => (Decision::DENY, Some(p)),
+                    Err(e) => (Decision::invalid(e), Some(p)),
+                },
+            },
+            Err(e) => (Decision::invalid(e), None),
+        }
+    }
+
+    /// [`Snapshot::decide`] for a principal whose tables are not evaluated
+    /// yet: one run of the program over the resource's ancestry (the run an
+    /// explanation makes), not the evaluation of the principal's whole
+    /// table, which is left to warming. A principal's first check costs a
+    /// fraction of its table's evaluation, and every later check, once the
+    /// table is ready, reads it. Evaluated principals are decided from
+    /// their tables as usual.
+    #[doc(hidden)]
+    pub fn decide_first(&self, request: &Request) -> (Decision, Option<PrincipalId>) {
+        let ids = self.resolve(&request.principal, &request.action, &request.resource);
+        let (p, a, n) = match ids {
+            Ok((p, a, n)) if self.tables[p.index()].get().is_none() => (p, a, n),
+            _ => return self.decide_resolved(request, ids),
+        };
+        let m = &self.model;
+        let open = reach::open_conditions(m, &self.index, p);
+        if open.len() > MAX_OPEN_CONDITIONS {
+            return self.decide_resolved(request, Ok((p, a, n)));
+        }
+        // The context is read only where a condition can read it, as
+        // `decide` reads it.
+        let context = match open.is_empty() {
+            true => None,
+            false => match self.context(request) {
+                Ok(context) => Some(context),
+                Err(e) => return (Decision::invalid(e), Some(p)),
+            },
+        };
+        let env = Env {
+            m,
+            principal: p,
+            resource: Some(n),
+            context: context.as_ref(),
+        };
+        let truth = Truth {
+            bits: Truth::bits_for(&env, &open),
+            open: &open,
+        };
+        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n), truth);
+        let decision = match d.allow.contains(&Allow(p, a, n)) {
+            true => Decision::ALLOW,
+            false => Decision::DENY,
+        };
+        (decision, Some(p))
     }
 
     /// A request's context, read by the policy's declared types.
