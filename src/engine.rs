@@ -117,7 +117,8 @@ impl Engine {
     /// than the machine has cores (at least one), so that first checks find
     /// them ready. Checks never wait for warming: a principal it has not
     /// reached yet is decided by one run of the program over the resource's
-    /// ancestry (see [`Snapshot::decide_first`]), its table left to warming.
+    /// ancestry (see [`Snapshot::decide_first`]), and warming evaluates its
+    /// table next.
     pub fn new(snapshot: Snapshot) -> Engine {
         Engine::with_warm_threads(snapshot, None)
     }
@@ -217,9 +218,7 @@ impl Engine {
                 true => snapshot.check_first(principal, action, resource),
                 false => snapshot.check_principal(principal, action, resource),
             };
-            if let Some(p) = p {
-                self.warmer.seen(p);
-            }
+            self.note(&snapshot, p);
             return decision;
         }
         self.decide_on(&snapshot, &Request::new(principal, action, resource))
@@ -239,9 +238,7 @@ impl Engine {
                 true => snapshot.decide_first(request),
                 false => snapshot.decide_principal(request),
             };
-            if let Some(p) = p {
-                self.warmer.seen(p);
-            }
+            self.note(snapshot, p);
             return decision;
         };
         let why = snapshot.explain_request(request);
@@ -283,6 +280,18 @@ impl Engine {
         Decision {
             decision: why.decision,
             error: why.error.clone(),
+        }
+    }
+
+    /// Tells warming that `p` was checked: it goes first in the next
+    /// snapshot's warming, and, if it was decided without its table, its
+    /// table is evaluated next in this one.
+    fn note(&self, snapshot: &Snapshot, p: Option<crate::compile::ids::PrincipalId>) {
+        if let Some(p) = p {
+            self.warmer.seen(p);
+            if !snapshot.is_evaluated(p) {
+                self.warmer.ask(p);
+            }
         }
     }
 

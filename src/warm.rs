@@ -1,15 +1,16 @@
 //! Background warming: an [`crate::Engine`] evaluates every principal's
 //! decision table on background threads after each new snapshot, principals
 //! seen recently first, so that a restarted service reaches full speed
-//! without blocking its first requests. A check never waits for warming: it
-//! evaluates its principal itself if no thread has yet (and a thread that
-//! gets there second finds the table done).
+//! without blocking its first requests. A check never waits for warming: a
+//! principal warming has not reached yet is decided by one run over the
+//! resource's ancestry and asked for out of turn, so the workers evaluate
+//! the tables of the principals in use next.
 
 use crate::compile::ids::PrincipalId;
 use crate::eval::snapshot::Snapshot;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// How far warming of the current snapshot has got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -23,6 +24,9 @@ pub struct WarmProgress {
 /// Slots for recently checked principals, which warming puts first.
 const RECENT: usize = 4096;
 
+/// At most this many principals wait to be warmed out of turn.
+const ASKED: usize = 1 << 16;
+
 /// The warming state an engine shares with its worker threads.
 pub(crate) struct Warmer {
     threads: AtomicUsize,
@@ -34,6 +38,9 @@ pub(crate) struct Warmer {
     /// principal, so recurring principals cost a read of a line no thread
     /// writes, never a shared counter.
     recent: Box<[AtomicU32]>,
+    /// Principals checked before warming reached them, most recent last:
+    /// the workers take them before their own order.
+    asked: Mutex<Vec<PrincipalId>>,
 }
 
 impl Warmer {
@@ -45,6 +52,7 @@ impl Warmer {
             threads: AtomicUsize::new(cores.saturating_sub(1).max(1)),
             generation: AtomicU64::new(0),
             recent: (0..RECENT).map(|_| AtomicU32::new(u32::MAX)).collect(),
+            asked: Mutex::new(Vec::new()),
         }
     }
 
@@ -65,6 +73,21 @@ impl Warmer {
         if slot.load(Ordering::Relaxed) != p.0 {
             slot.store(p.0, Ordering::Relaxed);
         }
+    }
+
+    /// Asks for `p`'s table out of turn: a check found it not evaluated yet
+    /// (and decided without it), so the principal is in use now.
+    pub(crate) fn ask(&self, p: PrincipalId) {
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        if asked.len() < ASKED {
+            asked.push(p);
+        }
+    }
+
+    /// The next principal to warm: one asked for, else the next in order.
+    fn next(&self, order: &[PrincipalId], next: &AtomicUsize) -> Option<PrincipalId> {
+        let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        asked.or_else(|| order.get(next.fetch_add(1, Ordering::Relaxed)).copied())
     }
 
     /// Counts the evaluated tables (one pass over the principals: for a
@@ -121,9 +144,12 @@ impl Warmer {
                     if warmer.generation.load(Ordering::Relaxed) != generation {
                         break;
                     }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&p) = order.get(i) else { break };
-                    snapshot.warm_principal(p);
+                    let Some(p) = warmer.next(&order, &next) else {
+                        break;
+                    };
+                    if p.index() < snapshot.principal_count() {
+                        snapshot.warm_principal(p);
+                    }
                 });
             // Without a thread, checks evaluate on first use, as always.
             if spawned.is_err() {
@@ -136,6 +162,26 @@ impl Warmer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn principals_asked_for_are_warmed_before_the_order() {
+        let w = Warmer::new();
+        let order = [PrincipalId(0), PrincipalId(1), PrincipalId(2)];
+        let next = AtomicUsize::new(0);
+        assert_eq!(w.next(&order, &next), Some(PrincipalId(0)));
+        w.ask(PrincipalId(2));
+        w.ask(PrincipalId(1));
+        let rest: Vec<_> = std::iter::from_fn(|| w.next(&order, &next)).collect();
+        assert_eq!(
+            rest,
+            [
+                PrincipalId(1),
+                PrincipalId(2),
+                PrincipalId(1),
+                PrincipalId(2)
+            ]
+        );
+    }
 
     #[test]
     fn principals_seen_recently_are_warmed_first() {

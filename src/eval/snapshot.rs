@@ -306,6 +306,13 @@ impl Snapshot {
         self.tables.len()
     }
 
+    /// Whether `p`'s tables are evaluated.
+    pub(crate) fn is_evaluated(&self, p: PrincipalId) -> bool {
+        self.tables
+            .get(p.index())
+            .is_some_and(|slot| slot.get().is_some())
+    }
+
     /// How many principals' tables are evaluated.
     pub fn evaluated_count(&self) -> usize {
         (0..self.tables.len())
