@@ -138,6 +138,18 @@ pub struct Decision {
     pub error: Option<RequestError>,
 }
 
+impl From<Result<bool, RequestError>> for Decision {
+    /// An allow, a deny, or a deny carrying why the request could not be
+    /// decided.
+    fn from(allowed: Result<bool, RequestError>) -> Decision {
+        match allowed {
+            Ok(true) => Decision::ALLOW,
+            Ok(false) => Decision::DENY,
+            Err(e) => Decision::invalid(e),
+        }
+    }
+}
+
 impl Decision {
     /// An allow.
     pub const ALLOW: Decision = Decision {

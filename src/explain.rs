@@ -7,11 +7,11 @@ use crate::compile::ids::*;
 use crate::compile::model::Model;
 use crate::compile::model::{Cond, CondId, Condition, Term};
 use crate::decision::{Effect, Request, RequestError};
-use crate::eval::condition::{Context, Env, Tri, Truth};
+use crate::eval::condition::{Context, Env, Tri};
 use crate::eval::index::Index;
 use crate::eval::program::*;
 use crate::eval::snapshot::Snapshot;
-use crate::eval::universe::{evaluate, Derived, Scope};
+use crate::eval::universe::Derived;
 use crate::source::Location;
 use crate::syntax::names::quote;
 use serde::Serialize;
@@ -189,11 +189,7 @@ impl Snapshot {
             resource: Some(n),
             context: context.as_ref(),
         };
-        let truth = Truth {
-            bits: Truth::bits_for(&env, &open),
-            open: &open,
-        };
-        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n), truth);
+        let d = self.path_run(p, n, &open, context.as_ref());
         let ex = Explainer {
             m,
             ix: &self.index,
@@ -280,11 +276,7 @@ impl Snapshot {
             context: Some(&context),
         };
         let open = crate::eval::reach::open_conditions(m, &self.index, p);
-        let truth = Truth {
-            bits: Truth::bits_for(&env, &open),
-            open: &open,
-        };
-        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n), truth);
+        let d = self.path_run(p, n, &open, Some(&context));
         let ex = Explainer {
             m,
             ix: &self.index,

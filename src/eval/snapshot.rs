@@ -22,7 +22,7 @@ use super::condition::{
 use super::index::{Index, Link};
 use super::program::Allow;
 use super::reach;
-use super::universe::{evaluate, Scope};
+use super::universe::{evaluate, Derived, Scope};
 use crate::compile::ids::*;
 use crate::compile::model::CondId;
 use crate::compile::model::Model;
@@ -563,11 +563,7 @@ impl Snapshot {
         resource: &str,
     ) -> (Decision, Option<PrincipalId>) {
         match self.resolve(principal, action, resource) {
-            Ok((p, a, n)) => match self.allowed_in(p, a, n, None) {
-                Ok(true) => (Decision::ALLOW, Some(p)),
-                Ok(false) => (Decision::DENY, Some(p)),
-                Err(e) => (Decision::invalid(e), Some(p)),
-            },
+            Ok((p, a, n)) => (Decision::from(self.allowed_in(p, a, n, None)), Some(p)),
             Err(e) => (Decision::invalid(e), None),
         }
     }
@@ -607,12 +603,7 @@ impl Snapshot {
             let context = self.context(request)?;
             self.allowed_in(p, a, n, Some(&context))
         });
-        let decision = match decided {
-            Ok(true) => Decision::ALLOW,
-            Ok(false) => Decision::DENY,
-            Err(e) => Decision::invalid(e),
-        };
-        (decision, principal)
+        (Decision::from(decided), principal)
     }
 
     /// [`Snapshot::check_principal`], a principal whose tables are not
@@ -626,11 +617,7 @@ impl Snapshot {
         match self.resolve(principal, action, resource) {
             Ok((p, a, n)) => match self.tables[p.index()].get() {
                 None => self.decide_first(&Request::new(principal, action, resource)),
-                Some(_) => match self.allowed_in(p, a, n, None) {
-                    Ok(true) => (Decision::ALLOW, Some(p)),
-                    Ok(false) => (Decision::DENY, Some(p)),
-                    Err(e) => (Decision::invalid(e), Some(p)),
-                },
+                Some(_) => (Decision::from(self.allowed_in(p, a, n, None)), Some(p)),
             },
             Err(e) => (Decision::invalid(e), None),
         }
@@ -650,8 +637,7 @@ impl Snapshot {
             Ok((p, a, n)) if self.tables[p.index()].get().is_none() => (p, a, n),
             _ => return self.decide_resolved(request, ids),
         };
-        let m = &self.model;
-        let open = reach::open_conditions(m, &self.index, p);
+        let open = reach::open_conditions(&self.model, &self.index, p);
         if open.len() > MAX_OPEN_CONDITIONS {
             return self.decide_resolved(request, Ok((p, a, n)));
         }
@@ -664,22 +650,35 @@ impl Snapshot {
                 Err(e) => return (Decision::invalid(e), Some(p)),
             },
         };
-        let env = Env {
-            m,
-            principal: p,
-            resource: Some(n),
-            context: context.as_ref(),
-        };
-        let truth = Truth {
-            bits: Truth::bits_for(&env, &open),
-            open: &open,
-        };
-        let (_, d) = evaluate(m, &self.index, p, Scope::Path(n), truth);
+        let d = self.path_run(p, n, &open, context.as_ref());
         let decision = match d.allow.contains(&Allow(p, a, n)) {
             true => Decision::ALLOW,
             false => Decision::DENY,
         };
         (decision, Some(p))
+    }
+
+    /// One run of the program for `p` over `n`'s ancestry, its open
+    /// conditions decided for this request: what a first check and an
+    /// explanation read.
+    pub(crate) fn path_run(
+        &self,
+        p: PrincipalId,
+        n: NodeId,
+        open: &[CondId],
+        context: Option<&Context>,
+    ) -> Derived {
+        let env = Env {
+            m: &self.model,
+            principal: p,
+            resource: Some(n),
+            context,
+        };
+        let truth = Truth {
+            bits: Truth::bits_for(&env, open),
+            open,
+        };
+        evaluate(&self.model, &self.index, p, Scope::Path(n), truth).1
     }
 
     /// A request's context, read by the policy's declared types.
@@ -700,11 +699,7 @@ impl Snapshot {
         let decided = self
             .resolve(principal, action, resource)
             .and_then(|(p, a, n)| self.allowed_in(p, a, n, Some(context)));
-        match decided {
-            Ok(true) => Decision::ALLOW,
-            Ok(false) => Decision::DENY,
-            Err(e) => Decision::invalid(e),
-        }
+        Decision::from(decided)
     }
 
     /// The decision for resolved ids with no context: the `Allow` relation
