@@ -212,8 +212,9 @@ impl Engine {
     pub fn check(&self, principal: &str, action: &str, resource: &str) -> Decision {
         let snapshot = self.current.load();
         if self.log.is_none() {
-            // While warming is on, a principal not warm yet is decided by a
-            // run over the resource's ancestry and its table left to warming.
+            // While warming runs, a principal not warm yet is decided by a
+            // run over the resource's ancestry, and warming takes its table
+            // next (see `note`).
             let (decision, p) = match self.warmer.warms() {
                 true => snapshot.check_first(principal, action, resource),
                 false => snapshot.check_principal(principal, action, resource),

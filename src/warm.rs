@@ -38,6 +38,8 @@ pub(crate) struct Warmer {
     /// principal, so recurring principals cost a read of a line no thread
     /// writes, never a shared counter.
     recent: Box<[AtomicU32]>,
+    /// The generation some worker is warming (0: none).
+    warming: AtomicU64,
     /// Principals checked before warming reached them, most recent last:
     /// the workers take them before their own order.
     asked: Mutex<Vec<PrincipalId>>,
@@ -52,6 +54,7 @@ impl Warmer {
             threads: AtomicUsize::new(cores.saturating_sub(1).max(1)),
             generation: AtomicU64::new(0),
             recent: (0..RECENT).map(|_| AtomicU32::new(u32::MAX)).collect(),
+            warming: AtomicU64::new(0),
             asked: Mutex::new(Vec::new()),
         }
     }
@@ -60,10 +63,11 @@ impl Warmer {
         self.threads.store(threads, Ordering::Relaxed);
     }
 
-    /// Whether new snapshots are warmed in the background (so that a
-    /// principal's first check may leave its table to warming).
+    /// Whether workers are warming the current snapshot, so that a check
+    /// may leave its principal's table to them. (Once they are done, every
+    /// table is evaluated and no check needs to.)
     pub(crate) fn warms(&self) -> bool {
-        self.threads.load(Ordering::Relaxed) > 0
+        self.warming.load(Ordering::Relaxed) == self.generation.load(Ordering::Relaxed)
     }
 
     /// Notes that a principal was checked (a relaxed read, and a write
@@ -155,6 +159,7 @@ impl Warmer {
             if spawned.is_err() {
                 break;
             }
+            self.warming.store(generation, Ordering::Relaxed);
         }
     }
 }

@@ -315,8 +315,8 @@ impl Snapshot {
 
     /// How many principals' tables are evaluated.
     pub fn evaluated_count(&self) -> usize {
-        (0..self.tables.len())
-            .filter(|&i| self.tables[i].get().is_some())
+        (0..self.tables.len() as u32)
+            .filter(|&i| self.is_evaluated(PrincipalId(i)))
             .count()
     }
 
@@ -615,9 +615,9 @@ impl Snapshot {
         resource: &str,
     ) -> (Decision, Option<PrincipalId>) {
         match self.resolve(principal, action, resource) {
-            Ok((p, a, n)) => match self.tables[p.index()].get() {
-                None => self.decide_first(&Request::new(principal, action, resource)),
-                Some(_) => (Decision::from(self.allowed_in(p, a, n, None)), Some(p)),
+            Ok((p, a, n)) => match self.is_evaluated(p) {
+                false => self.decide_first(&Request::new(principal, action, resource)),
+                true => (Decision::from(self.allowed_in(p, a, n, None)), Some(p)),
             },
             Err(e) => (Decision::invalid(e), None),
         }
@@ -634,7 +634,7 @@ impl Snapshot {
     pub fn decide_first(&self, request: &Request) -> (Decision, Option<PrincipalId>) {
         let ids = self.resolve(&request.principal, &request.action, &request.resource);
         let (p, a, n) = match ids {
-            Ok((p, a, n)) if self.tables[p.index()].get().is_none() => (p, a, n),
+            Ok((p, a, n)) if !self.is_evaluated(p) => (p, a, n),
             _ => return self.decide_resolved(request, ids),
         };
         let open = reach::open_conditions(&self.model, &self.index, p);
@@ -651,11 +651,10 @@ impl Snapshot {
             },
         };
         let d = self.path_run(p, n, &open, context.as_ref());
-        let decision = match d.allow.contains(&Allow(p, a, n)) {
-            true => Decision::ALLOW,
-            false => Decision::DENY,
-        };
-        (decision, Some(p))
+        (
+            Decision::from(Ok(d.allow.contains(&Allow(p, a, n)))),
+            Some(p),
+        )
     }
 
     /// One run of the program for `p` over `n`'s ancestry, its open

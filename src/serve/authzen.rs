@@ -184,17 +184,20 @@ impl Mapping {
         Ok(format!("{ty}:{}", names::as_written(id)))
     }
 
-    /// The node type an AuthZEN resource type stands for.
-    fn node_type<'a>(&'a self, snapshot: &Snapshot, ty: &'a str) -> Result<&'a str, Refused> {
-        let node_type = self.resource_types.get(ty).map_or(ty, String::as_str);
-        if snapshot.model().names.types.contains_key(node_type) {
-            return Ok(node_type);
+    /// The node type an AuthZEN resource type stands for, as the policy
+    /// names it (its canonical form).
+    fn node_type<'s>(&self, snapshot: &'s Snapshot, ty: &str) -> Result<&'s str, Refused> {
+        let ty = names::canonical(ty);
+        let node_type = self.resource_types.get(&*ty).map_or(&*ty, String::as_str);
+        let declared = snapshot.model().names.types.get_key_value(node_type);
+        if let Some((name, _)) = declared {
+            return Ok(name);
         }
         Err(Refused(format!(
             "unknown resource type `{}`: resource types are the policy's node types; \
              serve another name as one with --resource-type {}=TYPE",
-            crate::error::short(ty),
-            crate::error::short(ty)
+            crate::error::short(&ty),
+            crate::error::short(&ty)
         )))
     }
 
@@ -343,16 +346,11 @@ fn refused(reason: String) -> Answer {
     }
 }
 
-/// Decides a batch: each item takes what it lacks from the batch's
-/// defaults, all in one snapshot, stopping as `options` says. `each` hears
-/// every answer, whether it was refused, and how long it took.
+/// Decides a batch with `decide`: each item takes what it lacks from the
+/// batch's defaults, stopping as `options` says.
 pub fn evaluate_all(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    mapping: &Mapping,
     batch: &Evaluations,
-    detail: Detail,
-    mut each: impl FnMut(&Answer, bool, std::time::Duration),
+    mut decide: impl FnMut(&Evaluation) -> Answer,
 ) -> Vec<Answer> {
     let semantic = batch
         .options
@@ -367,9 +365,7 @@ pub fn evaluate_all(
             resource: item.resource.clone().or_else(|| d.resource.clone()),
             context: item.context.clone().or_else(|| d.context.clone()),
         };
-        let started = std::time::Instant::now();
-        let (answer, refused) = evaluate(engine, snapshot, mapping, &merged, detail);
-        each(&answer, refused, started.elapsed());
+        let answer = decide(&merged);
         let stop = match semantic {
             Semantic::ExecuteAll => false,
             Semantic::DenyOnFirstDeny => !answer.decision,
@@ -538,12 +534,17 @@ fn search_resources(
         return Ok(Vec::new());
     };
     let node_type = mapping.node_type(snapshot, &resource.ty).map_err(|r| r.0)?;
+    let m = snapshot.model();
+    let Some(a) = m.action_named(&action.name) else {
+        return Ok(Vec::new()); // an unknown action: nothing is allowed
+    };
+    let action = &m.actions[a.index()];
     let Ok(rows) = snapshot.what_can_in(&p, None, context.as_ref()) else {
         return Ok(Vec::new());
     };
     Ok(rows
         .into_iter()
-        .filter(|row| !row.conditional && row.action == action.name)
+        .filter(|row| !row.conditional && row.action == *action)
         .filter_map(|row| {
             let (ty, name) = row.node.split_once(':')?;
             if ty != node_type {

@@ -529,27 +529,22 @@ async fn evaluation(
 ) -> Result<Json<Answer>, ApiError> {
     let detail = detail(query)?;
     let e: Evaluation = read_json(&shared, body).await?;
-    let started = Instant::now();
-    let snapshot = shared.engine.snapshot();
-    let (answer, refused) = authzen::evaluate(
-        &shared.engine,
-        &snapshot,
-        &shared.config.mapping,
-        &e,
-        detail,
-    );
-    shared
-        .metrics
-        .decided(outcome(&answer, refused), started.elapsed());
-    Ok(Json(answer))
+    Ok(Json(decide(&shared, &shared.engine.snapshot(), &e, detail)))
 }
 
-fn outcome(answer: &Answer, refused: bool) -> Decided {
-    match (answer.decision, refused) {
+/// Decides one evaluation in `snapshot`, and counts it in the metrics: by
+/// result (a refused request is an `error`), with the time it took.
+fn decide(shared: &Shared, snapshot: &Snapshot, e: &Evaluation, detail: Detail) -> Answer {
+    let started = Instant::now();
+    let mapping = &shared.config.mapping;
+    let (answer, refused) = authzen::evaluate(&shared.engine, snapshot, mapping, e, detail);
+    let how = match (answer.decision, refused) {
         (true, _) => Decided::Allow,
         (false, true) => Decided::Error,
         (false, false) => Decided::Deny,
-    }
+    };
+    shared.metrics.decided(how, started.elapsed());
+    answer
 }
 
 async fn evaluations(
@@ -559,34 +554,19 @@ async fn evaluations(
 ) -> Result<Response, ApiError> {
     let detail = detail(query)?;
     let batch: Evaluations = read_json(&shared, body).await?;
+    // One snapshot answers the whole batch.
     let snapshot = shared.engine.snapshot();
-    let mapping = &shared.config.mapping;
     // Without items, the request is one evaluation, answered as one.
     if batch
         .evaluations
         .as_ref()
         .is_none_or(|items| items.is_empty())
     {
-        let started = Instant::now();
-        let (answer, refused) =
-            authzen::evaluate(&shared.engine, &snapshot, mapping, &batch.defaults, detail);
-        shared
-            .metrics
-            .decided(outcome(&answer, refused), started.elapsed());
+        let answer = decide(&shared, &snapshot, &batch.defaults, detail);
         return Ok(Json(answer).into_response());
     }
-    let answers = authzen::evaluate_all(
-        &shared.engine,
-        &snapshot,
-        mapping,
-        &batch,
-        detail,
-        |a, refused, took| shared.metrics.decided(outcome(a, refused), took),
-    );
-    Ok(Json(authzen::Answers {
-        evaluations: answers,
-    })
-    .into_response())
+    let evaluations = authzen::evaluate_all(&batch, |e| decide(&shared, &snapshot, e, detail));
+    Ok(Json(authzen::Answers { evaluations }).into_response())
 }
 
 async fn search_with(shared: AppState, kind: SearchKind, body: Body) -> Result<Response, ApiError> {
