@@ -11,10 +11,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use grantlog::compile::ids::PrincipalId;
 use grantlog::eval::condition::Truth;
 use grantlog::eval::index::Index;
+use grantlog::eval::roles::RoleClosure;
 use grantlog::eval::universe::{evaluate, Scope};
 use grantlog::source::Sources;
 use grantlog::workload::{Size, Workload};
-use grantlog::Snapshot;
+use grantlog::{Request, Snapshot};
 use std::hint::black_box;
 
 fn sizes() -> Vec<(String, Size)> {
@@ -61,12 +62,27 @@ fn stages(c: &mut Criterion) {
         let snapshot = Snapshot::from_text("w.policy", &text).unwrap();
         let m = snapshot.model();
         let index = Index::new(m).unwrap();
+        let roles = RoleClosure::new(m);
         let mut g = c.benchmark_group("evaluate");
         let mut p = 0u32;
         g.bench_function(BenchmarkId::from_parameter(&name), |b| {
             b.iter(|| {
                 p = (p + 7919) % m.principals.len() as u32;
-                evaluate(m, &index, PrincipalId(p), Scope::Table, Truth::NONE)
+                evaluate(m, &index, &roles, PrincipalId(p), Scope::Table, Truth::NONE)
+            })
+        });
+        g.finish();
+
+        // A principal's first check as a warming `Engine` makes it: one run
+        // over the resource's ancestry, no table kept (so every iteration is
+        // a first check).
+        let mut g = c.benchmark_group("first_check");
+        let mut i = 0;
+        g.bench_function(BenchmarkId::from_parameter(&name), |b| {
+            b.iter(|| {
+                i = (i + 1) % requests.len();
+                let (p, a, r) = &requests[i];
+                snapshot.decide_first(&Request::new(p.as_str(), *a, r.as_str()))
             })
         });
         g.finish();

@@ -1,5 +1,5 @@
 //! Stage 5: decision → explanation. Reads the derived relations of a
-//! [`Scope::Path`] evaluation and names, for each step, the fact or rule and
+//! [`Scope::Explain`] evaluation and names, for each step, the fact or rule and
 //! where it is written. It never decides anything itself: every reason below
 //! is a derived tuple of the Datalog program.
 
@@ -10,8 +10,9 @@ use crate::decision::{Effect, Request, RequestError};
 use crate::eval::condition::{Context, Env, Tri};
 use crate::eval::index::Index;
 use crate::eval::program::*;
+use crate::eval::roles::RoleClosure;
 use crate::eval::snapshot::Snapshot;
-use crate::eval::universe::Derived;
+use crate::eval::universe::{Derived, Scope};
 use crate::source::Location;
 use crate::syntax::names::quote;
 use serde::Serialize;
@@ -189,10 +190,11 @@ impl Snapshot {
             resource: Some(n),
             context: context.as_ref(),
         };
-        let d = self.path_run(p, n, &open, context.as_ref());
+        let d = self.path_run(p, Scope::Explain(n), &open, context.as_ref());
         let ex = Explainer {
             m,
             ix: &self.index,
+            roles: &self.roles,
             d: &d,
             p,
             env,
@@ -276,10 +278,11 @@ impl Snapshot {
             context: Some(&context),
         };
         let open = crate::eval::reach::open_conditions(m, &self.index, p);
-        let d = self.path_run(p, n, &open, Some(&context));
+        let d = self.path_run(p, Scope::Explain(n), &open, Some(&context));
         let ex = Explainer {
             m,
             ix: &self.index,
+            roles: &self.roles,
             d: &d,
             p,
             env,
@@ -294,6 +297,7 @@ impl Snapshot {
 struct Explainer<'a> {
     m: &'a Model,
     ix: &'a Index,
+    roles: &'a RoleClosure,
     d: &'a Derived,
     p: PrincipalId,
     /// What this request lets conditions read.
@@ -348,7 +352,7 @@ impl Explainer<'_> {
     /// do not hold for this request, each shown with its values.
     fn unmet(&self, a: ActionId, n: NodeId) -> Vec<Unmet> {
         let m = self.m;
-        let allows = |r: RoleId| self.d.role_allows.contains(&RoleAllows(r, a));
+        let allows = |r: RoleId| self.roles.allows(r, a);
         let path: Vec<NodeId> = m.ancestry(n).collect();
         let mut found: Vec<(FactId, CondId, bool)> = Vec::new();
         for s in self.ix.candidate_subjects(m, self.p) {
@@ -787,19 +791,12 @@ impl Explainer<'_> {
             .ancestry(n)
             .map(|x| self.m.nodes[x.index()].ty)
             .collect();
-        let mut roles: Vec<&RoleAllows> = self
-            .d
-            .role_allows
-            .iter()
-            .filter(|x| {
-                x.action() == a
-                    && self.m.roles[x.role().index()]
-                        .on
-                        .iter()
-                        .any(|t| types.contains(t))
-            })
+        let mut roles: Vec<RoleId> = self
+            .roles
+            .allowing(a)
+            .filter(|r| self.m.roles[r.index()].on.iter().any(|t| types.contains(t)))
             .collect();
-        roles.sort_by_key(|x| (self.m.roles[x.role().index()].rank, x.role()));
+        roles.sort_by_key(|&r| (self.m.roles[r.index()].rank, r));
         // A role the principal already holds, dropped here by override or
         // highest privilege, is no advice: the dropped roles say why.
         let dropped: Vec<RoleId> = self
@@ -818,14 +815,11 @@ impl Explainer<'_> {
             .collect();
         let held_but_dropped: Vec<String> = roles
             .iter()
-            .filter(|x| dropped.contains(&x.role()))
-            .map(|x| format!("`{}`", self.role(x.role())))
+            .filter(|r| dropped.contains(r))
+            .map(|&r| format!("`{}`", self.role(r)))
             .collect();
-        roles.retain(|x| !dropped.contains(&x.role()));
-        let names: Vec<String> = roles
-            .iter()
-            .map(|x| self.role(x.role()).to_string())
-            .collect();
+        roles.retain(|r| !dropped.contains(r));
+        let names: Vec<String> = roles.iter().map(|&r| self.role(r).to_string()).collect();
         let action = &self.m.actions[a.index()];
         let target = self.m.node_name(n);
         let mut hint = if names.is_empty() && !held_but_dropped.is_empty() {

@@ -5,6 +5,7 @@ pub mod constraints;
 pub mod index;
 pub mod program;
 pub mod reach;
+pub mod roles;
 pub mod snapshot;
 pub mod universe;
 pub mod update;

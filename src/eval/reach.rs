@@ -15,12 +15,18 @@
 //! | `Applies`, `Overridden`, `Outranked`, `Effective` | `Parent`, `Node` | ancestors of every anchor |
 //! | `Granted` | grants to subjects it may match | each grant's node |
 //! | `DenyAt` | denies to subjects it may match | a deny's node when it is an anchor, above one or below one (elsewhere nothing allows, so nothing changes), and, for a table, when some rule reaching the principal could allow its action; a deny without `on` everywhere |
-//! | `ExplainAt`, `FromRole` | the resource being explained | the resource's ancestry only ([`Scope::Path`]) |
+//! | `Role`, `RoleAllows` (rows of the role stratum, [`super::roles`]) | the roles its assignments, and the creator and default rules, can give it | nothing |
+//! | `ExplainAt`, `FromRole` | the resource being explained | the resource's ancestry only ([`Scope::Explain`]) |
 //!
 //! The groups a principal is in come from the index's group closure, which
 //! is computed once per snapshot and shared by every evaluation
 //! ([`Index::above`]); the program's `Matches` rule derives the same closure
 //! for the decision, and the explainer presents one membership chain of it.
+//!
+//! A check or an explanation on one resource ([`Scope::Check`],
+//! [`Scope::Explain`]) sees only the facts at the resource and above it,
+//! found through the index by node: nothing below or beside the resource
+//! can change the decision there.
 //!
 //! A node that carries no fact about the principal answers as the nearest
 //! anchor above it with the types walked past (the snapshot's tables), and a
@@ -32,7 +38,7 @@
 //! creators of new nodes, the holders whose constraints can break; and
 //! [`is_rule`] for a statement that can reach anyone).
 
-use super::index::Index;
+use super::index::{AtNode, Index};
 use super::universe::Scope;
 use crate::compile::ids::*;
 use crate::compile::model::{CondId, Model};
@@ -46,9 +52,18 @@ pub struct Relevant {
     pub subjects: Vec<SubjectId>,
     /// Nodes it created, with the fact that says so.
     pub created: Vec<(NodeId, FactId)>,
-    /// Denies on a node that can change one of its decisions (indexes into
-    /// the model's denies).
+    /// Assignments to those subjects (indexes into the model's).
+    pub assignments: Vec<u32>,
+    /// Grants to those subjects.
+    pub grants: Vec<u32>,
+    /// Denies to those subjects on a node that can change one of its
+    /// decisions.
     pub denies: Vec<u32>,
+    /// Denies to those subjects without a node (everywhere).
+    pub denies_everywhere: Vec<u32>,
+    /// The roles those facts and the model's creator and default rules can
+    /// give it: the rows of the role stratum the evaluation needs.
+    pub roles: Vec<RoleId>,
     /// Its homes and their ancestors, when a selector tests where homes sit
     /// (`users in NODE`).
     pub home_under: Vec<NodeId>,
@@ -59,6 +74,93 @@ pub struct Relevant {
 /// What an evaluation of `p` in `scope` must see (see the module's table).
 pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant {
     let def = &m.principals[p.index()];
+    let subjects = ix.candidate_subjects(m, p);
+    let mut created: Vec<(NodeId, FactId)> = ix.created[p.index()]
+        .iter()
+        .filter_map(|&n| m.nodes[n.index()].creator.map(|(_, f)| (n, f)))
+        .collect();
+    let mut r = Relevant {
+        denies_everywhere: subjects
+            .iter()
+            .flat_map(|s| ix.denies.get(s).into_iter().flatten())
+            .copied()
+            .filter(|&i| m.denies[i as usize].node.is_none())
+            .collect(),
+        home_under: home_under(m, def),
+        subjects,
+        created: Vec::new(),
+        assignments: Vec::new(),
+        grants: Vec::new(),
+        denies: Vec::new(),
+        roles: Vec::new(),
+        nodes: Vec::new(),
+    };
+    match scope {
+        Scope::Table => {
+            for s in &r.subjects {
+                r.assignments
+                    .extend(ix.assignments.get(s).into_iter().flatten());
+                r.grants.extend(ix.grants.get(s).into_iter().flatten());
+            }
+            r.roles = roles(
+                m,
+                &r.assignments,
+                !created.is_empty(),
+                !def.homes.is_empty(),
+            );
+            table_nodes(m, ix, def, &created, &mut r);
+            r.created = created;
+        }
+        Scope::Check(target) | Scope::Explain(target) => {
+            // A decision at the target depends only on facts at the target
+            // and above it: what flows down reaches it from there, and what
+            // is tested upwards (creator rules `while assigned`) starts there.
+            let path: Vec<NodeId> = m.ancestry(target).collect();
+            for x in &path {
+                for &at in ix.at_node.get(x).into_iter().flatten() {
+                    let (list, subject) = match at {
+                        AtNode::Assignment(i) => {
+                            (&mut r.assignments, m.assignments[i as usize].subject)
+                        }
+                        AtNode::Grant(i) => (&mut r.grants, m.grants[i as usize].subject),
+                        AtNode::Deny(i) => (&mut r.denies, m.denies[i as usize].subject),
+                    };
+                    if r.subjects.contains(&subject) {
+                        list.push(match at {
+                            AtNode::Assignment(i) | AtNode::Grant(i) | AtNode::Deny(i) => i,
+                        });
+                    }
+                }
+            }
+            created.retain(|(n, _)| path.contains(n));
+            r.roles = match scope {
+                // An explanation also names the roles that would allow what
+                // was denied: the whole stratum.
+                Scope::Explain(_) => (0..m.roles.len() as u32).map(RoleId).collect(),
+                _ => roles(
+                    m,
+                    &r.assignments,
+                    !created.is_empty(),
+                    !def.homes.is_empty(),
+                ),
+            };
+            r.created = created;
+            r.nodes = path;
+            r.nodes.sort_unstable();
+        }
+    }
+    r
+}
+
+/// The anchors of `p`'s table and their ancestors, and the denies that can
+/// change one of its decisions.
+fn table_nodes(
+    m: &Model,
+    ix: &Index,
+    def: &crate::compile::model::PrincipalDef,
+    created: &[(NodeId, FactId)],
+    r: &mut Relevant,
+) {
     let mut anchors: Vec<NodeId> = Vec::new();
     if !m.defaults.is_empty() {
         anchors.extend(&def.homes);
@@ -70,82 +172,69 @@ pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant
             anchors.push(n);
         }
     }
-    let created: Vec<(NodeId, FactId)> = ix.created[p.index()]
-        .iter()
-        .filter_map(|&n| m.nodes[n.index()].creator.map(|(_, f)| (n, f)))
-        .collect();
     anchors.extend(created.iter().map(|&(n, _)| n));
-    let subjects = ix.candidate_subjects(m, p);
-    let mut deny_nodes: Vec<u32> = Vec::new();
-    for s in &subjects {
-        for &i in ix.assignments.get(s).into_iter().flatten() {
-            anchors.push(m.assignments[i as usize].node);
-        }
-        for &i in ix.grants.get(s).into_iter().flatten() {
-            anchors.push(m.grants[i as usize].node);
-        }
+    anchors.extend(
+        r.assignments
+            .iter()
+            .map(|&i| m.assignments[i as usize].node),
+    );
+    anchors.extend(r.grants.iter().map(|&i| m.grants[i as usize].node));
+    // A deny flows down from its node: it matters at, above or below an
+    // anchor, and nowhere else; and only for an action some rule that
+    // reaches the principal could allow (a deny of anything else removes
+    // nothing).
+    let positive: FxHashSet<NodeId> = anchors.iter().copied().collect();
+    let above = ancestors(m, &anchors);
+    let allowable = allowable(m, &r.roles, &r.grants);
+    for s in &r.subjects {
         for &i in ix.denies.get(s).into_iter().flatten() {
-            if m.denies[i as usize].node.is_some() {
-                deny_nodes.push(i);
+            let d = &m.denies[i as usize];
+            let Some(n) = d.node else { continue };
+            if allowable[d.action.index()]
+                && (above.contains(&n) || m.ancestry(n).any(|x| positive.contains(&x)))
+            {
+                r.denies.push(i);
+                anchors.push(n);
             }
         }
     }
-    // A deny flows down from its node: it matters at, above or below an
-    // anchor, and nowhere else; and, for a table, only for an action some
-    // rule that reaches the principal could allow (a deny of anything else
-    // removes nothing). An explanation keeps every deny that applies.
-    let positive: FxHashSet<NodeId> = anchors.iter().copied().collect();
-    let above = ancestors(m, &anchors);
-    let allowable = match scope {
-        Scope::Table => Some(allowable(
-            m,
-            ix,
-            &subjects,
-            !created.is_empty(),
-            !def.homes.is_empty(),
-        )),
-        Scope::Path(_) => None,
-    };
-    let denies: Vec<u32> = deny_nodes
-        .into_iter()
-        .filter(|&i| {
-            let d = &m.denies[i as usize];
-            allowable.as_ref().is_none_or(|ok| ok[d.action.index()])
-                && d.node.is_some_and(|n| {
-                    above.contains(&n) || m.ancestry(n).any(|x| positive.contains(&x))
-                })
-        })
+    r.nodes = ancestors(m, &anchors).into_iter().collect();
+    r.nodes.sort_unstable();
+}
+
+/// The roles assignments and the model's creator and default rules can
+/// give a principal (`creates`: it created a node; `homed`: it has a home).
+fn roles(m: &Model, assignments: &[u32], creates: bool, homed: bool) -> Vec<RoleId> {
+    let mut roles: Vec<RoleId> = assignments
+        .iter()
+        .map(|&i| m.assignments[i as usize].role)
         .collect();
-    anchors.extend(denies.iter().filter_map(|&i| m.denies[i as usize].node));
-    if let Scope::Path(target) = scope {
-        // A decision at the target depends only on facts at the target and
-        // above it.
-        let path: FxHashSet<NodeId> = m.ancestry(target).collect();
-        anchors.retain(|a| path.contains(a));
-        anchors.push(target);
+    if creates {
+        roles.extend(m.creator_rules.iter().map(|c| c.role));
     }
-    let home_under = if m.selectors.iter().any(|s| s.within.is_some()) {
-        let homes: Vec<NodeId> = def
-            .homes
-            .iter()
-            .copied()
-            .filter(|&h| m.is_live_node(h))
-            .collect();
-        let mut under: Vec<NodeId> = ancestors(m, &homes).into_iter().collect();
-        under.sort_unstable();
-        under
-    } else {
-        Vec::new()
-    };
-    let mut nodes: Vec<NodeId> = ancestors(m, &anchors).into_iter().collect();
-    nodes.sort_unstable();
-    Relevant {
-        subjects,
-        created,
-        denies,
-        home_under,
-        nodes,
+    if homed {
+        roles.extend(m.defaults.iter().map(|d| d.role));
     }
+    roles.sort_unstable();
+    roles.dedup();
+    roles
+}
+
+/// A principal's homes and their ancestors, when a selector tests where
+/// homes sit (`users in NODE`).
+fn home_under(m: &Model, def: &crate::compile::model::PrincipalDef) -> Vec<NodeId> {
+    if m.selectors.iter().all(|s| s.within.is_none()) {
+        return Vec::new();
+    }
+    let homes: Vec<NodeId> = def
+        .homes
+        .iter()
+        .copied()
+        .filter(|&h| m.is_live_node(h))
+        .collect();
+    let mut under: Vec<NodeId> = ancestors(m, &homes).into_iter().collect();
+    under.sort_unstable();
+    under
 }
 
 /// `nodes` and every node above them.
@@ -258,34 +347,16 @@ pub fn holder_nodes(m: &Model, ix: &Index, s: SubjectId) -> Vec<NodeId> {
         .collect()
 }
 
-/// The actions some rule reaching the subjects could allow anywhere (an
-/// over-approximation: every role assigned to them with what it includes,
-/// the creator rules' roles when the principal created something, the
-/// default rules' roles when it has a home, and the actions granted to
-/// them), whatever the rules' conditions.
-fn allowable(
-    m: &Model,
-    ix: &Index,
-    subjects: &[SubjectId],
-    creates: bool,
-    homed: bool,
-) -> Vec<bool> {
-    let mut roles: Vec<RoleId> = Vec::new();
+/// The actions some rule reaching a principal could allow anywhere (an
+/// over-approximation: every role it can be given with what it includes,
+/// and the actions granted to it), whatever the rules' conditions.
+fn allowable(m: &Model, roles: &[RoleId], grants: &[u32]) -> Vec<bool> {
     let mut actions = vec![false; m.actions.len()];
-    for s in subjects {
-        let assigned = ix.assignments.get(s).into_iter().flatten();
-        roles.extend(assigned.map(|&i| m.assignments[i as usize].role));
-        for &i in ix.grants.get(s).into_iter().flatten() {
-            actions[m.grants[i as usize].action.index()] = true;
-        }
-    }
-    if creates {
-        roles.extend(m.creator_rules.iter().map(|c| c.role));
-    }
-    if homed {
-        roles.extend(m.defaults.iter().map(|d| d.role));
+    for &i in grants {
+        actions[m.grants[i as usize].action.index()] = true;
     }
     // Role inclusion, closed (each role visited once).
+    let mut roles = roles.to_vec();
     let mut seen = vec![false; m.roles.len()];
     while let Some(r) = roles.pop() {
         if std::mem::replace(&mut seen[r.index()], true) {

@@ -22,6 +22,7 @@ use super::condition::{
 use super::index::{Index, Link};
 use super::program::Allow;
 use super::reach;
+use super::roles::RoleClosure;
 use super::universe::{evaluate, Derived, Scope};
 use crate::compile::ids::*;
 use crate::compile::model::CondId;
@@ -171,6 +172,8 @@ pub struct Snapshot {
     /// Shared with the snapshots before and after this one for every
     /// principal an update did not reach (see [`crate::eval::update`]).
     tables: ChunkVec<OnceLock<Tables>>,
+    /// The role stratum, evaluated once for every evaluation to share.
+    pub(crate) roles: Arc<RoleClosure>,
     words: usize,
     revision: u64,
 }
@@ -190,6 +193,7 @@ impl Snapshot {
         let words = model.actions.len().div_ceil(64).max(1);
         Snapshot {
             revision,
+            roles: Arc::new(RoleClosure::new(&model)),
             model: Arc::new(model),
             index: Arc::new(index),
             tables,
@@ -229,6 +233,7 @@ impl Snapshot {
             }
         }
         Snapshot {
+            roles: Arc::new(RoleClosure::new(&model)),
             model: Arc::new(model),
             index: Arc::new(index),
             tables,
@@ -478,7 +483,7 @@ impl Snapshot {
     /// each anchor and each type path below it, the allowed actions.
     fn build_table(&self, p: PrincipalId, truth: Truth<'_>) -> Table {
         let m = &*self.model;
-        let (universe, derived) = evaluate(m, &self.index, p, Scope::Table, truth);
+        let (universe, derived) = evaluate(m, &self.index, &self.roles, p, Scope::Table, truth);
         let (mut words, mask) = Table::layout(universe.real.iter().map(|&n| {
             let ty = m.nodes[n.index()].ty;
             (
@@ -650,34 +655,35 @@ impl Snapshot {
                 Err(e) => return (Decision::invalid(e), Some(p)),
             },
         };
-        let d = self.path_run(p, n, &open, context.as_ref());
+        let d = self.path_run(p, Scope::Check(n), &open, context.as_ref());
         (
             Decision::from(Ok(d.allow.contains(&Allow(p, a, n)))),
             Some(p),
         )
     }
 
-    /// One run of the program for `p` over `n`'s ancestry, its open
-    /// conditions decided for this request: what a first check and an
-    /// explanation read.
+    /// One run of the program for `p` over a resource's ancestry (`scope`
+    /// is [`Scope::Check`] or [`Scope::Explain`] of it), its open conditions
+    /// decided for this request: what a first check and an explanation
+    /// read.
     pub(crate) fn path_run(
         &self,
         p: PrincipalId,
-        n: NodeId,
+        scope: Scope,
         open: &[CondId],
         context: Option<&Context>,
     ) -> Derived {
         let env = Env {
             m: &self.model,
             principal: p,
-            resource: Some(n),
+            resource: scope.target(),
             context,
         };
         let truth = Truth {
             bits: Truth::bits_for(&env, open),
             open,
         };
-        evaluate(&self.model, &self.index, p, Scope::Path(n), truth).1
+        evaluate(&self.model, &self.index, &self.roles, p, scope, truth).1
     }
 
     /// A request's context, read by the policy's declared types.

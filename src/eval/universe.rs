@@ -12,13 +12,18 @@
 //!   `u` through nodes of these types that carry no facts about the
 //!   principal". Such nodes are indistinguishable to the program from the real
 //!   ones they stand for, so the table answers every node of the tree;
-//! - in [`Scope::Path`] mode, the real ancestry of one resource, for
-//!   explanations.
+//! - in [`Scope::Check`] and [`Scope::Explain`] mode, the real ancestry of
+//!   one resource, for a first check or an explanation.
+//!
+//! Of the role stratum, evaluated once per snapshot ([`RoleClosure`]), each
+//! evaluation is given the rows of the roles it can hold; an explanation is
+//! given every row, for the roles that would allow what was denied.
 
 use super::condition::Truth;
 use super::index::Index;
 use super::program::*;
 use super::reach;
+use super::roles::RoleClosure;
 use crate::compile::ids::*;
 use crate::compile::model::{CondId, Model};
 use rustc_hash::FxBuildHasher;
@@ -29,8 +34,21 @@ use std::collections::HashSet;
 pub enum Scope {
     /// Virtual descendants of every anchor: the principal's decision table.
     Table,
-    /// The ancestry of one node: for explaining a request on it.
-    Path(NodeId),
+    /// The ancestry of one node: for deciding a request on it.
+    Check(NodeId),
+    /// The ancestry of one node, with the provenance an explanation of a
+    /// request on it reads (`FromRole`) and the whole role stratum.
+    Explain(NodeId),
+}
+
+impl Scope {
+    /// The resource a check or an explanation is about.
+    pub fn target(self) -> Option<NodeId> {
+        match self {
+            Scope::Table => None,
+            Scope::Check(n) | Scope::Explain(n) => Some(n),
+        }
+    }
 }
 
 type Set<T> = HashSet<T, FxBuildHasher>;
@@ -46,8 +64,6 @@ pub struct Derived {
     pub overridden: Set<Overridden>,
     pub outranked: Set<Outranked>,
     pub effective: Set<Effective>,
-    pub role_reach: Set<RoleReach>,
-    pub role_allows: Set<RoleAllows>,
     pub from_role: Set<FromRole>,
     pub granted: Set<Granted>,
     pub can: Set<Can>,
@@ -71,14 +87,21 @@ pub struct Universe {
 pub fn evaluate(
     m: &Model,
     ix: &Index,
+    roles: &RoleClosure,
     p: PrincipalId,
     scope: Scope,
     truth: Truth<'_>,
 ) -> (Universe, Derived) {
     let mut rt = Crepe::new();
     let holds = |cond| truth.holds(m, p, cond);
-    let real = add_principal(m, ix, p, scope, &holds, &mut rt);
+    let r = reach::relevant(m, ix, p, scope);
+    add_principal(m, ix, p, &r, &holds, &mut rt);
+    add_roles(m, roles, &r.roles, scope, &mut rt);
     add_model(m, ix, &holds, &mut rt);
+    if let Scope::Explain(target) = scope {
+        rt.extend([ExplainAt(target)]);
+    }
+    let real = r.nodes;
     for &n in &real {
         let node = &m.nodes[n.index()];
         rt.extend([Node(n, node.ty)]);
@@ -111,17 +134,15 @@ pub fn evaluate(
 }
 
 /// Adds what is known about one principal and what is given to the
-/// subjects it may match, as [`reach::relevant`] selects them; returns the
-/// real nodes of the evaluation.
+/// subjects it may match, as [`reach::relevant`] selected them.
 fn add_principal(
     m: &Model,
     ix: &Index,
     p: PrincipalId,
-    scope: Scope,
+    r: &reach::Relevant,
     holds: &dyn Fn(Option<CondId>) -> bool,
     rt: &mut Crepe,
-) -> Vec<NodeId> {
-    let r = reach::relevant(m, ix, p, scope);
+) {
     let def = &m.principals[p.index()];
     rt.extend([IsPrincipal(p, SubjectId::principal(p))]);
     rt.extend(def.attrs.iter().map(|&(k, v)| Has(p, k, v)));
@@ -133,23 +154,17 @@ fn add_principal(
             let ms = &m.memberships[e as usize];
             rt.extend([MemberEdge(s, SubjectId::group(ms.group), ms.fact)]);
         }
-        for &i in ix.assignments.get(&s).into_iter().flatten() {
-            let a = &m.assignments[i as usize];
-            if holds(a.cond) {
-                rt.extend([Assign(s, a.role, a.node, a.fact)]);
-            }
+    }
+    for &i in &r.assignments {
+        let a = &m.assignments[i as usize];
+        if holds(a.cond) {
+            rt.extend([Assign(a.subject, a.role, a.node, a.fact)]);
         }
-        for &i in ix.grants.get(&s).into_iter().flatten() {
-            let g = &m.grants[i as usize];
-            if holds(g.cond) {
-                rt.extend([GrantIn(s, g.action, g.node, g.fact)]);
-            }
-        }
-        for &i in ix.denies.get(&s).into_iter().flatten() {
-            let d = &m.denies[i as usize];
-            if d.node.is_none() && holds(d.cond) {
-                rt.extend([DenyEverywhere(s, d.action, d.fact)]);
-            }
+    }
+    for &i in &r.grants {
+        let g = &m.grants[i as usize];
+        if holds(g.cond) {
+            rt.extend([GrantIn(g.subject, g.action, g.node, g.fact)]);
         }
     }
     for &i in &r.denies {
@@ -158,13 +173,39 @@ fn add_principal(
             rt.extend([DenyIn(d.subject, d.action, n, d.fact)]);
         }
     }
-    if let Scope::Path(target) = scope {
-        rt.extend([ExplainAt(target)]);
+    for &i in &r.denies_everywhere {
+        let d = &m.denies[i as usize];
+        if holds(d.cond) {
+            rt.extend([DenyEverywhere(d.subject, d.action, d.fact)]);
+        }
     }
-    r.nodes
 }
 
-/// Adds the selectors and the model's roles, types and rules.
+/// Adds the roles an evaluation can meet: their ranks and stickiness, and
+/// their rows of the role stratum (with each reached role's own actions,
+/// for an explanation's provenance).
+fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, rt: &mut Crepe) {
+    for &id in roles {
+        let r = &m.roles[id.index()];
+        rt.extend([Role(id, r.rank, r.ladder)]);
+        if r.sticky {
+            rt.extend([Sticky(id)]);
+        }
+        rt.extend(closure.actions(id).iter().map(|&a| RoleAllows(id, a)));
+        if let Scope::Explain(_) = scope {
+            rt.extend(closure.reach(id).iter().map(|&r2| RoleReach(id, r2)));
+            let listed = &m.roles[id.index()];
+            rt.extend(
+                listed
+                    .actions
+                    .iter()
+                    .map(|&a| RolePerm(id, a, listed.actions_fact)),
+            );
+        }
+    }
+}
+
+/// Adds the selectors and the model's types and rules.
 fn add_model(m: &Model, ix: &Index, holds: &dyn Fn(Option<CondId>) -> bool, rt: &mut Crepe) {
     for &s in &ix.selectors {
         rt.extend([Selector(s)]);
@@ -176,15 +217,6 @@ fn add_model(m: &Model, ix: &Index, holds: &dyn Fn(Option<CondId>) -> bool, rt: 
                     .map(|&(k, eq, v)| SelCond(s, k, v, eq)),
             );
             rt.extend(sel.within.map(|n| SelWithin(s, n)));
-        }
-    }
-    for (i, r) in m.roles.iter().enumerate() {
-        let id = RoleId(i as u32);
-        rt.extend([Role(id, r.rank, r.ladder)]);
-        rt.extend(r.includes.iter().map(|&(inc, f)| RoleIncludes(id, inc, f)));
-        rt.extend(r.actions.iter().map(|&a| RolePerm(id, a, r.actions_fact)));
-        if r.sticky {
-            rt.extend([Sticky(id)]);
         }
     }
     for (a, types) in m.action_types.iter().enumerate() {
@@ -229,8 +261,6 @@ fn run(rt: Crepe) -> Derived {
         overridden,
         outranked,
         effective,
-        role_reach,
-        role_allows,
         from_role,
         granted,
         can,
@@ -246,8 +276,6 @@ fn run(rt: Crepe) -> Derived {
         overridden,
         outranked,
         effective,
-        role_reach,
-        role_allows,
         from_role,
         granted,
         can,
