@@ -99,8 +99,8 @@ pub fn check_touched(
             continue;
         }
         rt.extend([Node(n, m.nodes[n.index()].ty)]);
-        for at in ix.at_node.get(&n).into_iter().flatten() {
-            if let AtNode::Assignment(i) = *at {
+        for &(_, at) in ix.at_node.get(&n).into_iter().flatten() {
+            if let AtNode::Assignment(i) = at {
                 let a = &m.assignments[i as usize];
                 rt.extend([Assign(a.subject, a.role, a.node, a.fact)]);
                 subjects.push(a.subject);

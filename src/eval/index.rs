@@ -54,8 +54,12 @@ pub struct Index {
     pub grants: ShardMap<SubjectId, Vec<u32>>,
     /// Denies by subject.
     pub denies: ShardMap<SubjectId, Vec<u32>>,
-    /// Assignments, grants and denies by the node they name.
-    pub at_node: ShardMap<NodeId, Vec<AtNode>>,
+    /// Denies without a node (everywhere) by subject.
+    pub everywhere: ShardMap<SubjectId, Vec<u32>>,
+    /// Assignments, grants and denies by the node they name, each with its
+    /// subject (so that one principal's can be picked out without reading
+    /// the records).
+    pub at_node: ShardMap<NodeId, Vec<(SubjectId, AtNode)>>,
     /// Nodes each principal created.
     pub created: ChunkVec<Vec<NodeId>>,
     /// Child nodes of each node.
@@ -119,7 +123,8 @@ impl Index {
         let mut assignments: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
         let mut grants: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
         let mut denies: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
-        let mut at_node: FxHashMap<NodeId, Vec<AtNode>> = FxHashMap::default();
+        let mut everywhere: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
+        let mut at_node: FxHashMap<NodeId, Vec<(SubjectId, AtNode)>> = FxHashMap::default();
         for (i, ms) in m.memberships.iter().enumerate().filter(|(_, x)| x.live) {
             member_of.entry(ms.member).or_default().push(i as u32);
             members.entry(ms.group).or_default().push(ms.member);
@@ -129,19 +134,23 @@ impl Index {
             at_node
                 .entry(a.node)
                 .or_default()
-                .push(AtNode::Assignment(i as u32));
+                .push((a.subject, AtNode::Assignment(i as u32)));
         }
         for (i, g) in m.grants.iter().enumerate().filter(|(_, x)| x.live) {
             grants.entry(g.subject).or_default().push(i as u32);
             at_node
                 .entry(g.node)
                 .or_default()
-                .push(AtNode::Grant(i as u32));
+                .push((g.subject, AtNode::Grant(i as u32)));
         }
         for (i, d) in m.denies.iter().enumerate().filter(|(_, x)| x.live) {
             denies.entry(d.subject).or_default().push(i as u32);
-            if let Some(n) = d.node {
-                at_node.entry(n).or_default().push(AtNode::Deny(i as u32));
+            match d.node {
+                Some(n) => at_node
+                    .entry(n)
+                    .or_default()
+                    .push((d.subject, AtNode::Deny(i as u32))),
+                None => everywhere.entry(d.subject).or_default().push(i as u32),
             }
         }
         let mut created = vec![Vec::new(); m.principals.len()];
@@ -164,6 +173,7 @@ impl Index {
             assignments: assignments.into_iter().collect(),
             grants: grants.into_iter().collect(),
             denies: denies.into_iter().collect(),
+            everywhere: everywhere.into_iter().collect(),
             at_node: at_node.into_iter().collect(),
             created: created.into_iter().collect(),
             children: children.into_iter().collect(),
@@ -191,20 +201,24 @@ impl Index {
                 self.assignments.entry_or(a.subject, Vec::new).push(i);
                 self.at_node
                     .entry_or(a.node, Vec::new)
-                    .push(AtNode::Assignment(i));
+                    .push((a.subject, AtNode::Assignment(i)));
             }
             Record::Grant(i) => {
                 let g = &m.grants[i as usize];
                 self.grants.entry_or(g.subject, Vec::new).push(i);
                 self.at_node
                     .entry_or(g.node, Vec::new)
-                    .push(AtNode::Grant(i));
+                    .push((g.subject, AtNode::Grant(i)));
             }
             Record::Deny(i) => {
                 let d = &m.denies[i as usize];
                 self.denies.entry_or(d.subject, Vec::new).push(i);
-                if let Some(n) = d.node {
-                    self.at_node.entry_or(n, Vec::new).push(AtNode::Deny(i));
+                match d.node {
+                    Some(n) => self
+                        .at_node
+                        .entry_or(n, Vec::new)
+                        .push((d.subject, AtNode::Deny(i))),
+                    None => self.everywhere.entry_or(d.subject, Vec::new).push(i),
                 }
             }
             Record::Node(i) => {
@@ -255,18 +269,23 @@ impl Index {
             Record::Assignment(i) => {
                 let a = &m.assignments[i as usize];
                 drop_one(&mut self.assignments, &a.subject, &i);
-                drop_one(&mut self.at_node, &a.node, &AtNode::Assignment(i));
+                drop_one(
+                    &mut self.at_node,
+                    &a.node,
+                    &(a.subject, AtNode::Assignment(i)),
+                );
             }
             Record::Grant(i) => {
                 let g = &m.grants[i as usize];
                 drop_one(&mut self.grants, &g.subject, &i);
-                drop_one(&mut self.at_node, &g.node, &AtNode::Grant(i));
+                drop_one(&mut self.at_node, &g.node, &(g.subject, AtNode::Grant(i)));
             }
             Record::Deny(i) => {
                 let d = &m.denies[i as usize];
                 drop_one(&mut self.denies, &d.subject, &i);
-                if let Some(n) = d.node {
-                    drop_one(&mut self.at_node, &n, &AtNode::Deny(i));
+                match d.node {
+                    Some(n) => drop_one(&mut self.at_node, &n, &(d.subject, AtNode::Deny(i))),
+                    None => drop_one(&mut self.everywhere, &d.subject, &i),
                 }
             }
             Record::Node(i) => {

@@ -82,9 +82,8 @@ pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant
     let mut r = Relevant {
         denies_everywhere: subjects
             .iter()
-            .flat_map(|s| ix.denies.get(s).into_iter().flatten())
+            .flat_map(|s| ix.everywhere.get(s).into_iter().flatten())
             .copied()
-            .filter(|&i| m.denies[i as usize].node.is_none())
             .collect(),
         home_under: home_under(m, def),
         subjects,
@@ -111,26 +110,29 @@ pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant
             table_nodes(m, ix, def, &created, &mut r);
             r.created = created;
         }
-        Scope::Check(target) | Scope::Explain(target) => {
+        Scope::Check(_, target) | Scope::Explain(target) => {
             // A decision at the target depends only on facts at the target
             // and above it: what flows down reaches it from there, and what
             // is tested upwards (creator rules `while assigned`) starts there.
             let path: Vec<NodeId> = m.ancestry(target).collect();
             for x in &path {
-                for &at in ix.at_node.get(x).into_iter().flatten() {
-                    let (list, subject) = match at {
-                        AtNode::Assignment(i) => {
-                            (&mut r.assignments, m.assignments[i as usize].subject)
-                        }
-                        AtNode::Grant(i) => (&mut r.grants, m.grants[i as usize].subject),
-                        AtNode::Deny(i) => (&mut r.denies, m.denies[i as usize].subject),
-                    };
-                    if r.subjects.contains(&subject) {
-                        list.push(match at {
-                            AtNode::Assignment(i) | AtNode::Grant(i) | AtNode::Deny(i) => i,
-                        });
+                for &(subject, at) in ix.at_node.get(x).into_iter().flatten() {
+                    if !r.subjects.contains(&subject) {
+                        continue;
+                    }
+                    match at {
+                        AtNode::Assignment(i) => r.assignments.push(i),
+                        AtNode::Grant(i) => r.grants.push(i),
+                        AtNode::Deny(i) => r.denies.push(i),
                     }
                 }
+            }
+            if let Scope::Check(a, _) = scope {
+                // Grants and denies of other actions change nothing here.
+                r.grants.retain(|&i| m.grants[i as usize].action == a);
+                r.denies.retain(|&i| m.denies[i as usize].action == a);
+                r.denies_everywhere
+                    .retain(|&i| m.denies[i as usize].action == a);
             }
             created.retain(|(n, _)| path.contains(n));
             r.roles = match scope {

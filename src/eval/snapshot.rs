@@ -655,7 +655,7 @@ impl Snapshot {
                 Err(e) => return (Decision::invalid(e), Some(p)),
             },
         };
-        let d = self.path_run(p, Scope::Check(n), &open, context.as_ref());
+        let d = self.path_run(p, Scope::Check(a, n), &open, context.as_ref());
         (
             Decision::from(Ok(d.allow.contains(&Allow(p, a, n)))),
             Some(p),

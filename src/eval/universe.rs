@@ -34,8 +34,10 @@ use std::collections::HashSet;
 pub enum Scope {
     /// Virtual descendants of every anchor: the principal's decision table.
     Table,
-    /// The ancestry of one node: for deciding a request on it.
-    Check(NodeId),
+    /// The ancestry of one node, and one action: for deciding a request
+    /// (only the facts about its action are given, as nothing about
+    /// another action can change its decision).
+    Check(ActionId, NodeId),
     /// The ancestry of one node, with the provenance an explanation of a
     /// request on it reads (`FromRole`) and the whole role stratum.
     Explain(NodeId),
@@ -46,7 +48,7 @@ impl Scope {
     pub fn target(self) -> Option<NodeId> {
         match self {
             Scope::Table => None,
-            Scope::Check(n) | Scope::Explain(n) => Some(n),
+            Scope::Check(_, n) | Scope::Explain(n) => Some(n),
         }
     }
 }
@@ -97,7 +99,7 @@ pub fn evaluate(
     let r = reach::relevant(m, ix, p, scope);
     add_principal(m, ix, p, &r, &holds, &mut rt);
     add_roles(m, roles, &r.roles, scope, &mut rt);
-    add_model(m, ix, &holds, &mut rt);
+    add_model(m, ix, &holds, scope, &mut rt);
     if let Scope::Explain(target) = scope {
         rt.extend([ExplainAt(target)]);
     }
@@ -191,22 +193,26 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
         if r.sticky {
             rt.extend([Sticky(id)]);
         }
-        rt.extend(closure.actions(id).iter().map(|&a| RoleAllows(id, a)));
-        if let Scope::Explain(_) = scope {
-            rt.extend(closure.reach(id).iter().map(|&r2| RoleReach(id, r2)));
-            let listed = &m.roles[id.index()];
-            rt.extend(
-                listed
-                    .actions
-                    .iter()
-                    .map(|&a| RolePerm(id, a, listed.actions_fact)),
-            );
+        match scope {
+            Scope::Check(a, _) => rt.extend(closure.allows(id, a).then_some(RoleAllows(id, a))),
+            Scope::Table => rt.extend(closure.actions(id).iter().map(|&a| RoleAllows(id, a))),
+            Scope::Explain(_) => {
+                rt.extend(closure.actions(id).iter().map(|&a| RoleAllows(id, a)));
+                rt.extend(closure.reach(id).iter().map(|&r2| RoleReach(id, r2)));
+                rt.extend(r.actions.iter().map(|&a| RolePerm(id, a, r.actions_fact)));
+            }
         }
     }
 }
 
 /// Adds the selectors and the model's types and rules.
-fn add_model(m: &Model, ix: &Index, holds: &dyn Fn(Option<CondId>) -> bool, rt: &mut Crepe) {
+fn add_model(
+    m: &Model,
+    ix: &Index,
+    holds: &dyn Fn(Option<CondId>) -> bool,
+    scope: Scope,
+    rt: &mut Crepe,
+) {
     for &s in &ix.selectors {
         rt.extend([Selector(s)]);
         if let SubjectKind::Selector(id) = s.kind() {
@@ -221,6 +227,9 @@ fn add_model(m: &Model, ix: &Index, holds: &dyn Fn(Option<CondId>) -> bool, rt: 
     }
     for (a, types) in m.action_types.iter().enumerate() {
         let a = ActionId(a as u32);
+        if matches!(scope, Scope::Check(asked, _) if asked != a) {
+            continue;
+        }
         if types.is_empty() {
             rt.extend([ActionAnywhere(a)]);
         } else {

@@ -470,12 +470,12 @@ fn retract_one(
                 .label("a node with children")
                 .help("remove the nodes inside it first, in the same batch or an earlier one"));
             }
-            let at: Vec<AtNode> = ix.at_node.get(&n).cloned().unwrap_or_default();
-            for a in at {
-                let (record, s) = match a {
-                    AtNode::Assignment(i) => (Record::Assignment(i), m.assignments[i as usize].subject),
-                    AtNode::Grant(i) => (Record::Grant(i), m.grants[i as usize].subject),
-                    AtNode::Deny(i) => (Record::Deny(i), m.denies[i as usize].subject),
+            let at: Vec<(SubjectId, AtNode)> = ix.at_node.get(&n).cloned().unwrap_or_default();
+            for (s, a) in at {
+                let record = match a {
+                    AtNode::Assignment(i) => Record::Assignment(i),
+                    AtNode::Grant(i) => Record::Grant(i),
+                    AtNode::Deny(i) => Record::Deny(i),
                 };
                 reach.below(ix, [s]);
                 retire(m, ix, record);
