@@ -14,7 +14,7 @@
 //! | `Defaulted` | default rules, `Within` its homes | its homes, when the policy has a default rule; a node's own default at that node, when a home is at or above it |
 //! | `Applies`, `Overridden`, `Outranked`, `Effective` | `Parent`, `Node` | ancestors of every anchor |
 //! | `Granted` | grants to subjects it may match | each grant's node |
-//! | `DenyAt` | denies to subjects it may match | a deny's node when it is an anchor, above one or below one (elsewhere nothing allows, so nothing changes), and, for a table, when some rule reaching the principal could allow its action; a deny without `on` everywhere |
+//! | `DenyAt` | denies to subjects it may match | for a table, a deny's node where some rule reaching the principal that could allow the deny's action (whatever its conditions) is anchored at, above or below it (elsewhere the deny removes nothing); for a check, the resource's ancestry; a deny without `on` everywhere |
 //! | `Role`, `RoleAllows` (rows of the role stratum, [`super::roles`]) | the roles its assignments, and the creator and default rules, can give it | nothing |
 //! | `ExplainAt`, `FromRole` | the resource being explained | the resource's ancestry only ([`Scope::Explain`]) |
 //!
@@ -39,11 +39,12 @@
 //! [`is_rule`] for a statement that can reach anyone).
 
 use super::index::{AtNode, Index};
+use super::roles::RoleClosure;
 use super::universe::Scope;
 use crate::compile::ids::*;
 use crate::compile::model::{CondId, Model};
 use crate::syntax::ast::{Statement, Subject};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What one evaluation of a principal must see.
 pub struct Relevant {
@@ -72,7 +73,13 @@ pub struct Relevant {
 }
 
 /// What an evaluation of `p` in `scope` must see (see the module's table).
-pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant {
+pub fn relevant(
+    m: &Model,
+    ix: &Index,
+    closure: &RoleClosure,
+    p: PrincipalId,
+    scope: Scope,
+) -> Relevant {
     let def = &m.principals[p.index()];
     let subjects = ix.candidate_subjects(m, p);
     let mut created: Vec<(NodeId, FactId)> = ix.created[p.index()]
@@ -107,7 +114,7 @@ pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant
                 !created.is_empty(),
                 !def.homes.is_empty(),
             );
-            table_nodes(m, ix, def, &created, &mut r);
+            table_nodes(m, ix, closure, def, &created, &mut r);
             r.created = created;
         }
         Scope::Check(_, target) | Scope::Explain(target) => {
@@ -159,21 +166,23 @@ pub fn relevant(m: &Model, ix: &Index, p: PrincipalId, scope: Scope) -> Relevant
 fn table_nodes(
     m: &Model,
     ix: &Index,
+    closure: &RoleClosure,
     def: &crate::compile::model::PrincipalDef,
     created: &[(NodeId, FactId)],
     r: &mut Relevant,
 ) {
-    let mut anchors: Vec<NodeId> = Vec::new();
+    let mut default_anchors: Vec<NodeId> = Vec::new();
     if !m.defaults.is_empty() {
-        anchors.extend(&def.homes);
+        default_anchors.extend(&def.homes);
     }
     // A node's own default is anchored at the node, for the principals at
     // home at or above it.
     for n in m.defaults.iter().filter_map(|d| d.node) {
         if m.ancestry(n).any(|a| def.homes.contains(&a)) {
-            anchors.push(n);
+            default_anchors.push(n);
         }
     }
+    let mut anchors = default_anchors.clone();
     anchors.extend(created.iter().map(|&(n, _)| n));
     anchors.extend(
         r.assignments
@@ -181,20 +190,55 @@ fn table_nodes(
             .map(|&i| m.assignments[i as usize].node),
     );
     anchors.extend(r.grants.iter().map(|&i| m.grants[i as usize].node));
-    // A deny flows down from its node: it matters at, above or below an
-    // anchor, and nowhere else; and only for an action some rule that
-    // reaches the principal could allow (a deny of anything else removes
-    // nothing).
-    let positive: FxHashSet<NodeId> = anchors.iter().copied().collect();
-    let above = ancestors(m, &anchors);
-    let allowable = allowable(m, &r.roles, &r.grants);
+    // A deny flows down from its node and removes only its action: it
+    // matters where a rule that reaches the principal could allow that
+    // action (whatever the rule's conditions) at, above or below the deny's
+    // node, and nowhere else.
+    let words = m.actions.len().div_ceil(64).max(1);
+    let mut at: FxHashMap<NodeId, Vec<u64>> = FxHashMap::default();
+    let mut mark = |n: NodeId, actions: &mut dyn Iterator<Item = ActionId>| {
+        let bits = at.entry(n).or_insert_with(|| vec![0; words]);
+        for a in actions {
+            bits[a.index() / 64] |= 1 << (a.index() % 64);
+        }
+    };
+    let rule_actions = |roles: &mut dyn Iterator<Item = RoleId>| -> Vec<ActionId> {
+        roles.flat_map(|r| closure.actions(r)).copied().collect()
+    };
+    let defaulted = rule_actions(&mut m.defaults.iter().map(|d| d.role));
+    let creator = rule_actions(&mut m.creator_rules.iter().map(|c| c.role));
+    for &n in &default_anchors {
+        mark(n, &mut defaulted.iter().copied());
+    }
+    for &(n, _) in created {
+        mark(n, &mut creator.iter().copied());
+    }
+    for &i in &r.assignments {
+        let x = &m.assignments[i as usize];
+        mark(x.node, &mut closure.actions(x.role).iter().copied());
+    }
+    for &i in &r.grants {
+        let g = &m.grants[i as usize];
+        mark(g.node, &mut std::iter::once(g.action));
+    }
+    // For every node at or above an anchor: the actions allowable there or
+    // below it.
+    let mut under: FxHashMap<NodeId, Vec<u64>> = FxHashMap::default();
+    for (&x, bits) in &at {
+        for y in m.ancestry(x) {
+            let acc = under.entry(y).or_insert_with(|| vec![0; words]);
+            acc.iter_mut().zip(bits).for_each(|(a, b)| *a |= b);
+        }
+    }
+    let has = |map: &FxHashMap<NodeId, Vec<u64>>, n: NodeId, a: ActionId| {
+        map.get(&n)
+            .is_some_and(|bits| bits[a.index() / 64] & (1 << (a.index() % 64)) != 0)
+    };
     for s in &r.subjects {
         for &i in ix.denies.get(s).into_iter().flatten() {
             let d = &m.denies[i as usize];
             let Some(n) = d.node else { continue };
-            if allowable[d.action.index()]
-                && (above.contains(&n) || m.ancestry(n).any(|x| positive.contains(&x)))
-            {
+            if has(&under, n, d.action) || m.ancestry(n).any(|y| has(&at, y, d.action)) {
                 r.denies.push(i);
                 anchors.push(n);
             }
@@ -347,30 +391,6 @@ pub fn holder_nodes(m: &Model, ix: &Index, s: SubjectId) -> Vec<NodeId> {
         .flat_map(|s| ix.assignments.get(&s).into_iter().flatten())
         .map(|&i| m.assignments[i as usize].node)
         .collect()
-}
-
-/// The actions some rule reaching a principal could allow anywhere (an
-/// over-approximation: every role it can be given with what it includes,
-/// and the actions granted to it), whatever the rules' conditions.
-fn allowable(m: &Model, roles: &[RoleId], grants: &[u32]) -> Vec<bool> {
-    let mut actions = vec![false; m.actions.len()];
-    for &i in grants {
-        actions[m.grants[i as usize].action.index()] = true;
-    }
-    // Role inclusion, closed (each role visited once).
-    let mut roles = roles.to_vec();
-    let mut seen = vec![false; m.roles.len()];
-    while let Some(r) = roles.pop() {
-        if std::mem::replace(&mut seen[r.index()], true) {
-            continue;
-        }
-        let def = &m.roles[r.index()];
-        for a in &def.actions {
-            actions[a.index()] = true;
-        }
-        roles.extend(def.includes.iter().map(|&(inc, _)| inc));
-    }
-    actions
 }
 
 /// The open conditions (on the resource or the context) of the rules that

@@ -96,7 +96,7 @@ pub fn evaluate(
 ) -> (Universe, Derived) {
     let mut rt = Crepe::new();
     let holds = |cond| truth.holds(m, p, cond);
-    let r = reach::relevant(m, ix, p, scope);
+    let r = reach::relevant(m, ix, roles, p, scope);
     add_principal(m, ix, p, &r, &holds, &mut rt);
     add_roles(m, roles, &r.roles, scope, &mut rt);
     add_model(m, ix, &holds, scope, &mut rt);
