@@ -99,7 +99,7 @@ pub fn evaluate(
     let r = reach::relevant(m, ix, roles, p, scope);
     add_principal(m, ix, p, &r, &holds, &mut rt);
     add_roles(m, roles, &r.roles, scope, &mut rt);
-    add_model(m, ix, &holds, scope, &mut rt);
+    add_model(m, ix, scope, &mut rt);
     if let Scope::Explain(target) = scope {
         rt.extend([ExplainAt(target)]);
     }
@@ -175,6 +175,23 @@ fn add_principal(
             rt.extend([DenyIn(d.subject, d.action, n, d.fact)]);
         }
     }
+    // Creator rules reach only a creator, default rules only a principal
+    // with a home.
+    let creator_rules = m.creator_rules.iter().filter(|_| !r.created.is_empty());
+    for c in creator_rules.filter(|c| holds(c.cond)) {
+        if c.while_assigned {
+            rt.extend([CreatorRoleWhileAssigned(c.ty, c.role, c.fact)]);
+        } else {
+            rt.extend([CreatorRole(c.ty, c.role, c.fact)]);
+        }
+    }
+    let defaults = m.defaults.iter().filter(|_| !def.homes.is_empty());
+    for d in defaults.filter(|d| holds(d.cond)) {
+        match d.node {
+            Some(n) => rt.extend([DefaultAt(n, d.role, d.subject, d.fact)]),
+            None => rt.extend([DefaultRole(d.ty, d.role, d.subject, d.fact)]),
+        }
+    }
     for &i in &r.denies_everywhere {
         let d = &m.denies[i as usize];
         if holds(d.cond) {
@@ -205,14 +222,8 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
     }
 }
 
-/// Adds the selectors and the model's types and rules.
-fn add_model(
-    m: &Model,
-    ix: &Index,
-    holds: &dyn Fn(Option<CondId>) -> bool,
-    scope: Scope,
-    rt: &mut Crepe,
-) {
+/// Adds the selectors and the model's types and actions.
+fn add_model(m: &Model, ix: &Index, scope: Scope, rt: &mut Crepe) {
     for &s in &ix.selectors {
         rt.extend([Selector(s)]);
         if let SubjectKind::Selector(id) = s.kind() {
@@ -243,19 +254,6 @@ fn add_model(
         }
         if t.highest {
             rt.extend([TypeHighest(id)]);
-        }
-    }
-    for c in m.creator_rules.iter().filter(|c| holds(c.cond)) {
-        if c.while_assigned {
-            rt.extend([CreatorRoleWhileAssigned(c.ty, c.role, c.fact)]);
-        } else {
-            rt.extend([CreatorRole(c.ty, c.role, c.fact)]);
-        }
-    }
-    for d in m.defaults.iter().filter(|d| holds(d.cond)) {
-        match d.node {
-            Some(n) => rt.extend([DefaultAt(n, d.role, d.subject, d.fact)]),
-            None => rt.extend([DefaultRole(d.ty, d.role, d.subject, d.fact)]),
         }
     }
 }
