@@ -196,30 +196,37 @@ fn table_nodes(
     // node, and nowhere else.
     let words = m.actions.len().div_ceil(64).max(1);
     let mut at: FxHashMap<NodeId, Vec<u64>> = FxHashMap::default();
-    let mut mark = |n: NodeId, actions: &mut dyn Iterator<Item = ActionId>| {
+    let mut mark = |n: NodeId, actions: &[ActionId]| {
         let bits = at.entry(n).or_insert_with(|| vec![0; words]);
         for a in actions {
             bits[a.index() / 64] |= 1 << (a.index() % 64);
         }
     };
-    let rule_actions = |roles: &mut dyn Iterator<Item = RoleId>| -> Vec<ActionId> {
-        roles.flat_map(|r| closure.actions(r)).copied().collect()
-    };
-    let defaulted = rule_actions(&mut m.defaults.iter().map(|d| d.role));
-    let creator = rule_actions(&mut m.creator_rules.iter().map(|c| c.role));
+    let defaulted: Vec<ActionId> = m
+        .defaults
+        .iter()
+        .flat_map(|d| closure.actions(d.role))
+        .copied()
+        .collect();
+    let creator: Vec<ActionId> = m
+        .creator_rules
+        .iter()
+        .flat_map(|c| closure.actions(c.role))
+        .copied()
+        .collect();
     for &n in &default_anchors {
-        mark(n, &mut defaulted.iter().copied());
+        mark(n, &defaulted);
     }
     for &(n, _) in created {
-        mark(n, &mut creator.iter().copied());
+        mark(n, &creator);
     }
     for &i in &r.assignments {
         let x = &m.assignments[i as usize];
-        mark(x.node, &mut closure.actions(x.role).iter().copied());
+        mark(x.node, closure.actions(x.role));
     }
     for &i in &r.grants {
         let g = &m.grants[i as usize];
-        mark(g.node, &mut std::iter::once(g.action));
+        mark(g.node, std::slice::from_ref(&g.action));
     }
     // For every node at or above an anchor: the actions allowable there or
     // below it.

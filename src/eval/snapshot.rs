@@ -620,10 +620,11 @@ impl Snapshot {
         resource: &str,
     ) -> (Decision, Option<PrincipalId>) {
         match self.resolve(principal, action, resource) {
-            Ok((p, a, n)) => match self.is_evaluated(p) {
-                false => self.decide_first(&Request::new(principal, action, resource)),
-                true => (Decision::from(self.allowed_in(p, a, n, None)), Some(p)),
-            },
+            Ok((p, a, n)) if !self.is_evaluated(p) => {
+                let context = || Context::read(&self.model, None);
+                (Decision::from(self.first_run(p, a, n, context)), Some(p))
+            }
+            Ok((p, a, n)) => (Decision::from(self.allowed_in(p, a, n, None)), Some(p)),
             Err(e) => (Decision::invalid(e), None),
         }
     }
@@ -638,28 +639,36 @@ impl Snapshot {
     #[doc(hidden)]
     pub fn decide_first(&self, request: &Request) -> (Decision, Option<PrincipalId>) {
         let ids = self.resolve(&request.principal, &request.action, &request.resource);
-        let (p, a, n) = match ids {
-            Ok((p, a, n)) if !self.is_evaluated(p) => (p, a, n),
-            _ => return self.decide_resolved(request, ids),
-        };
-        let open = reach::open_conditions(&self.model, &self.index, p);
-        if open.len() > MAX_OPEN_CONDITIONS {
-            return self.decide_resolved(request, Ok((p, a, n)));
+        match ids {
+            Ok((p, a, n)) if !self.is_evaluated(p) => {
+                let context = || self.context(request);
+                (Decision::from(self.first_run(p, a, n, context)), Some(p))
+            }
+            _ => self.decide_resolved(request, ids),
         }
-        // The context is read only where a condition can read it, as
-        // `decide` reads it.
+    }
+
+    /// The `Allow` relation at `n` from one run over its ancestry
+    /// ([`Scope::Check`]), for a principal whose tables are not evaluated.
+    /// `context` reads the request's context, which is read only where a
+    /// condition can read it, as `decide` reads it.
+    fn first_run(
+        &self,
+        p: PrincipalId,
+        a: ActionId,
+        n: NodeId,
+        context: impl FnOnce() -> Result<Context, RequestError>,
+    ) -> Result<bool, RequestError> {
+        let open = reach::open_conditions(&self.model, &self.index, p);
         let context = match open.is_empty() {
             true => None,
-            false => match self.context(request) {
-                Ok(context) => Some(context),
-                Err(e) => return (Decision::invalid(e), Some(p)),
-            },
+            false => Some(context()?),
         };
+        if open.len() > MAX_OPEN_CONDITIONS {
+            return self.allowed_in(p, a, n, context.as_ref());
+        }
         let d = self.path_run(p, Scope::Check(a, n), &open, context.as_ref());
-        (
-            Decision::from(Ok(d.allow.contains(&Allow(p, a, n)))),
-            Some(p),
-        )
+        Ok(d.allow.contains(&Allow(p, a, n)))
     }
 
     /// One run of the program for `p` over a resource's ancestry (`scope`

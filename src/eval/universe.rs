@@ -212,12 +212,13 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
         }
         match scope {
             Scope::Check(a, _) => rt.extend(closure.allows(id, a).then_some(RoleAllows(id, a))),
-            Scope::Table => rt.extend(closure.actions(id).iter().map(|&a| RoleAllows(id, a))),
-            Scope::Explain(_) => {
+            Scope::Table | Scope::Explain(_) => {
                 rt.extend(closure.actions(id).iter().map(|&a| RoleAllows(id, a)));
-                rt.extend(closure.reach(id).iter().map(|&r2| RoleReach(id, r2)));
-                rt.extend(r.actions.iter().map(|&a| RolePerm(id, a, r.actions_fact)));
             }
+        }
+        if let Scope::Explain(_) = scope {
+            rt.extend(closure.reach(id).iter().map(|&r2| RoleReach(id, r2)));
+            rt.extend(r.actions.iter().map(|&a| RolePerm(id, a, r.actions_fact)));
         }
     }
 }

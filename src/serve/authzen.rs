@@ -36,10 +36,8 @@ pub struct Entity {
     pub ty: String,
     /// The principal's or the node's name (omitted in a subject or a
     /// resource search).
-    #[serde(default)]
     pub id: Option<String>,
     /// Values for declared context keys.
-    #[serde(default)]
     pub properties: Option<Map<String, Value>>,
 }
 
@@ -60,16 +58,12 @@ pub struct Action {
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Evaluation {
     /// Who asks.
-    #[serde(default)]
     pub subject: Option<Subject>,
     /// What is done.
-    #[serde(default)]
     pub action: Option<Action>,
     /// What is acted on.
-    #[serde(default)]
     pub resource: Option<Resource>,
     /// The request context.
-    #[serde(default)]
     pub context: Option<Map<String, Value>>,
 }
 
@@ -80,10 +74,8 @@ pub struct Evaluations {
     #[serde(flatten)]
     pub defaults: Evaluation,
     /// The items; none means one evaluation of the defaults.
-    #[serde(default)]
     pub evaluations: Option<Vec<Evaluation>>,
     /// How the batch runs.
-    #[serde(default)]
     pub options: Option<Options>,
 }
 
@@ -118,7 +110,6 @@ pub struct Search {
     #[serde(flatten)]
     pub parts: Evaluation,
     /// Which page.
-    #[serde(default)]
     pub page: Option<PageRequest>,
 }
 
@@ -126,10 +117,8 @@ pub struct Search {
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct PageRequest {
     /// The `next_token` of the previous page.
-    #[serde(default)]
     pub token: Option<String>,
     /// At most this many results.
-    #[serde(default)]
     pub limit: Option<usize>,
 }
 
