@@ -39,6 +39,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use wal::{Checkpoint, FactBatch, Record, Wal};
 
 /// How to serve.
@@ -264,24 +265,34 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr, &str)) -> Result<(), S
             base_url,
             config,
         });
+        // The signals are taken before the server says it is ready, so
+        // that one sent as soon as it is is handled, never the default
+        // action that would kill it.
+        let signals = Signals::take();
         ready(bound, &shared.engine.revision());
-        tokio::spawn(reload_on_hangup(Arc::clone(&shared)));
-        serve(listener, Arc::clone(&shared)).await;
+        if let Some(hup) = signals.hangup {
+            tokio::spawn(reload_on_hangup(Arc::clone(&shared), hup));
+        }
+        let stop = shutdown(signals.interrupt, signals.terminate);
+        serve(listener, Arc::clone(&shared), stop).await;
         Ok(())
     })
 }
 
-/// Accepts connections until SIGINT or SIGTERM, then lets the requests in
+/// Accepts connections until `stop` (SIGINT or SIGTERM), then lets the requests in
 /// flight finish (for up to the request timeout) and closes idle
 /// connections.
-async fn serve(listener: tokio::net::TcpListener, shared: AppState) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: AppState,
+    stop: impl std::future::Future<Output = ()>,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
     let app = router(Arc::clone(&shared));
     let header_timeout = shared.config.header_timeout;
     let graceful = GracefulShutdown::new();
-    let stop = shutdown();
     tokio::pin!(stop);
     loop {
         let stream = tokio::select! {
@@ -314,23 +325,41 @@ async fn serve(listener: tokio::net::TcpListener, shared: AppState) {
     }
 }
 
-async fn shutdown() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// The signals the server handles, registered with the runtime (`None`:
+/// one that could not be).
+struct Signals {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+    hangup: Option<Signal>,
+}
+
+impl Signals {
+    fn take() -> Signals {
+        Signals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+            hangup: signal(SignalKind::hangup()).ok(),
+        }
     }
 }
 
-async fn reload_on_hangup(shared: AppState) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        return;
-    };
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn shutdown(mut interrupt: Option<Signal>, mut terminate: Option<Signal>) {
+    async fn arrives(signal: &mut Option<Signal>) {
+        match signal {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    tokio::select! {
+        _ = arrives(&mut interrupt) => {}
+        _ = arrives(&mut terminate) => {}
+    }
+}
+
+async fn reload_on_hangup(shared: AppState, mut hup: Signal) {
     while hup.recv().await.is_some() {
         let shared = Arc::clone(&shared);
         let outcome = tokio::task::spawn_blocking(move || reload(&shared)).await;
