@@ -27,7 +27,7 @@ pub struct TypePaths {
 }
 
 /// A fact record that sits at a node, by its position in the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AtNode {
     /// `model.assignments[i]`.
     Assignment(u32),
@@ -57,8 +57,8 @@ pub struct Index {
     /// Denies without a node (everywhere) by subject.
     pub everywhere: ShardMap<SubjectId, Vec<u32>>,
     /// Assignments, grants and denies by the node they name, each with its
-    /// subject (so that one principal's can be picked out without reading
-    /// the records).
+    /// subject, sorted by subject (so that a principal's subjects' can be
+    /// found by binary search, without reading the records).
     pub at_node: ShardMap<NodeId, Vec<(SubjectId, AtNode)>>,
     /// Nodes each principal created.
     pub created: ChunkVec<Vec<NodeId>>,
@@ -174,7 +174,13 @@ impl Index {
             grants: grants.into_iter().collect(),
             denies: denies.into_iter().collect(),
             everywhere: everywhere.into_iter().collect(),
-            at_node: at_node.into_iter().collect(),
+            at_node: at_node
+                .into_iter()
+                .map(|(n, mut list)| {
+                    list.sort_unstable();
+                    (n, list)
+                })
+                .collect(),
             created: created.into_iter().collect(),
             children: children.into_iter().collect(),
             tree: m.nodes.iter().map(Link::of).collect(),
@@ -199,25 +205,18 @@ impl Index {
             Record::Assignment(i) => {
                 let a = &m.assignments[i as usize];
                 self.assignments.entry_or(a.subject, Vec::new).push(i);
-                self.at_node
-                    .entry_or(a.node, Vec::new)
-                    .push((a.subject, AtNode::Assignment(i)));
+                self.at(a.node, (a.subject, AtNode::Assignment(i)));
             }
             Record::Grant(i) => {
                 let g = &m.grants[i as usize];
                 self.grants.entry_or(g.subject, Vec::new).push(i);
-                self.at_node
-                    .entry_or(g.node, Vec::new)
-                    .push((g.subject, AtNode::Grant(i)));
+                self.at(g.node, (g.subject, AtNode::Grant(i)));
             }
             Record::Deny(i) => {
                 let d = &m.denies[i as usize];
                 self.denies.entry_or(d.subject, Vec::new).push(i);
                 match d.node {
-                    Some(n) => self
-                        .at_node
-                        .entry_or(n, Vec::new)
-                        .push((d.subject, AtNode::Deny(i))),
+                    Some(n) => self.at(n, (d.subject, AtNode::Deny(i))),
                     None => self.everywhere.entry_or(d.subject, Vec::new).push(i),
                 }
             }
@@ -251,8 +250,9 @@ impl Index {
             value: &V,
         ) {
             if let Some(list) = map.get_mut(key) {
+                // In order: `at_node`'s lists stay sorted.
                 if let Some(at) = list.iter().position(|x| x == value) {
-                    list.swap_remove(at);
+                    list.remove(at);
                 }
                 if list.is_empty() {
                     map.remove(key);
@@ -299,6 +299,20 @@ impl Index {
             }
             Record::Principal(_) => {}
         }
+    }
+
+    /// Adds a fact to `n`'s list in `at_node`, in order.
+    fn at(&mut self, n: NodeId, entry: (SubjectId, AtNode)) {
+        let list = self.at_node.entry_or(n, Vec::new);
+        let at = list.partition_point(|x| *x < entry);
+        list.insert(at, entry);
+    }
+
+    /// The facts of one of `at_node`'s lists given to `s`.
+    pub fn given_to(list: &[(SubjectId, AtNode)], s: SubjectId) -> &[(SubjectId, AtNode)] {
+        let start = list.partition_point(|x| x.0 < s);
+        let len = list[start..].partition_point(|x| x.0 == s);
+        &list[start..start + len]
     }
 
     /// The subjects a principal may match: itself, every group reachable

@@ -122,16 +122,16 @@ pub fn relevant(
             // and above it: what flows down reaches it from there, and what
             // is tested upwards (creator rules `while assigned`) starts there.
             let path: Vec<NodeId> = m.ancestry(target).collect();
-            for x in &path {
-                for &(subject, at) in ix.at_node.get(x).into_iter().flatten() {
-                    if !r.subjects.contains(&subject) {
-                        continue;
-                    }
-                    match at {
-                        AtNode::Assignment(i) => r.assignments.push(i),
-                        AtNode::Grant(i) => r.grants.push(i),
-                        AtNode::Deny(i) => r.denies.push(i),
-                    }
+            let subjects = &r.subjects;
+            let found = path
+                .iter()
+                .filter_map(|x| ix.at_node.get(x))
+                .flat_map(|list| subjects.iter().flat_map(|&s| Index::given_to(list, s)));
+            for &(_, at) in found {
+                match at {
+                    AtNode::Assignment(i) => r.assignments.push(i),
+                    AtNode::Grant(i) => r.grants.push(i),
+                    AtNode::Deny(i) => r.denies.push(i),
                 }
             }
             if let Scope::Check(a, _) = scope {

@@ -148,7 +148,10 @@ fn add_principal(
     let def = &m.principals[p.index()];
     rt.extend([IsPrincipal(p, SubjectId::principal(p))]);
     rt.extend(def.attrs.iter().map(|&(k, v)| Has(p, k, v)));
-    rt.extend(def.homes.iter().map(|&n| Home(p, n)));
+    // Homes are read only by default rules (`Within`).
+    if !m.defaults.is_empty() {
+        rt.extend(def.homes.iter().map(|&n| Home(p, n)));
+    }
     rt.extend(r.home_under.iter().map(|&n| HomeUnder(p, n)));
     rt.extend(r.created.iter().map(|&(n, f)| CreatedBy(n, p, f)));
     for &s in &r.subjects {
