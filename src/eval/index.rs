@@ -351,6 +351,23 @@ impl Index {
         seen
     }
 
+    /// Can `s`, one of [`Index::candidate_subjects`], lead a principal to
+    /// one of `named` (sorted)? A group does when it is named or is in a
+    /// named group (directly or through others); a selector when it is
+    /// named.
+    pub fn leads_to(&self, m: &Model, s: SubjectId, named: &[SubjectId]) -> bool {
+        let g = match s.kind() {
+            SubjectKind::Group(g) => g,
+            _ => return named.binary_search(&s).is_ok(),
+        };
+        let closure = self.group_closure.get_or_init(|| self.closures(m));
+        let only = [g];
+        let groups = closure.get(&g).map_or(&only[..], |c| &c[..]);
+        groups
+            .iter()
+            .any(|&h| named.binary_search(&SubjectId::group(h)).is_ok())
+    }
+
     /// The groups above every group, itself first (breadth-first over the
     /// memberships in force).
     fn closures(&self, m: &Model) -> FxHashMap<GroupId, Arc<[GroupId]>> {

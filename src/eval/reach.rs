@@ -26,7 +26,10 @@
 //! A check or an explanation on one resource ([`Scope::Check`],
 //! [`Scope::Explain`]) sees only the facts at the resource and above it,
 //! found through the index by node: nothing below or beside the resource
-//! can change the decision there.
+//! can change the decision there. A check also sees only the groups and
+//! selectors on a way from the principal to a subject those facts name
+//! (with the attributes and homes only when such a selector tests them):
+//! matching any other subject gives the principal nothing there.
 //!
 //! A node that carries no fact about the principal answers as the nearest
 //! anchor above it with the types walked past (the snapshot's tables), and a
@@ -49,7 +52,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 /// What one evaluation of a principal must see.
 pub struct Relevant {
     /// Subjects the principal may match: itself, the groups it is in
-    /// (directly or through others) and every selector.
+    /// (directly or through others) and every selector; for a check, only
+    /// those that lead to a subject its facts name.
     pub subjects: Vec<SubjectId>,
     /// Nodes it created, with the fact that says so.
     pub created: Vec<(NodeId, FactId)>,
@@ -92,7 +96,7 @@ pub fn relevant(
             .flat_map(|s| ix.everywhere.get(s).into_iter().flatten())
             .copied()
             .collect(),
-        home_under: home_under(m, def),
+        home_under: Vec::new(),
         subjects,
         created: Vec::new(),
         assignments: Vec::new(),
@@ -140,6 +144,11 @@ pub fn relevant(
                 r.denies.retain(|&i| m.denies[i as usize].action == a);
                 r.denies_everywhere
                     .retain(|&i| m.denies[i as usize].action == a);
+                // A group or selector that leads to no subject named by
+                // these facts changes nothing here.
+                let named = named_subjects(m, &r, !def.homes.is_empty());
+                let me = SubjectId::principal(p);
+                r.subjects.retain(|&s| s == me || ix.leads_to(m, s, &named));
             }
             created.retain(|(n, _)| path.contains(n));
             r.roles = match scope {
@@ -158,7 +167,31 @@ pub fn relevant(
             r.nodes.sort_unstable();
         }
     }
+    r.home_under = home_under(m, def, &r.subjects);
     r
+}
+
+/// The subjects named by the facts selected for `r`, and by the default
+/// rules when they apply (`homed`), sorted.
+fn named_subjects(m: &Model, r: &Relevant, homed: bool) -> Vec<SubjectId> {
+    let mut named: Vec<SubjectId> = r
+        .assignments
+        .iter()
+        .map(|&i| m.assignments[i as usize].subject)
+        .chain(r.grants.iter().map(|&i| m.grants[i as usize].subject))
+        .chain(
+            r.denies
+                .iter()
+                .chain(&r.denies_everywhere)
+                .map(|&i| m.denies[i as usize].subject),
+        )
+        .collect();
+    if homed {
+        named.extend(m.defaults.iter().map(|d| d.subject));
+    }
+    named.sort_unstable();
+    named.dedup();
+    named
 }
 
 /// The anchors of `p`'s table and their ancestors, and the denies that can
@@ -273,10 +306,18 @@ fn roles(m: &Model, assignments: &[u32], creates: bool, homed: bool) -> Vec<Role
     roles
 }
 
-/// A principal's homes and their ancestors, when a selector tests where
-/// homes sit (`users in NODE`).
-fn home_under(m: &Model, def: &crate::compile::model::PrincipalDef) -> Vec<NodeId> {
-    if m.selectors.iter().all(|s| s.within.is_none()) {
+/// A principal's homes and their ancestors, when one of its `subjects` is
+/// a selector that tests where homes sit (`users in NODE`).
+fn home_under(
+    m: &Model,
+    def: &crate::compile::model::PrincipalDef,
+    subjects: &[SubjectId],
+) -> Vec<NodeId> {
+    let within = |&s: &SubjectId| match s.kind() {
+        SubjectKind::Selector(id) => m.selectors[id.index()].within.is_some(),
+        _ => false,
+    };
+    if !subjects.iter().any(within) {
         return Vec::new();
     }
     let homes: Vec<NodeId> = def

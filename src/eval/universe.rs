@@ -99,7 +99,7 @@ pub fn evaluate(
     let r = reach::relevant(m, ix, roles, p, scope);
     add_principal(m, ix, p, &r, &holds, &mut rt);
     add_roles(m, roles, &r.roles, scope, &mut rt);
-    add_model(m, ix, scope, &mut rt);
+    add_model(m, scope, &mut rt);
     if let Scope::Explain(target) = scope {
         rt.extend([ExplainAt(target)]);
     }
@@ -135,8 +135,9 @@ pub fn evaluate(
     (Universe { virtuals, real }, run(rt))
 }
 
-/// Adds what is known about one principal and what is given to the
-/// subjects it may match, as [`reach::relevant`] selected them.
+/// Adds what is known about one principal (its selectors' conditions with
+/// it) and what is given to the subjects it may match, as
+/// [`reach::relevant`] selected them.
 fn add_principal(
     m: &Model,
     ix: &Index,
@@ -147,7 +148,25 @@ fn add_principal(
 ) {
     let def = &m.principals[p.index()];
     rt.extend([IsPrincipal(p, SubjectId::principal(p))]);
-    rt.extend(def.attrs.iter().map(|&(k, v)| Has(p, k, v)));
+    // Attributes are read only by selectors' conditions.
+    let selectors = r.subjects.iter().filter_map(|s| match s.kind() {
+        SubjectKind::Selector(id) => Some((*s, &m.selectors[id.index()])),
+        _ => None,
+    });
+    let mut tested = false;
+    for (s, sel) in selectors {
+        rt.extend([Selector(s)]);
+        rt.extend(
+            sel.conditions
+                .iter()
+                .map(|&(k, eq, v)| SelCond(s, k, v, eq)),
+        );
+        rt.extend(sel.within.map(|n| SelWithin(s, n)));
+        tested |= !sel.conditions.is_empty();
+    }
+    if tested {
+        rt.extend(def.attrs.iter().map(|&(k, v)| Has(p, k, v)));
+    }
     // Homes are read only by default rules (`Within`).
     if !m.defaults.is_empty() {
         rt.extend(def.homes.iter().map(|&n| Home(p, n)));
@@ -157,7 +176,10 @@ fn add_principal(
     for &s in &r.subjects {
         for &e in ix.member_of.get(&s).into_iter().flatten() {
             let ms = &m.memberships[e as usize];
-            rt.extend([MemberEdge(s, SubjectId::group(ms.group), ms.fact)]);
+            let g = SubjectId::group(ms.group);
+            if r.subjects.contains(&g) {
+                rt.extend([MemberEdge(s, g, ms.fact)]);
+            }
         }
     }
     for &i in &r.assignments {
@@ -226,20 +248,8 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
     }
 }
 
-/// Adds the selectors and the model's types and actions.
-fn add_model(m: &Model, ix: &Index, scope: Scope, rt: &mut Crepe) {
-    for &s in &ix.selectors {
-        rt.extend([Selector(s)]);
-        if let SubjectKind::Selector(id) = s.kind() {
-            let sel = &m.selectors[id.index()];
-            rt.extend(
-                sel.conditions
-                    .iter()
-                    .map(|&(k, eq, v)| SelCond(s, k, v, eq)),
-            );
-            rt.extend(sel.within.map(|n| SelWithin(s, n)));
-        }
-    }
+/// Adds the model's types and actions.
+fn add_model(m: &Model, scope: Scope, rt: &mut Crepe) {
     for (a, types) in m.action_types.iter().enumerate() {
         let a = ActionId(a as u32);
         if matches!(scope, Scope::Check(asked, _) if asked != a) {
