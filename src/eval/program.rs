@@ -98,9 +98,11 @@ crepe! {
     struct AssignedAbove(PrincipalId, NodeId);
     AssignedAbove(p, n) <- CreatorUp(p, n, a), Held(p, _, a, _, _);
     Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t), CreatorRoleWhileAssigned(t, r, f), AssignedAbove(p, n);
+    // HasOwn(p, n): p holds an assigned or created role on n, one of the
+    // nodes inside its homes (the only ones default rules read it at).
     struct HasOwn(PrincipalId, NodeId);
-    HasOwn(p, n) <- Held(p, _, n, _, _);
-    HasOwn(p, n) <- Created(p, _, n, _, _);
+    HasOwn(p, n) <- Held(p, _, n, _, _), Within(p, n);
+    HasOwn(p, n) <- Created(p, _, n, _, _), Within(p, n);
     // default r on T: inside p's home, a node of type T where p holds nothing.
     @output pub struct Defaulted(pub PrincipalId, pub RoleId, pub NodeId, pub FactId);
     // A node's own default replaces its type's for the principals it names.
@@ -108,25 +110,30 @@ crepe! {
     NodeDefaulted(p, n) <- DefaultAt(n, _, s, _), Matches(p, s);
     Defaulted(p, r, n, f) <- DefaultRole(t, r, s, f), Node(n, t), Within(p, n), Matches(p, s), !HasOwn(p, n), !NodeDefaulted(p, n);
     Defaulted(p, r, n, f) <- DefaultAt(n, r, s, f), Within(p, n), Matches(p, s), !HasOwn(p, n);
-    struct Own(PrincipalId, RoleId, NodeId);
-    Own(p, r, n) <- Held(p, r, n, _, _);
-    Own(p, r, n) <- Created(p, r, n, _, _);
-    Own(p, r, n) <- Defaulted(p, r, n, _);
+    // HasOwnRole(p, n): p holds a role of its own (assigned, created or
+    // defaulted) on n, a node of a type with override (the only ones it is
+    // read at).
     struct HasOwnRole(PrincipalId, NodeId);
-    HasOwnRole(p, n) <- Own(p, _, n);
+    HasOwnRole(p, n) <- Held(p, _, n, _, _), Node(n, t), TypeOverrides(t);
+    HasOwnRole(p, n) <- Created(p, _, n, _, _), Node(n, t), TypeOverrides(t);
+    HasOwnRole(p, n) <- Defaulted(p, _, n, _), Node(n, t), TypeOverrides(t);
 
     // ---- flow down the tree, with override --------------------------------
-    // Applies(p, r, n, src): role r, held on src, applies to p at n.
+    // Applies(p, r, n, src): role r, held on src, applies to p at n. A role
+    // of p's own applies where it is held...
     @output pub struct Applies(pub PrincipalId, pub RoleId, pub NodeId, pub NodeId);
-    Applies(p, r, n, n) <- Own(p, r, n);
+    Applies(p, r, n, n) <- Held(p, r, n, _, _);
+    Applies(p, r, n, n) <- Created(p, r, n, _, _);
+    Applies(p, r, n, n) <- Defaulted(p, r, n, _);
     // Roles flow to child nodes of types without override...
     Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, t), !TypeOverrides(t);
     // ...and to children with override where p holds nothing of its own...
     Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, t), TypeOverrides(t), !HasOwnRole(p, c);
     // ...and roles marked `not overridable` always flow.
     Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Sticky(r);
+    // AppliesAt(p, r, n): r applies at n, a node of a type with override.
     struct AppliesAt(PrincipalId, RoleId, NodeId);
-    AppliesAt(p, r, n) <- Applies(p, r, n, _);
+    AppliesAt(p, r, n) <- Applies(p, r, n, _), Node(n, t), TypeOverrides(t);
     // Overridden: an inherited role dropped because p holds a role on c itself.
     @output pub struct Overridden(pub PrincipalId, pub RoleId, pub NodeId, pub NodeId);
     Overridden(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, t), TypeOverrides(t), HasOwnRole(p, c), !AppliesAt(p, r, c);
@@ -135,17 +142,16 @@ crepe! {
     // At a type combined by `highest`, r is outranked by any applicable r2
     // of higher rank on the same ladder.
     @output pub struct Outranked(pub PrincipalId, pub RoleId, pub NodeId, pub RoleId);
-    Outranked(p, r, n, r2) <- AppliesAt(p, r, n), Node(n, t), TypeHighest(t), AppliesAt(p, r2, n), Role(r, k, l), Role(r2, k2, l), (k2 > k);
+    Outranked(p, r, n, r2) <- Applies(p, r, n, _), Node(n, t), TypeHighest(t), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l), (k2 > k);
     struct OutrankedAny(PrincipalId, RoleId, NodeId);
     OutrankedAny(p, r, n) <- Outranked(p, r, n, _);
     // Effective roles: applicable and not outranked.
     @output pub struct Effective(pub PrincipalId, pub RoleId, pub NodeId);
-    Effective(p, r, n) <- AppliesAt(p, r, n), !OutrankedAny(p, r, n);
+    Effective(p, r, n) <- Applies(p, r, n, _), !OutrankedAny(p, r, n);
 
     // ---- permissions ------------------------------------------------------
-    // p may a at n through an effective role whose closure lists a.
-    struct FromAnyRole(PrincipalId, ActionId, NodeId);
-    FromAnyRole(p, a, n) <- Effective(p, r, n), RoleAllows(r, a);
+    // p may a at n through an effective role whose closure lists a
+    // (`Effective`, `RoleAllows`), or through a grant (`Granted`).
     // Provenance for explanations, derived only at nodes being explained:
     // p may a at n through effective role r, whose included role r2 lists a.
     @output pub struct FromRole(pub PrincipalId, pub ActionId, pub NodeId, pub RoleId, pub RoleId);
@@ -155,9 +161,6 @@ crepe! {
     @output pub struct Granted(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId, pub NodeId);
     Granted(p, a, n, f, s, n) <- GrantIn(s, a, n, f), Matches(p, s);
     Granted(p, a, c, f, s, o) <- Granted(p, a, n, f, s, o), Parent(c, n);
-    @output pub struct Can(pub PrincipalId, pub ActionId, pub NodeId);
-    Can(p, a, n) <- FromAnyRole(p, a, n);
-    Can(p, a, n) <- Granted(p, a, n, _, _, _);
 
     // ---- deny wins --------------------------------------------------------
     // deny a on n to s: flows down from n, keeping n; without `on`, applies
@@ -168,11 +171,13 @@ crepe! {
     DenyAt(p, a, c, f, s, o) <- DenyAt(p, a, n, f, s, o), Parent(c, n);
     struct Blocked(PrincipalId, ActionId, NodeId);
     Blocked(p, a, n) <- DenyAt(p, a, n, _, _, _);
-    // The decision: something allows it, it applies to the node's type,
-    // and no deny applies.
+    // The decision: an effective role or a grant allows it, it applies to
+    // the node's type, and no deny applies.
     @output pub struct Allow(pub PrincipalId, pub ActionId, pub NodeId);
-    Allow(p, a, n) <- Can(p, a, n), ActionAnywhere(a), !Blocked(p, a, n);
-    Allow(p, a, n) <- Can(p, a, n), Node(n, t), ActionOn(a, t), !Blocked(p, a, n);
+    Allow(p, a, n) <- Effective(p, r, n), RoleAllows(r, a), ActionAnywhere(a), !Blocked(p, a, n);
+    Allow(p, a, n) <- Effective(p, r, n), RoleAllows(r, a), Node(n, t), ActionOn(a, t), !Blocked(p, a, n);
+    Allow(p, a, n) <- Granted(p, a, n, _, _, _), ActionAnywhere(a), !Blocked(p, a, n);
+    Allow(p, a, n) <- Granted(p, a, n, _, _, _), Node(n, t), ActionOn(a, t), !Blocked(p, a, n);
 }
 
 /// The role stratum: what each role includes and allows. It mentions no

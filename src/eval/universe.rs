@@ -68,7 +68,6 @@ pub struct Derived {
     pub effective: Set<Effective>,
     pub from_role: Set<FromRole>,
     pub granted: Set<Granted>,
-    pub can: Set<Can>,
     pub deny_at: Set<DenyAt>,
     pub allow: Set<Allow>,
 }
@@ -284,7 +283,6 @@ fn run(rt: Crepe) -> Derived {
         effective,
         from_role,
         granted,
-        can,
         deny_at,
         allow,
     ) = rt.run_with_hasher::<FxBuildHasher>();
@@ -299,7 +297,6 @@ fn run(rt: Crepe) -> Derived {
         effective,
         from_role,
         granted,
-        can,
         deny_at,
         allow,
     }
