@@ -43,6 +43,70 @@ fn type_name(node_type: &str) -> &'static str {
     }
 }
 
+/// The action entities: each action is in the group (`Action::"role:R"`) of
+/// every role whose closure lists it. Returns the actions by name.
+fn action_entities(entities: &mut Vec<Entity>) -> HashMap<&'static str, EntityUid> {
+    let all = roles();
+    let mut actions = HashMap::new();
+    for r in &all {
+        entities.push(Entity::new_no_attrs(
+            uid("Action", &format!("role:{}", r.name)),
+            HashSet::new(),
+        ));
+    }
+    for spec in &all {
+        for &a in spec.actions {
+            if actions.contains_key(a) {
+                continue;
+            }
+            let parents = all
+                .iter()
+                .filter(|r| {
+                    closure(r.name)
+                        .iter()
+                        .any(|inc| all.iter().any(|x| x.name == *inc && x.actions.contains(&a)))
+                })
+                .map(|r| uid("Action", &format!("role:{}", r.name)))
+                .collect();
+            let id = uid("Action", a);
+            entities.push(Entity::new_no_attrs(id.clone(), parents));
+            actions.insert(a, id);
+        }
+    }
+    actions
+}
+
+/// A request with no context.
+fn request(user: &EntityUid, action: &EntityUid, node: &EntityUid) -> Request {
+    Request::new(
+        user.clone(),
+        action.clone(),
+        node.clone(),
+        Context::empty(),
+        None,
+    )
+    .expect("request")
+}
+
+fn allows(
+    authorizer: &Authorizer,
+    request: &Request,
+    policies: &PolicySet,
+    entities: &Entities,
+) -> bool {
+    authorizer
+        .is_authorized(request, policies, entities)
+        .decision()
+        == Decision::Allow
+}
+
+/// The policies every Cedar model of the workload shares: the creator rule
+/// and the ban.
+const CREATOR_AND_BAN: [&str; 2] = [
+    "permit(principal, action in Action::\"role:ws_editor\", resource) when { resource has creator && resource.creator == principal };",
+    "forbid(principal, action, resource) when { principal.status == \"banned\" };",
+];
+
 impl Cedar {
     pub fn new(w: &Workload) -> Cedar {
         let users: Vec<EntityUid> = (0..w.users.len())
@@ -84,37 +148,10 @@ impl Cedar {
             }
             entities.push(Entity::new(nodes[i].clone(), attrs, parents).expect("node entity"));
         }
-        // Actions: each action is in the group of every role whose closure
-        // lists it.
-        let all = roles();
-        let mut actions = HashMap::new();
-        for r in &all {
-            entities.push(Entity::new_no_attrs(
-                uid("Action", &format!("role:{}", r.name)),
-                HashSet::new(),
-            ));
-        }
-        for spec in &all {
-            for &a in spec.actions {
-                if actions.contains_key(a) {
-                    continue;
-                }
-                let parents = all
-                    .iter()
-                    .filter(|r| {
-                        closure(r.name)
-                            .iter()
-                            .any(|inc| all.iter().any(|x| x.name == *inc && x.actions.contains(&a)))
-                    })
-                    .map(|r| uid("Action", &format!("role:{}", r.name)))
-                    .collect();
-                let id = uid("Action", a);
-                entities.push(Entity::new_no_attrs(id.clone(), parents));
-                actions.insert(a, id);
-            }
-        }
+        let actions = action_entities(&mut entities);
         let entities = Entities::from_entities(entities, None).expect("entities");
 
+        let all = roles();
         let mut policies = PolicySet::new();
         for r in &all {
             let src = format!(
@@ -141,10 +178,7 @@ impl Cedar {
                 )
                 .expect("link");
         }
-        let mut statics = String::from(
-            "permit(principal, action in Action::\"role:ws_editor\", resource) when { resource has creator && resource.creator == principal };\n\
-             forbid(principal, action, resource) when { principal.status == \"banned\" };\n",
-        );
+        let mut statics = CREATOR_AND_BAN.join("\n") + "\n";
         for &r in &w.publish_denied {
             statics.push_str(&format!(
                 "forbid(principal, action == Action::\"app.publish\", resource == {});\n",
@@ -166,18 +200,8 @@ impl Cedar {
     }
 
     pub fn check(&self, &(user, action, node): &(usize, &'static str, usize)) -> bool {
-        let request = Request::new(
-            self.users[user].clone(),
-            self.actions[action].clone(),
-            self.nodes[node].clone(),
-            Context::empty(),
-            None,
-        )
-        .expect("request");
-        self.authorizer
-            .is_authorized(&request, &self.policies, &self.entities)
-            .decision()
-            == Decision::Allow
+        let request = request(&self.users[user], &self.actions[action], &self.nodes[node]);
+        allows(&self.authorizer, &request, &self.policies, &self.entities)
     }
 }
 
@@ -254,14 +278,14 @@ impl SlicedCedar {
             held[key].push((*node, r, policies.len()));
             policies.push(policy);
         }
-        let unscoped = [
-            "permit(principal, action in Action::\"role:ws_editor\", resource) when { resource has creator && resource.creator == principal };",
-            "forbid(principal, action, resource) when { principal.status == \"banned\" };",
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, text)| Policy::parse(Some(PolicyId::new(format!("static{i}"))), *text).expect("static policy"))
-        .collect();
+        let unscoped = CREATOR_AND_BAN
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                Policy::parse(Some(PolicyId::new(format!("static{i}"))), *text)
+                    .expect("static policy")
+            })
+            .collect();
         let publish_forbid = w
             .publish_denied
             .iter()
@@ -320,17 +344,152 @@ impl SlicedCedar {
             slice.push(forbid.clone());
         }
         let policies = PolicySet::from_policies(slice).expect("a slice of distinct policies");
-        let request = Request::new(
-            self.users[user].clone(),
-            action_uid.clone(),
-            self.nodes[node].clone(),
-            Context::empty(),
-            None,
-        )
-        .expect("request");
-        self.authorizer
-            .is_authorized(&request, &policies, &self.entities)
-            .decision()
-            == Decision::Allow
+        let request = request(&self.users[user], action_uid, &self.nodes[node]);
+        allows(&self.authorizer, &request, &policies, &self.entities)
+    }
+}
+
+/// Cedar with a constant set of policies: role holders in the entity
+/// hierarchy. Each assignment makes its holder (a user or a group) a member
+/// of a holder entity `Holder::"R@N"` (role R on node N); each node lists, in
+/// its `holders` record, the holder entities of each role on it and on its
+/// ancestors. One policy per role (`principal in resource.holders.R`), the
+/// creator rule, the ban and one `forbid` for the resources where
+/// `app.publish` is denied: 23 policies, whatever the size.
+pub struct HoldersCedar {
+    policies: PolicySet,
+    entities: Entities,
+    authorizer: Authorizer,
+    users: Vec<EntityUid>,
+    nodes: Vec<EntityUid>,
+    actions: HashMap<&'static str, EntityUid>,
+}
+
+impl HoldersCedar {
+    pub fn new(w: &Workload) -> HoldersCedar {
+        let all = roles();
+        let users: Vec<EntityUid> = (0..w.users.len())
+            .map(|u| uid("User", &format!("u{u}")))
+            .collect();
+        let groups: Vec<EntityUid> = (0..w.groups.len())
+            .map(|g| uid("Group", &format!("g{g}")))
+            .collect();
+        let nodes: Vec<EntityUid> = w
+            .nodes
+            .iter()
+            .map(|n| uid(type_name(n.ty), &n.name))
+            .collect();
+        let holder = |role: &str, node: usize| uid("Holder", &format!("{role}@{node}"));
+        let mut user_parents: Vec<HashSet<EntityUid>> = vec![HashSet::new(); w.users.len()];
+        let mut group_parents: Vec<HashSet<EntityUid>> = w
+            .groups
+            .iter()
+            .map(|(_, parent)| parent.iter().map(|p| groups[*p].clone()).collect())
+            .collect();
+        for &(u, g) in &w.memberships {
+            user_parents[u].insert(groups[g].clone());
+        }
+        // Per node, the roles held on it.
+        let mut held_on: Vec<Vec<&'static str>> = vec![Vec::new(); w.nodes.len()];
+        for &(h, role, node) in &w.assignments {
+            let parents = match h {
+                Holder::User(u) => &mut user_parents[u],
+                Holder::Group(g) => &mut group_parents[g],
+            };
+            parents.insert(holder(role, node));
+            if !held_on[node].contains(&role) {
+                held_on[node].push(role);
+            }
+        }
+        let mut entities: Vec<Entity> = w
+            .assignments
+            .iter()
+            .map(|&(_, role, node)| holder(role, node))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .map(|h| Entity::new_no_attrs(h, HashSet::new()))
+            .collect();
+        for (u, parents) in user_parents.into_iter().enumerate() {
+            let status = if w.users[u].1 { "banned" } else { "active" };
+            let attrs = HashMap::from([(
+                "status".to_string(),
+                RestrictedExpression::new_string(status.into()),
+            )]);
+            entities.push(Entity::new(users[u].clone(), attrs, parents).expect("user entity"));
+        }
+        for (g, parents) in group_parents.into_iter().enumerate() {
+            entities.push(Entity::new_no_attrs(groups[g].clone(), parents));
+        }
+        let denied: HashSet<usize> = w.publish_denied.iter().copied().collect();
+        for (i, n) in w.nodes.iter().enumerate() {
+            // The holder entities of each role on the node and its ancestors.
+            let mut by_role: HashMap<&'static str, Vec<RestrictedExpression>> = HashMap::new();
+            let mut at = Some(i);
+            while let Some(x) = at {
+                for &role in &held_on[x] {
+                    by_role
+                        .entry(role)
+                        .or_default()
+                        .push(RestrictedExpression::new_entity_uid(holder(role, x)));
+                }
+                at = w.nodes[x].parent;
+            }
+            let holders = by_role
+                .into_iter()
+                .map(|(role, set)| (role.to_string(), RestrictedExpression::new_set(set)));
+            let mut attrs = HashMap::from([(
+                "holders".to_string(),
+                RestrictedExpression::new_record(holders).expect("holders record"),
+            )]);
+            if let Some(c) = n.creator {
+                attrs.insert(
+                    "creator".to_string(),
+                    RestrictedExpression::new_entity_uid(users[c].clone()),
+                );
+            }
+            if denied.contains(&i) {
+                attrs.insert(
+                    "publish_denied".to_string(),
+                    RestrictedExpression::new_bool(true),
+                );
+            }
+            let parents = n.parent.iter().map(|p| nodes[*p].clone()).collect();
+            entities.push(Entity::new(nodes[i].clone(), attrs, parents).expect("node entity"));
+        }
+        let actions = action_entities(&mut entities);
+        let entities = Entities::from_entities(entities, None).expect("entities");
+
+        let mut text: String = all
+            .iter()
+            .map(|r| {
+                format!(
+                    "permit(principal, action in Action::\"role:{0}\", resource) when {{ resource.holders has {0} && principal in resource.holders.{0} }};\n",
+                    r.name
+                )
+            })
+            .collect();
+        text.push_str(&CREATOR_AND_BAN.join("\n"));
+        text.push_str(
+            "\nforbid(principal, action == Action::\"app.publish\", resource) when { resource has publish_denied };\n",
+        );
+        let policies: PolicySet = text.parse().expect("holder policies");
+        HoldersCedar {
+            policies,
+            entities,
+            authorizer: Authorizer::new(),
+            users,
+            nodes,
+            actions,
+        }
+    }
+
+    /// The number of policies (constant).
+    pub fn policy_count(&self) -> usize {
+        self.policies.policies().count()
+    }
+
+    pub fn check(&self, &(user, action, node): &(usize, &'static str, usize)) -> bool {
+        let request = request(&self.users[user], &self.actions[action], &self.nodes[node]);
+        allows(&self.authorizer, &request, &self.policies, &self.entities)
     }
 }

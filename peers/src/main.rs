@@ -9,7 +9,11 @@
 //! whole table, as `Snapshot::check` does), `cedar-sliced` (Cedar as its experts deploy it at this
 //! size: the linked policies indexed by principal and resource scope, each
 //! request authorized against its slice, gathering the slice timed inside
-//! the check), `cedar-naive` (every linked policy handed to the authorizer
+//! the check), `cedar-holders` (a constant set of 23 policies, one per role
+//! and three more, with role holders in the entity hierarchy: each
+//! assignment's holder is a member of a `Holder::"R@N"` entity that each node
+//! lists, with its ancestors', under `resource.holders.R`), `cedar-naive`
+//! (every linked policy handed to the authorizer
 //! on every request), `rego` (a data-driven RBAC policy in Rego, role
 //! bindings keyed by subject, evaluated by regorus), and `casbin`.
 //!
@@ -321,6 +325,7 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
         "grantlog-cold",
         "grantlog-cold-table",
         "cedar-sliced",
+        "cedar-holders",
         "cedar-naive",
         "rego",
         "casbin",
@@ -544,6 +549,17 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
             let (decisions, times, _) = measure(n, |i| cedar.check(&w.requests[i]), budget);
             Outcome {
                 row: row("cedar-sliced", load, None, n, &times),
+                decisions,
+            }
+        }
+        "cedar-holders" => {
+            let t = Instant::now();
+            let cedar = cedar_peer::HoldersCedar::new(&w);
+            let load = t.elapsed();
+            eprintln!("cedar-holders: {} policies", cedar.policy_count());
+            let (decisions, times, _) = measure(n, |i| cedar.check(&w.requests[i]), budget);
+            Outcome {
+                row: row("cedar-holders", load, None, n, &times),
                 decisions,
             }
         }
