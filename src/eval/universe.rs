@@ -98,7 +98,7 @@ pub fn evaluate(
     let r = reach::relevant(m, ix, roles, p, scope);
     add_principal(m, ix, p, &r, &holds, &mut rt);
     add_roles(m, roles, &r.roles, scope, &mut rt);
-    add_model(m, scope, &mut rt);
+    add_model(m, scope, &r.nodes, &mut rt);
     if let Scope::Explain(target) = scope {
         rt.extend([ExplainAt(target)]);
     }
@@ -247,8 +247,9 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
     }
 }
 
-/// Adds the model's types and actions.
-fn add_model(m: &Model, scope: Scope, rt: &mut Crepe) {
+/// Adds the model's types (those of `nodes` for a check or an explanation)
+/// and actions.
+fn add_model(m: &Model, scope: Scope, nodes: &[NodeId], rt: &mut Crepe) {
     for (a, types) in m.action_types.iter().enumerate() {
         let a = ActionId(a as u32);
         if matches!(scope, Scope::Check(asked, _) if asked != a) {
@@ -262,6 +263,10 @@ fn add_model(m: &Model, scope: Scope, rt: &mut Crepe) {
     }
     for (i, t) in m.types.iter().enumerate() {
         let id = TypeId(i as u32);
+        // A check or an explanation reads only the types on its ancestry.
+        if scope.target().is_some() && !nodes.iter().any(|n| m.nodes[n.index()].ty == id) {
+            continue;
+        }
         if t.overrides {
             rt.extend([TypeOverrides(id)]);
         }
