@@ -23,6 +23,15 @@
 use crate::compile::ids::*;
 use crepe::crepe;
 
+/// How the roles that apply at a node of a type combine: whether a role of
+/// one's own there overrides inherited ones (`override`), and whether only
+/// the highest-ranked of a ladder counts (`highest`). Otherwise, union.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Combine {
+    pub overrides: bool,
+    pub highest: bool,
+}
+
 crepe! {
     // ---- inputs: the principal ------------------------------------------
     @input pub struct IsPrincipal(pub PrincipalId, pub SubjectId);
@@ -38,10 +47,9 @@ crepe! {
     // `users in n`: the selector takes only principals at home in n's subtree.
     @input pub struct SelWithin(pub SubjectId, pub NodeId);
     // ---- inputs: the scope tree -------------------------------------------
-    @input pub struct Node(pub NodeId, pub TypeId);
+    // Node(n, t, how): node n is of type t, where roles combine as `how` says.
+    @input pub struct Node(pub NodeId, pub TypeId, pub Combine);
     @input pub struct Parent(pub NodeId, pub NodeId);
-    @input pub struct TypeOverrides(pub TypeId);
-    @input pub struct TypeHighest(pub TypeId);
     // ---- inputs: roles ----------------------------------------------------
     // Role(r, rank, ladder)
     @input pub struct Role(pub RoleId, pub i64, pub Sym);
@@ -85,8 +93,8 @@ crepe! {
 
     // Within(p, n, t): n, of type t, is inside (or is) one of p's home nodes.
     struct Within(PrincipalId, NodeId, TypeId);
-    Within(p, n, t) <- Home(p, n), Node(n, t);
-    Within(p, c, t) <- Within(p, n, _), Parent(c, n), Node(c, t);
+    Within(p, n, t) <- Home(p, n), Node(n, t, _);
+    Within(p, c, t) <- Within(p, n, _), Parent(c, n), Node(c, t, _);
 
     // ---- roles held on a node ---------------------------------------------
     // assign r on n to s: every principal matching s holds r on n.
@@ -94,15 +102,15 @@ crepe! {
     Held(p, r, n, f, s) <- Assign(s, r, n, f), Matches(p, s);
     // creator of T holds r: the creator of a node of type T holds r on it.
     @output pub struct Created(pub PrincipalId, pub RoleId, pub NodeId, pub FactId, pub FactId);
-    Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t), CreatorRole(t, r, f);
+    Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t, _), CreatorRole(t, r, f);
     // `... while assigned`: only while the creator holds an assigned role
     // on the node or a node above it.
     struct CreatorUp(PrincipalId, NodeId, NodeId);
-    CreatorUp(p, n, n) <- CreatedBy(n, p, _), Node(n, t), CreatorRoleWhileAssigned(t, _, _);
+    CreatorUp(p, n, n) <- CreatedBy(n, p, _), Node(n, t, _), CreatorRoleWhileAssigned(t, _, _);
     CreatorUp(p, n, a) <- CreatorUp(p, n, c), Parent(c, a);
     struct AssignedAbove(PrincipalId, NodeId);
     AssignedAbove(p, n) <- CreatorUp(p, n, a), Held(p, _, a, _, _);
-    Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t), CreatorRoleWhileAssigned(t, r, f), AssignedAbove(p, n);
+    Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t, _), CreatorRoleWhileAssigned(t, r, f), AssignedAbove(p, n);
     // HasOwn(p, n): p holds an assigned or created role on n, one of the
     // nodes inside its homes (the only ones default rules read it at).
     struct HasOwn(PrincipalId, NodeId);
@@ -119,9 +127,9 @@ crepe! {
     // defaulted) on n, a node of a type with override (the only ones it is
     // read at).
     struct HasOwnRole(PrincipalId, NodeId);
-    HasOwnRole(p, n) <- Held(p, _, n, _, _), Node(n, t), TypeOverrides(t);
-    HasOwnRole(p, n) <- Created(p, _, n, _, _), Node(n, t), TypeOverrides(t);
-    HasOwnRole(p, n) <- Defaulted(p, _, n, _), Node(n, t), TypeOverrides(t);
+    HasOwnRole(p, n) <- Held(p, _, n, _, _), Node(n, _, how), (how.overrides);
+    HasOwnRole(p, n) <- Created(p, _, n, _, _), Node(n, _, how), (how.overrides);
+    HasOwnRole(p, n) <- Defaulted(p, _, n, _), Node(n, _, how), (how.overrides);
 
     // ---- flow down the tree, with override --------------------------------
     // Applies(p, r, n, src): role r, held on src, applies to p at n. A role
@@ -131,23 +139,23 @@ crepe! {
     Applies(p, r, n, n) <- Created(p, r, n, _, _);
     Applies(p, r, n, n) <- Defaulted(p, r, n, _);
     // Roles flow to child nodes of types without override...
-    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, t), !TypeOverrides(t);
+    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, _, how), (!how.overrides);
     // ...and to children with override where p holds nothing of its own...
-    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, t), TypeOverrides(t), !HasOwnRole(p, c);
+    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, _, how), (how.overrides), !HasOwnRole(p, c);
     // ...and roles marked `not overridable` always flow.
     Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Sticky(r);
     // AppliesAt(p, r, n): r applies at n, a node of a type with override.
     struct AppliesAt(PrincipalId, RoleId, NodeId);
-    AppliesAt(p, r, n) <- Applies(p, r, n, _), Node(n, t), TypeOverrides(t);
+    AppliesAt(p, r, n) <- Applies(p, r, n, _), Node(n, _, how), (how.overrides);
     // Overridden: an inherited role dropped because p holds a role on c itself.
     @output pub struct Overridden(pub PrincipalId, pub RoleId, pub NodeId, pub NodeId);
-    Overridden(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, t), TypeOverrides(t), HasOwnRole(p, c), !AppliesAt(p, r, c);
+    Overridden(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, _, how), (how.overrides), HasOwnRole(p, c), !AppliesAt(p, r, c);
 
     // ---- highest privilege ------------------------------------------------
     // At a type combined by `highest`, r is outranked by any applicable r2
     // of higher rank on the same ladder.
     @output pub struct Outranked(pub PrincipalId, pub RoleId, pub NodeId, pub RoleId);
-    Outranked(p, r, n, r2) <- Applies(p, r, n, _), Node(n, t), TypeHighest(t), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l2), (l2 == l), (k2 > k);
+    Outranked(p, r, n, r2) <- Applies(p, r, n, _), Node(n, _, how), (how.highest), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l2), (l2 == l), (k2 > k);
     struct OutrankedAny(PrincipalId, RoleId, NodeId);
     OutrankedAny(p, r, n) <- Outranked(p, r, n, _);
     // Effective roles: applicable and not outranked.
@@ -172,7 +180,7 @@ crepe! {
     // everywhere (no origin).
     @output pub struct DenyAt(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId, pub Option<NodeId>);
     DenyAt(p, a, n, f, s, Some(n)) <- DenyIn(s, a, n, f), Matches(p, s);
-    DenyAt(p, a, n, f, s, None) <- DenyEverywhere(s, a, f), Matches(p, s), Node(n, _);
+    DenyAt(p, a, n, f, s, None) <- DenyEverywhere(s, a, f), Matches(p, s), Node(n, _, _);
     DenyAt(p, a, c, f, s, o) <- DenyAt(p, a, n, f, s, o), Parent(c, n);
     struct Blocked(PrincipalId, ActionId, NodeId);
     Blocked(p, a, n) <- DenyAt(p, a, n, _, _, _);
@@ -180,9 +188,9 @@ crepe! {
     // the node's type, and no deny applies.
     @output pub struct Allow(pub PrincipalId, pub ActionId, pub NodeId);
     Allow(p, a, n) <- Effective(p, r, n), RoleAllows(r, a), ActionAnywhere(a), !Blocked(p, a, n);
-    Allow(p, a, n) <- Effective(p, r, n), RoleAllows(r, a), Node(n, t), ActionOn(a, t), !Blocked(p, a, n);
+    Allow(p, a, n) <- Effective(p, r, n), RoleAllows(r, a), Node(n, t, _), ActionOn(a, t), !Blocked(p, a, n);
     Allow(p, a, n) <- Granted(p, a, n, _, _, _), ActionAnywhere(a), !Blocked(p, a, n);
-    Allow(p, a, n) <- Granted(p, a, n, _, _, _), Node(n, t), ActionOn(a, t), !Blocked(p, a, n);
+    Allow(p, a, n) <- Granted(p, a, n, _, _, _), Node(n, t, _), ActionOn(a, t), !Blocked(p, a, n);
 }
 
 /// The role stratum: what each role includes and allows. It mentions no

@@ -98,14 +98,14 @@ pub fn evaluate(
     let r = reach::relevant(m, ix, roles, p, scope);
     add_principal(m, ix, p, &r, &holds, &mut rt);
     add_roles(m, roles, &r.roles, scope, &mut rt);
-    add_model(m, scope, &r.nodes, &mut rt);
+    add_actions(m, scope, &mut rt);
     if let Scope::Explain(target) = scope {
         rt.extend([ExplainAt(target)]);
     }
     let real = r.nodes;
     for &n in &real {
         let node = &m.nodes[n.index()];
-        rt.extend([Node(n, node.ty)]);
+        rt.extend([Node(n, node.ty, combine(m, node.ty))]);
         if let Some(parent) = node.parent {
             rt.extend([Parent(n, parent)]);
         }
@@ -119,7 +119,7 @@ pub fn evaluate(
             let first = base + virtuals.len() as u32;
             for (i, path) in paths.paths.iter().enumerate().skip(1) {
                 let id = NodeId(first + i as u32 - 1);
-                rt.extend([Node(id, path[0])]);
+                rt.extend([Node(id, path[0], combine(m, path[0]))]);
                 let parent = if path.len() == 1 {
                     u
                 } else {
@@ -247,9 +247,8 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
     }
 }
 
-/// Adds the model's types (those of `nodes` for a check or an explanation)
-/// and actions.
-fn add_model(m: &Model, scope: Scope, nodes: &[NodeId], rt: &mut Crepe) {
+/// Adds the model's actions (only the one asked, for a check).
+fn add_actions(m: &Model, scope: Scope, rt: &mut Crepe) {
     for (a, types) in m.action_types.iter().enumerate() {
         let a = ActionId(a as u32);
         if matches!(scope, Scope::Check(asked, _) if asked != a) {
@@ -261,18 +260,14 @@ fn add_model(m: &Model, scope: Scope, nodes: &[NodeId], rt: &mut Crepe) {
             rt.extend(types.iter().map(|&t| ActionOn(a, t)));
         }
     }
-    for (i, t) in m.types.iter().enumerate() {
-        let id = TypeId(i as u32);
-        // A check or an explanation reads only the types on its ancestry.
-        if scope.target().is_some() && !nodes.iter().any(|n| m.nodes[n.index()].ty == id) {
-            continue;
-        }
-        if t.overrides {
-            rt.extend([TypeOverrides(id)]);
-        }
-        if t.highest {
-            rt.extend([TypeHighest(id)]);
-        }
+}
+
+/// How roles combine at nodes of type `t`.
+fn combine(m: &Model, t: TypeId) -> Combine {
+    let ty = &m.types[t.index()];
+    Combine {
+        overrides: ty.overrides,
+        highest: ty.highest,
     }
 }
 
