@@ -75,6 +75,8 @@ crepe! {
     // `default r on T:n`: one node's default, in place of its type's.
     @input pub struct DefaultAt(pub NodeId, pub RoleId, pub SubjectId, pub FactId);
     // ---- inputs: what is being explained ----------------------------------
+    // ExplainAt(n): n is the node explained or one above it. The relations
+    // only explanations read are derived at these nodes alone.
     @input pub struct ExplainAt(pub NodeId);
 
     // ---- subjects ---------------------------------------------------------
@@ -144,20 +146,21 @@ crepe! {
     Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, _, how), (how.overrides), !HasOwnRole(p, c);
     // ...and roles marked `not overridable` always flow.
     Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Sticky(r);
-    // AppliesAt(p, r, n): r applies at n, a node of a type with override.
+    // Provenance for explanations: Overridden(p, r, c, src), an inherited role dropped because p holds a
+    // role on c itself (AppliesAt: what applies there all the same).
     struct AppliesAt(PrincipalId, RoleId, NodeId);
-    AppliesAt(p, r, n) <- Applies(p, r, n, _), Node(n, _, how), (how.overrides);
-    // Overridden: an inherited role dropped because p holds a role on c itself.
+    AppliesAt(p, r, n) <- Applies(p, r, n, _), ExplainAt(n);
     @output pub struct Overridden(pub PrincipalId, pub RoleId, pub NodeId, pub NodeId);
-    Overridden(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, _, how), (how.overrides), HasOwnRole(p, c), !AppliesAt(p, r, c);
+    Overridden(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), ExplainAt(c), Node(c, _, how), (how.overrides), HasOwnRole(p, c), !AppliesAt(p, r, c);
 
     // ---- highest privilege ------------------------------------------------
     // At a type combined by `highest`, r is outranked by any applicable r2
     // of higher rank on the same ladder.
-    @output pub struct Outranked(pub PrincipalId, pub RoleId, pub NodeId, pub RoleId);
-    Outranked(p, r, n, r2) <- Applies(p, r, n, _), Node(n, _, how), (how.highest), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l2), (l2 == l), (k2 > k);
     struct OutrankedAny(PrincipalId, RoleId, NodeId);
-    OutrankedAny(p, r, n) <- Outranked(p, r, n, _);
+    OutrankedAny(p, r, n) <- Applies(p, r, n, _), Node(n, _, how), (how.highest), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l2), (l2 == l), (k2 > k);
+    // Provenance for explanations: r2 outranks r.
+    @output pub struct Outranked(pub PrincipalId, pub RoleId, pub NodeId, pub RoleId);
+    Outranked(p, r, n, r2) <- OutrankedAny(p, r, n), ExplainAt(n), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l2), (l2 == l), (k2 > k);
     // Effective roles: applicable and not outranked.
     @output pub struct Effective(pub PrincipalId, pub RoleId, pub NodeId);
     Effective(p, r, n) <- Applies(p, r, n, _), !OutrankedAny(p, r, n);
@@ -165,10 +168,9 @@ crepe! {
     // ---- permissions ------------------------------------------------------
     // p may a at n through an effective role whose closure lists a
     // (`Effective`, `RoleAllows`), or through a grant (`Granted`).
-    // Provenance for explanations, derived only at nodes being explained:
-    // p may a at n through effective role r, whose included role r2 lists a.
+    // Provenance for explanations: p may a at n through effective role r, whose included role r2 lists a.
     @output pub struct FromRole(pub PrincipalId, pub ActionId, pub NodeId, pub RoleId, pub RoleId);
-    FromRole(p, a, n, r, r2) <- ExplainAt(n), Effective(p, r, n), RoleReach(r, r2), RolePerm(r2, a, _);
+    FromRole(p, a, n, r, r2) <- Effective(p, r, n), ExplainAt(n), RoleReach(r, r2), RolePerm(r2, a, _);
     // Direct grants flow down the tree, unaffected by override (union),
     // keeping the node they were given on.
     @output pub struct Granted(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId, pub NodeId);

@@ -99,10 +99,10 @@ pub fn evaluate(
     add_principal(m, ix, p, &r, &holds, &mut rt);
     add_roles(m, roles, &r.roles, scope, &mut rt);
     add_actions(m, scope, &mut rt);
-    if let Scope::Explain(target) = scope {
-        rt.extend([ExplainAt(target)]);
-    }
     let real = r.nodes;
+    if let Scope::Explain(_) = scope {
+        rt.extend(real.iter().map(|&n| ExplainAt(n)));
+    }
     for &n in &real {
         let node = &m.nodes[n.index()];
         rt.extend([Node(n, node.ty, combine(m, node.ty))]);
