@@ -57,9 +57,13 @@ pub struct Index {
     /// Denies without a node (everywhere) by subject.
     pub everywhere: ShardMap<SubjectId, Vec<u32>>,
     /// Assignments, grants and denies by the node they name, each with its
-    /// subject, sorted by subject (so that a principal's subjects' can be
-    /// found by binary search, without reading the records).
+    /// subject.
     pub at_node: ShardMap<NodeId, Vec<(SubjectId, AtNode)>>,
+    /// The same by node and subject: a check finds what is given to each of
+    /// a principal's subjects at each node above the resource with one probe
+    /// per pair (the probes independent of each other), without reading the
+    /// records or a node's whole list.
+    pub given_at: ShardMap<(NodeId, SubjectId), Vec<AtNode>>,
     /// Nodes each principal created.
     pub created: ChunkVec<Vec<NodeId>>,
     /// Child nodes of each node.
@@ -125,31 +129,27 @@ impl Index {
         let mut denies: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
         let mut everywhere: FxHashMap<SubjectId, Vec<u32>> = FxHashMap::default();
         let mut at_node: FxHashMap<NodeId, Vec<(SubjectId, AtNode)>> = FxHashMap::default();
+        let mut given_at: FxHashMap<(NodeId, SubjectId), Vec<AtNode>> = FxHashMap::default();
+        let mut at = |n: NodeId, s: SubjectId, fact: AtNode| {
+            at_node.entry(n).or_default().push((s, fact));
+            given_at.entry((n, s)).or_default().push(fact);
+        };
         for (i, ms) in m.memberships.iter().enumerate().filter(|(_, x)| x.live) {
             member_of.entry(ms.member).or_default().push(i as u32);
             members.entry(ms.group).or_default().push(ms.member);
         }
         for (i, a) in m.assignments.iter().enumerate().filter(|(_, x)| x.live) {
             assignments.entry(a.subject).or_default().push(i as u32);
-            at_node
-                .entry(a.node)
-                .or_default()
-                .push((a.subject, AtNode::Assignment(i as u32)));
+            at(a.node, a.subject, AtNode::Assignment(i as u32));
         }
         for (i, g) in m.grants.iter().enumerate().filter(|(_, x)| x.live) {
             grants.entry(g.subject).or_default().push(i as u32);
-            at_node
-                .entry(g.node)
-                .or_default()
-                .push((g.subject, AtNode::Grant(i as u32)));
+            at(g.node, g.subject, AtNode::Grant(i as u32));
         }
         for (i, d) in m.denies.iter().enumerate().filter(|(_, x)| x.live) {
             denies.entry(d.subject).or_default().push(i as u32);
             match d.node {
-                Some(n) => at_node
-                    .entry(n)
-                    .or_default()
-                    .push((d.subject, AtNode::Deny(i as u32))),
+                Some(n) => at(n, d.subject, AtNode::Deny(i as u32)),
                 None => everywhere.entry(d.subject).or_default().push(i as u32),
             }
         }
@@ -174,13 +174,8 @@ impl Index {
             grants: grants.into_iter().collect(),
             denies: denies.into_iter().collect(),
             everywhere: everywhere.into_iter().collect(),
-            at_node: at_node
-                .into_iter()
-                .map(|(n, mut list)| {
-                    list.sort_unstable();
-                    (n, list)
-                })
-                .collect(),
+            at_node: at_node.into_iter().collect(),
+            given_at: given_at.into_iter().collect(),
             created: created.into_iter().collect(),
             children: children.into_iter().collect(),
             tree: m.nodes.iter().map(Link::of).collect(),
@@ -205,18 +200,18 @@ impl Index {
             Record::Assignment(i) => {
                 let a = &m.assignments[i as usize];
                 self.assignments.entry_or(a.subject, Vec::new).push(i);
-                self.at(a.node, (a.subject, AtNode::Assignment(i)));
+                self.at(a.node, a.subject, AtNode::Assignment(i));
             }
             Record::Grant(i) => {
                 let g = &m.grants[i as usize];
                 self.grants.entry_or(g.subject, Vec::new).push(i);
-                self.at(g.node, (g.subject, AtNode::Grant(i)));
+                self.at(g.node, g.subject, AtNode::Grant(i));
             }
             Record::Deny(i) => {
                 let d = &m.denies[i as usize];
                 self.denies.entry_or(d.subject, Vec::new).push(i);
                 match d.node {
-                    Some(n) => self.at(n, (d.subject, AtNode::Deny(i))),
+                    Some(n) => self.at(n, d.subject, AtNode::Deny(i)),
                     None => self.everywhere.entry_or(d.subject, Vec::new).push(i),
                 }
             }
@@ -244,21 +239,6 @@ impl Index {
     /// Drops a record the model has just put out of force (a fact) or
     /// removed (a node).
     pub fn remove(&mut self, m: &Model, record: Record) {
-        fn drop_one<K: std::hash::Hash + Eq + Clone, V: PartialEq + Clone>(
-            map: &mut ShardMap<K, Vec<V>>,
-            key: &K,
-            value: &V,
-        ) {
-            if let Some(list) = map.get_mut(key) {
-                // In order: `at_node`'s lists stay sorted.
-                if let Some(at) = list.iter().position(|x| x == value) {
-                    list.remove(at);
-                }
-                if list.is_empty() {
-                    map.remove(key);
-                }
-            }
-        }
         match record {
             Record::Membership(i) => {
                 let ms = &m.memberships[i as usize];
@@ -269,22 +249,18 @@ impl Index {
             Record::Assignment(i) => {
                 let a = &m.assignments[i as usize];
                 drop_one(&mut self.assignments, &a.subject, &i);
-                drop_one(
-                    &mut self.at_node,
-                    &a.node,
-                    &(a.subject, AtNode::Assignment(i)),
-                );
+                self.unat(a.node, a.subject, AtNode::Assignment(i));
             }
             Record::Grant(i) => {
                 let g = &m.grants[i as usize];
                 drop_one(&mut self.grants, &g.subject, &i);
-                drop_one(&mut self.at_node, &g.node, &(g.subject, AtNode::Grant(i)));
+                self.unat(g.node, g.subject, AtNode::Grant(i));
             }
             Record::Deny(i) => {
                 let d = &m.denies[i as usize];
                 drop_one(&mut self.denies, &d.subject, &i);
                 match d.node {
-                    Some(n) => drop_one(&mut self.at_node, &n, &(d.subject, AtNode::Deny(i))),
+                    Some(n) => self.unat(n, d.subject, AtNode::Deny(i)),
                     None => drop_one(&mut self.everywhere, &d.subject, &i),
                 }
             }
@@ -301,18 +277,16 @@ impl Index {
         }
     }
 
-    /// Adds a fact to `n`'s list in `at_node`, in order.
-    fn at(&mut self, n: NodeId, entry: (SubjectId, AtNode)) {
-        let list = self.at_node.entry_or(n, Vec::new);
-        let at = list.partition_point(|x| *x < entry);
-        list.insert(at, entry);
+    /// Adds a fact given to `s` at `n` to `at_node` and `given_at`.
+    fn at(&mut self, n: NodeId, s: SubjectId, fact: AtNode) {
+        self.at_node.entry_or(n, Vec::new).push((s, fact));
+        self.given_at.entry_or((n, s), Vec::new).push(fact);
     }
 
-    /// The facts of one of `at_node`'s lists given to `s`.
-    pub fn given_to(list: &[(SubjectId, AtNode)], s: SubjectId) -> &[(SubjectId, AtNode)] {
-        let start = list.partition_point(|x| x.0 < s);
-        let len = list[start..].partition_point(|x| x.0 == s);
-        &list[start..start + len]
+    /// Drops a fact given to `s` at `n` from `at_node` and `given_at`.
+    fn unat(&mut self, n: NodeId, s: SubjectId, fact: AtNode) {
+        drop_one(&mut self.at_node, &n, &(s, fact));
+        drop_one(&mut self.given_at, &(n, s), &fact);
     }
 
     /// The subjects a principal may match: itself, every group reachable
@@ -463,4 +437,21 @@ fn type_paths(m: &Model, root: TypeId) -> Result<TypePaths, Diagnostic> {
         }
     }
     Ok(out)
+}
+
+/// Removes one `value` from `key`'s list (keeping the others' order), and the
+/// list once empty.
+fn drop_one<K: std::hash::Hash + Eq + Clone, V: PartialEq + Clone>(
+    map: &mut ShardMap<K, Vec<V>>,
+    key: &K,
+    value: &V,
+) {
+    if let Some(list) = map.get_mut(key) {
+        if let Some(at) = list.iter().position(|x| x == value) {
+            list.remove(at);
+        }
+        if list.is_empty() {
+            map.remove(key);
+        }
+    }
 }

@@ -127,11 +127,13 @@ pub fn relevant(
             // is tested upwards (creator rules `while assigned`) starts there.
             let path: Vec<NodeId> = m.ancestry(target).collect();
             let subjects = &r.subjects;
-            let found = path
-                .iter()
-                .filter_map(|x| ix.at_node.get(x))
-                .flat_map(|list| subjects.iter().flat_map(|&s| Index::given_to(list, s)));
-            for &(_, at) in found {
+            let found = path.iter().flat_map(|&x| {
+                subjects
+                    .iter()
+                    .filter_map(move |&s| ix.given_at.get(&(x, s)))
+                    .flatten()
+            });
+            for &at in found {
                 match at {
                     AtNode::Assignment(i) => r.assignments.push(i),
                     AtNode::Grant(i) => r.grants.push(i),
