@@ -26,6 +26,9 @@ pub fn draw(
         RGBColor(255, 127, 14),
         RGBColor(148, 103, 189),
         RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
     ];
     let users = |f: fn(&(String, f64, f64, f64)) -> f64| {
         let lo = points.iter().map(f).fold(f64::MAX, f64::min);
