@@ -12,7 +12,6 @@
 //! selectors) → held roles → defaults (need "holds nothing here") →
 //! applicable roles (flow down, override) → highest privilege → permissions
 //! → deny → allow.
-
 //!
 //! crepe keeps, for every run, one index per relation and pattern of bound
 //! fields it is looked up with; the clauses are ordered so that each
@@ -146,8 +145,9 @@ crepe! {
     Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, _, how), (how.overrides), !HasOwnRole(p, c);
     // ...and roles marked `not overridable` always flow.
     Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Sticky(r);
-    // Provenance for explanations: Overridden(p, r, c, src), an inherited role dropped because p holds a
-    // role on c itself (AppliesAt: what applies there all the same).
+    // Provenance for explanations: Overridden(p, r, c, src), an inherited
+    // role dropped because p holds a role on c itself (AppliesAt: what
+    // applies there all the same).
     struct AppliesAt(PrincipalId, RoleId, NodeId);
     AppliesAt(p, r, n) <- Applies(p, r, n, _), ExplainAt(n);
     @output pub struct Overridden(pub PrincipalId, pub RoleId, pub NodeId, pub NodeId);
@@ -168,7 +168,8 @@ crepe! {
     // ---- permissions ------------------------------------------------------
     // p may a at n through an effective role whose closure lists a
     // (`Effective`, `RoleAllows`), or through a grant (`Granted`).
-    // Provenance for explanations: p may a at n through effective role r, whose included role r2 lists a.
+    // Provenance for explanations: p may a at n through effective role r,
+    // whose included role r2 lists a.
     @output pub struct FromRole(pub PrincipalId, pub ActionId, pub NodeId, pub RoleId, pub RoleId);
     FromRole(p, a, n, r, r2) <- Effective(p, r, n), ExplainAt(n), RoleReach(r, r2), RolePerm(r2, a, _);
     // Direct grants flow down the tree, unaffected by override (union),
