@@ -43,6 +43,68 @@ fn type_name(node_type: &str) -> &'static str {
     }
 }
 
+/// The entity ids of the workload's users, groups and nodes.
+struct Uids {
+    users: Vec<EntityUid>,
+    groups: Vec<EntityUid>,
+    nodes: Vec<EntityUid>,
+}
+
+impl Uids {
+    fn new(w: &Workload) -> Uids {
+        Uids {
+            users: (0..w.users.len())
+                .map(|u| uid("User", &format!("u{u}")))
+                .collect(),
+            groups: (0..w.groups.len())
+                .map(|g| uid("Group", &format!("g{g}")))
+                .collect(),
+            nodes: w
+                .nodes
+                .iter()
+                .map(|n| uid(type_name(n.ty), &n.name))
+                .collect(),
+        }
+    }
+
+    /// Each user's groups, as its entity parents.
+    fn user_parents(&self, w: &Workload) -> Vec<HashSet<EntityUid>> {
+        let mut parents = vec![HashSet::new(); w.users.len()];
+        for &(u, g) in &w.memberships {
+            parents[u].insert(self.groups[g].clone());
+        }
+        parents
+    }
+
+    /// User `u`, with its status.
+    fn user(&self, w: &Workload, u: usize, parents: HashSet<EntityUid>) -> Entity {
+        let status = if w.users[u].1 { "banned" } else { "active" };
+        let attrs = HashMap::from([(
+            "status".to_string(),
+            RestrictedExpression::new_string(status.into()),
+        )]);
+        Entity::new(self.users[u].clone(), attrs, parents).expect("user entity")
+    }
+
+    /// Node `i`, under its parent, with its creator and `attrs`.
+    fn node(
+        &self,
+        w: &Workload,
+        i: usize,
+        mut attrs: HashMap<String, RestrictedExpression>,
+    ) -> Entity {
+        let n = &w.nodes[i];
+        if let Some(c) = n.creator {
+            attrs.insert(
+                "creator".to_string(),
+                RestrictedExpression::new_entity_uid(self.users[c].clone()),
+            );
+        }
+        let parents = n.parent.iter().map(|p| self.nodes[*p].clone()).collect();
+        Entity::new(self.nodes[i].clone(), attrs, parents).expect("node entity")
+    }
+}
+
 /// The action entities: each action is in the group (`Action::"role:R"`) of
 /// every role whose closure lists it. Returns the actions by name.
 fn action_entities(entities: &mut Vec<Entity>) -> HashMap<&'static str, EntityUid> {
@@ -109,46 +171,24 @@ const CREATOR_AND_BAN: [&str; 2] = [
 
 impl Cedar {
     pub fn new(w: &Workload) -> Cedar {
-        let users: Vec<EntityUid> = (0..w.users.len())
-            .map(|u| uid("User", &format!("u{u}")))
-            .collect();
-        let groups: Vec<EntityUid> = (0..w.groups.len())
-            .map(|g| uid("Group", &format!("g{g}")))
-            .collect();
-        let nodes: Vec<EntityUid> = w
-            .nodes
-            .iter()
-            .map(|n| uid(type_name(n.ty), &n.name))
-            .collect();
+        let ids = Uids::new(w);
         let mut entities = Vec::new();
-        let mut user_parents: Vec<HashSet<EntityUid>> = vec![HashSet::new(); w.users.len()];
-        for &(u, g) in &w.memberships {
-            user_parents[u].insert(groups[g].clone());
-        }
-        for (u, parents) in user_parents.into_iter().enumerate() {
-            let status = if w.users[u].1 { "banned" } else { "active" };
-            let attrs = HashMap::from([(
-                "status".to_string(),
-                RestrictedExpression::new_string(status.into()),
-            )]);
-            entities.push(Entity::new(users[u].clone(), attrs, parents).expect("user entity"));
+        for (u, parents) in ids.user_parents(w).into_iter().enumerate() {
+            entities.push(ids.user(w, u, parents));
         }
         for (g, (_, parent)) in w.groups.iter().enumerate() {
-            let parents = parent.iter().map(|p| groups[*p].clone()).collect();
-            entities.push(Entity::new_no_attrs(groups[g].clone(), parents));
+            let parents = parent.iter().map(|p| ids.groups[*p].clone()).collect();
+            entities.push(Entity::new_no_attrs(ids.groups[g].clone(), parents));
         }
-        for (i, n) in w.nodes.iter().enumerate() {
-            let parents = n.parent.iter().map(|p| nodes[*p].clone()).collect();
-            let mut attrs = HashMap::new();
-            if let Some(c) = n.creator {
-                attrs.insert(
-                    "creator".to_string(),
-                    RestrictedExpression::new_entity_uid(users[c].clone()),
-                );
-            }
-            entities.push(Entity::new(nodes[i].clone(), attrs, parents).expect("node entity"));
+        for i in 0..w.nodes.len() {
+            entities.push(ids.node(w, i, HashMap::new()));
         }
         let actions = action_entities(&mut entities);
+        let Uids {
+            users,
+            groups,
+            nodes,
+        } = ids;
         let entities = Entities::from_entities(entities, None).expect("entities");
 
         let all = roles();
@@ -368,27 +408,14 @@ pub struct HoldersCedar {
 impl HoldersCedar {
     pub fn new(w: &Workload) -> HoldersCedar {
         let all = roles();
-        let users: Vec<EntityUid> = (0..w.users.len())
-            .map(|u| uid("User", &format!("u{u}")))
-            .collect();
-        let groups: Vec<EntityUid> = (0..w.groups.len())
-            .map(|g| uid("Group", &format!("g{g}")))
-            .collect();
-        let nodes: Vec<EntityUid> = w
-            .nodes
-            .iter()
-            .map(|n| uid(type_name(n.ty), &n.name))
-            .collect();
+        let ids = Uids::new(w);
         let holder = |role: &str, node: usize| uid("Holder", &format!("{role}@{node}"));
-        let mut user_parents: Vec<HashSet<EntityUid>> = vec![HashSet::new(); w.users.len()];
+        let mut user_parents = ids.user_parents(w);
         let mut group_parents: Vec<HashSet<EntityUid>> = w
             .groups
             .iter()
-            .map(|(_, parent)| parent.iter().map(|p| groups[*p].clone()).collect())
+            .map(|(_, parent)| parent.iter().map(|p| ids.groups[*p].clone()).collect())
             .collect();
-        for &(u, g) in &w.memberships {
-            user_parents[u].insert(groups[g].clone());
-        }
         // Per node, the roles held on it.
         let mut held_on: Vec<Vec<&'static str>> = vec![Vec::new(); w.nodes.len()];
         for &(h, role, node) in &w.assignments {
@@ -410,18 +437,13 @@ impl HoldersCedar {
             .map(|h| Entity::new_no_attrs(h, HashSet::new()))
             .collect();
         for (u, parents) in user_parents.into_iter().enumerate() {
-            let status = if w.users[u].1 { "banned" } else { "active" };
-            let attrs = HashMap::from([(
-                "status".to_string(),
-                RestrictedExpression::new_string(status.into()),
-            )]);
-            entities.push(Entity::new(users[u].clone(), attrs, parents).expect("user entity"));
+            entities.push(ids.user(w, u, parents));
         }
         for (g, parents) in group_parents.into_iter().enumerate() {
-            entities.push(Entity::new_no_attrs(groups[g].clone(), parents));
+            entities.push(Entity::new_no_attrs(ids.groups[g].clone(), parents));
         }
         let denied: HashSet<usize> = w.publish_denied.iter().copied().collect();
-        for (i, n) in w.nodes.iter().enumerate() {
+        for i in 0..w.nodes.len() {
             // The holder entities of each role on the node and its ancestors.
             let mut by_role: HashMap<&'static str, Vec<RestrictedExpression>> = HashMap::new();
             let mut at = Some(i);
@@ -441,20 +463,13 @@ impl HoldersCedar {
                 "holders".to_string(),
                 RestrictedExpression::new_record(holders).expect("holders record"),
             )]);
-            if let Some(c) = n.creator {
-                attrs.insert(
-                    "creator".to_string(),
-                    RestrictedExpression::new_entity_uid(users[c].clone()),
-                );
-            }
             if denied.contains(&i) {
                 attrs.insert(
                     "publish_denied".to_string(),
                     RestrictedExpression::new_bool(true),
                 );
             }
-            let parents = n.parent.iter().map(|p| nodes[*p].clone()).collect();
-            entities.push(Entity::new(nodes[i].clone(), attrs, parents).expect("node entity"));
+            entities.push(ids.node(w, i, attrs));
         }
         let actions = action_entities(&mut entities);
         let entities = Entities::from_entities(entities, None).expect("entities");
@@ -477,8 +492,8 @@ impl HoldersCedar {
             policies,
             entities,
             authorizer: Authorizer::new(),
-            users,
-            nodes,
+            users: ids.users,
+            nodes: ids.nodes,
             actions,
         }
     }

@@ -27,7 +27,7 @@ pub struct TypePaths {
 }
 
 /// A fact record that sits at a node, by its position in the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AtNode {
     /// `model.assignments[i]`.
     Assignment(u32),
@@ -439,8 +439,7 @@ fn type_paths(m: &Model, root: TypeId) -> Result<TypePaths, Diagnostic> {
     Ok(out)
 }
 
-/// Removes one `value` from `key`'s list (keeping the others' order), and the
-/// list once empty.
+/// Removes one `value` from `key`'s list, and the list once empty.
 fn drop_one<K: std::hash::Hash + Eq + Clone, V: PartialEq + Clone>(
     map: &mut ShardMap<K, Vec<V>>,
     key: &K,
@@ -448,7 +447,7 @@ fn drop_one<K: std::hash::Hash + Eq + Clone, V: PartialEq + Clone>(
 ) {
     if let Some(list) = map.get_mut(key) {
         if let Some(at) = list.iter().position(|x| x == value) {
-            list.remove(at);
+            list.swap_remove(at);
         }
         if list.is_empty() {
             map.remove(key);

@@ -237,18 +237,11 @@ fn table_nodes(
             bits[a.index() / 64] |= 1 << (a.index() % 64);
         }
     };
-    let defaulted: Vec<ActionId> = m
-        .defaults
-        .iter()
-        .flat_map(|d| closure.actions(d.role))
-        .copied()
-        .collect();
-    let creator: Vec<ActionId> = m
-        .creator_rules
-        .iter()
-        .flat_map(|c| closure.actions(c.role))
-        .copied()
-        .collect();
+    let actions_of = |roles: &mut dyn Iterator<Item = RoleId>| -> Vec<ActionId> {
+        roles.flat_map(|r| closure.actions(r)).copied().collect()
+    };
+    let defaulted = actions_of(&mut m.defaults.iter().map(|d| d.role));
+    let creator = actions_of(&mut m.creator_rules.iter().map(|c| c.role));
     for &n in &default_anchors {
         mark(n, &defaulted);
     }

@@ -632,10 +632,10 @@ impl Snapshot {
     /// [`Snapshot::decide`] for a principal whose tables are not evaluated
     /// yet: one run of the program over the resource's ancestry, given the
     /// facts there about the request's action ([`Scope::Check`]), not the
-    /// evaluation of the principal's whole table, which is left to warming. A principal's first check costs a
-    /// fraction of its table's evaluation, and every later check, once the
-    /// table is ready, reads it. Evaluated principals are decided from
-    /// their tables as usual.
+    /// evaluation of the principal's whole table, which is left to warming.
+    /// A principal's first check costs a fraction of its table's
+    /// evaluation, and every later check, once the table is ready, reads
+    /// it. Evaluated principals are decided from their tables as usual.
     #[doc(hidden)]
     pub fn decide_first(&self, request: &Request) -> (Decision, Option<PrincipalId>) {
         let ids = self.resolve(&request.principal, &request.action, &request.resource);
