@@ -29,7 +29,9 @@
 //! can change the decision there. A check also sees only the groups and
 //! selectors on a way from the principal to a subject those facts name
 //! (with the attributes and homes only when such a selector tests them):
-//! matching any other subject gives the principal nothing there.
+//! matching any other subject gives the principal nothing there. And when
+//! neither a role it can hold there nor a grant there allows the action,
+//! it sees nothing: every rule deriving `Allow` needs one of the two.
 //!
 //! A node that carries no fact about the principal answers as the nearest
 //! anchor above it with the types walked past (the snapshot's tables), and a
@@ -50,6 +52,7 @@ use crate::syntax::ast::{Statement, Subject};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What one evaluation of a principal must see.
+#[derive(Default)]
 pub struct Relevant {
     /// Subjects the principal may match: itself, the groups it is in
     /// (directly or through others) and every selector; for a check, only
@@ -140,18 +143,6 @@ pub fn relevant(
                     AtNode::Deny(i) => r.denies.push(i),
                 }
             }
-            if let Scope::Check(a, _) = scope {
-                // Grants and denies of other actions change nothing here.
-                r.grants.retain(|&i| m.grants[i as usize].action == a);
-                r.denies.retain(|&i| m.denies[i as usize].action == a);
-                r.denies_everywhere
-                    .retain(|&i| m.denies[i as usize].action == a);
-                // A group or selector that leads to no subject named by
-                // these facts changes nothing here.
-                let named = named_subjects(m, &r, !def.homes.is_empty());
-                let me = SubjectId::principal(p);
-                r.subjects.retain(|&s| s == me || ix.leads_to(m, s, &named));
-            }
             created.retain(|(n, _)| path.contains(n));
             r.roles = match scope {
                 // An explanation also names the roles that would allow what
@@ -167,10 +158,43 @@ pub fn relevant(
             r.created = created;
             r.nodes = path;
             r.nodes.sort_unstable();
+            if let Scope::Check(a, _) = scope {
+                for_action(m, ix, closure, p, a, def, &mut r);
+            }
         }
     }
     r.home_under = home_under(m, def, &r.subjects);
     r
+}
+
+/// Narrows what a check of action `a` sees: grants and denies of other
+/// actions change nothing; when neither a role the principal can hold here
+/// nor a grant here allows `a`, no rule can derive `Allow` and nothing is
+/// seen at all; otherwise a group or selector that leads to no subject
+/// named by the remaining facts changes nothing.
+fn for_action(
+    m: &Model,
+    ix: &Index,
+    closure: &RoleClosure,
+    p: PrincipalId,
+    a: ActionId,
+    def: &crate::compile::model::PrincipalDef,
+    r: &mut Relevant,
+) {
+    let me = SubjectId::principal(p);
+    r.grants.retain(|&i| m.grants[i as usize].action == a);
+    if r.grants.is_empty() && !r.roles.iter().any(|&role| closure.allows(role, a)) {
+        *r = Relevant {
+            subjects: vec![me],
+            ..Relevant::default()
+        };
+        return;
+    }
+    r.denies.retain(|&i| m.denies[i as usize].action == a);
+    r.denies_everywhere
+        .retain(|&i| m.denies[i as usize].action == a);
+    let named = named_subjects(m, r, !def.homes.is_empty());
+    r.subjects.retain(|&s| s == me || ix.leads_to(m, s, &named));
 }
 
 /// The subjects named by the facts selected for `r`, and by the default
