@@ -68,9 +68,12 @@ pub struct Index {
     pub created: ChunkVec<Vec<NodeId>>,
     /// Child nodes of each node.
     pub children: ChunkVec<Vec<NodeId>>,
-    /// Each node's parent and type, packed: the ancestry walk of a check
-    /// touches 8 bytes per node instead of a whole node record.
+    /// Each node's parent, type and folded denies, packed: the ancestry
+    /// walk of a check touches 12 bytes per node instead of a whole node
+    /// record.
     pub tree: ChunkVec<Link>,
+    /// The denies to everyone folded into the tables' virtual nodes.
+    pub folded: Arc<Folded>,
     /// Type paths below each type.
     pub type_paths: Arc<Vec<TypePaths>>,
     /// Every selector subject (they may match any principal).
@@ -81,13 +84,16 @@ pub struct Index {
     pub group_closure: Arc<OnceLock<FxHashMap<GroupId, Arc<[GroupId]>>>>,
 }
 
-/// A node's place in the tree: its parent ([`Link::ROOT`] for none) and type.
+/// A node's place in the tree: its parent ([`Link::ROOT`] for none), type,
+/// and the set of actions denied to everyone on it ([`Folded`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
     /// The parent node's id, or [`Link::ROOT`].
     pub parent: u32,
     /// The node's type.
     pub ty: TypeId,
+    /// Its folded denies, as an index into [`Folded::sets`] (0: none).
+    pub denied: u16,
 }
 
 impl Link {
@@ -98,7 +104,150 @@ impl Link {
         Link {
             parent: node.parent.map_or(Link::ROOT, |p| p.0),
             ty: node.ty,
+            denied: 0,
         }
+    }
+}
+
+/// Denies to everyone, folded into the tables' virtual nodes.
+///
+/// A deny on a node, to a selector with no condition (`everyone`, `users`),
+/// without a condition of its own, reaches every principal alike. Made an
+/// anchor of each table it can change, it would repeat in the table of
+/// every principal holding a role above it. Folded, it is part of what a
+/// virtual node stands for: "a node reached from the anchor through nodes
+/// of these types that carry no fact about the principal, *below which
+/// these actions are denied to everyone*". A table holds one virtual node
+/// per type path and set of actions so denied; a check walking up to the
+/// anchor gathers the sets of the nodes it walks past ([`Link::denied`]).
+/// The program decides them as it decides any deny: each virtual node
+/// carries the deny facts of its set.
+///
+/// The sets are those the index was built with, closed under union; a
+/// deny indexed later (which only a full rebuild adds: see
+/// [`super::reach::is_rule`]) is not folded. Without folded denies, or with
+/// more than [`Folded::MAX_SETS`] sets, nothing is folded.
+#[derive(Clone, Debug)]
+pub struct Folded {
+    /// Which denies are folded, by index into the model's.
+    pub denies: rustc_hash::FxHashSet<u32>,
+    /// Action sets (bitsets of `words` words); `sets[0]` is empty.
+    pub sets: Vec<Box<[u64]>>,
+    /// `union[i * sets.len() + j]`: the index of `sets[i] ∪ sets[j]`.
+    pub union: Vec<u16>,
+    /// The subject and fact the virtual nodes' deny facts name (those of one
+    /// folded deny; a table keeps no provenance).
+    pub given: Option<(SubjectId, FactId)>,
+    /// The types of the nodes folded denies sit on: only a path through
+    /// one of them can gather a set.
+    pub types: Vec<TypeId>,
+}
+
+impl Default for Folded {
+    fn default() -> Folded {
+        Folded {
+            denies: Default::default(),
+            sets: vec![Box::default()],
+            union: vec![0],
+            given: None,
+            types: Vec::new(),
+        }
+    }
+}
+
+impl Folded {
+    /// Most sets of folded actions (past it, nothing is folded: a table
+    /// holds a virtual node per type path and set).
+    pub const MAX_SETS: usize = 16;
+
+    /// How many sets there are: the stride of a table's virtual nodes.
+    pub fn count(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// The actions of set `i`.
+    pub fn actions(&self, i: usize) -> impl Iterator<Item = ActionId> + '_ {
+        let bits = &self.sets[i];
+        (0..bits.len() * 64)
+            .filter(move |&a| bits[a / 64] & (1 << (a % 64)) != 0)
+            .map(|a| ActionId(a as u32))
+    }
+
+    /// Folds the model's denies to everyone; returns the set of each node.
+    fn new(m: &Model) -> (Folded, Vec<(NodeId, u16)>) {
+        let everyone = |s: SubjectId| match s.kind() {
+            SubjectKind::Selector(id) => {
+                let sel = &m.selectors[id.index()];
+                sel.conditions.is_empty() && sel.within.is_none()
+            }
+            _ => false,
+        };
+        let words = m.actions.len().div_ceil(64).max(1);
+        let mut folded = Folded::default();
+        let mut at: FxHashMap<NodeId, Vec<u64>> = FxHashMap::default();
+        for (i, d) in m.denies.iter().enumerate() {
+            let Some(n) = d.node else { continue };
+            if !d.live || d.cond.is_some() || !everyone(d.subject) {
+                continue;
+            }
+            folded.denies.insert(i as u32);
+            folded.given.get_or_insert((d.subject, d.fact));
+            let bits = at.entry(n).or_insert_with(|| vec![0; words]);
+            bits[d.action.index() / 64] |= 1 << (d.action.index() % 64);
+        }
+        // The nodes' sets, closed under union, within the bound.
+        let or =
+            |a: &[u64], b: &[u64]| -> Box<[u64]> { a.iter().zip(b).map(|(x, y)| x | y).collect() };
+        let mut sets: Vec<Box<[u64]>> = vec![vec![0; words].into()];
+        for bits in at.values() {
+            if sets.len() > Folded::MAX_SETS {
+                return (Folded::default(), Vec::new());
+            }
+            if !sets.iter().any(|s| **s == bits[..]) {
+                sets.push(bits[..].into());
+            }
+        }
+        let mut i = 0;
+        while i < sets.len() && sets.len() <= Folded::MAX_SETS {
+            for j in 0..i {
+                let u = or(&sets[i], &sets[j]);
+                if !sets.contains(&u) {
+                    sets.push(u);
+                }
+            }
+            i += 1;
+        }
+        if sets.len() > Folded::MAX_SETS || sets.len() == 1 {
+            return (Folded::default(), Vec::new());
+        }
+        let find = |bits: &[u64]| sets.iter().position(|s| **s == *bits).unwrap_or(0) as u16;
+        let union = sets
+            .iter()
+            .flat_map(|a| sets.iter().map(|b| find(&or(a, b))))
+            .collect();
+        let nodes = at.iter().map(|(&n, bits)| (n, find(bits))).collect();
+        folded.sets = sets;
+        folded.union = union;
+        folded.types = at.keys().map(|n| m.nodes[n.index()].ty).collect();
+        folded.types.sort_unstable();
+        folded.types.dedup();
+        (folded, nodes)
+    }
+
+    /// How many sets a path of types below an anchor can gather: all of
+    /// them through a type folded denies sit on, only the empty one
+    /// otherwise.
+    pub fn sets_on(&self, path: &[TypeId]) -> usize {
+        match path.iter().any(|t| self.types.contains(t)) {
+            true => self.sets.len(),
+            false => 1,
+        }
+    }
+
+    /// The set of `i` and `j` together.
+    #[inline]
+    pub fn join(&self, i: u16, j: u16) -> u16 {
+        self.union[i as usize * self.sets.len() + j as usize]
     }
 }
 
@@ -167,6 +316,11 @@ impl Index {
         for t in 0..m.types.len() {
             type_paths.push(self::type_paths(m, TypeId(t as u32))?);
         }
+        let (folded, denied) = Folded::new(m);
+        let mut tree: ChunkVec<Link> = m.nodes.iter().map(Link::of).collect();
+        for (n, set) in denied {
+            tree[n.index()].denied = set;
+        }
         Ok(Index {
             member_of: member_of.into_iter().collect(),
             members: members.into_iter().collect(),
@@ -178,7 +332,8 @@ impl Index {
             given_at: given_at.into_iter().collect(),
             created: created.into_iter().collect(),
             children: children.into_iter().collect(),
-            tree: m.nodes.iter().map(Link::of).collect(),
+            tree,
+            folded: Arc::new(folded),
             type_paths: Arc::new(type_paths),
             selectors: (0..m.selectors.len() as u32)
                 .map(|s| SubjectId::selector(SelectorId(s)))

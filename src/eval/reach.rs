@@ -14,7 +14,7 @@
 //! | `Defaulted` | default rules, `Within` its homes | its homes, when the policy has a default rule; a node's own default at that node, when a home is at or above it |
 //! | `Applies`, `Overridden`, `Outranked`, `Effective` | `Parent`, `Node` | ancestors of every anchor |
 //! | `Granted` | grants to subjects it may match | each grant's node |
-//! | `DenyAt` | denies to subjects it may match | for a table, a deny's node where some rule reaching the principal that could allow the deny's action (whatever its conditions) is anchored at, above or below it (elsewhere the deny removes nothing); for a check, the resource's ancestry; a deny without `on` everywhere |
+//! | `DenyAt` | denies to subjects it may match | for a table, a deny's node where some rule reaching the principal that could allow the deny's action (whatever its conditions) is anchored at, above or below it (elsewhere the deny removes nothing), except a deny to everyone ([`super::index::Folded`]): no anchor, given on the nodes of the evaluation it sits on and carried by the virtual nodes below them; for a check, the resource's ancestry; a deny without `on` everywhere |
 //! | `Role`, `RoleAllows` (rows of the role stratum, [`super::roles`]) | the roles its assignments, and the creator and default rules, can give it | nothing |
 //! | `ExplainAt`, `FromRole` | the resource being explained | the resource's ancestry only ([`Scope::Explain`]) |
 //!
@@ -34,8 +34,9 @@
 //! it sees nothing: every rule deriving `Allow` needs one of the two.
 //!
 //! A node that carries no fact about the principal answers as the nearest
-//! anchor above it with the types walked past (the snapshot's tables), and a
-//! resource with no anchor on its ancestry is a deny.
+//! anchor above it with the types walked past and the actions denied to
+//! everyone on them (the snapshot's tables), and a resource with no anchor
+//! on its ancestry is a deny.
 //!
 //! The same reasoning, read the other way round, gives who may be allowed
 //! anything at a node ([`candidates`]) and what a live update reaches
@@ -297,6 +298,9 @@ fn table_nodes(
         for &i in ix.denies.get(s).into_iter().flatten() {
             let d = &m.denies[i as usize];
             let Some(n) = d.node else { continue };
+            if ix.folded.denies.contains(&i) {
+                continue;
+            }
             if has(&under, n, d.action) || m.ancestry(n).any(|y| has(&at, y, d.action)) {
                 r.denies.push(i);
                 anchors.push(n);
@@ -305,6 +309,18 @@ fn table_nodes(
     }
     r.nodes = ancestors(m, &anchors).into_iter().collect();
     r.nodes.sort_unstable();
+    // A folded deny (to everyone) is no anchor: below the anchors, the
+    // virtual nodes carry it; on a node of the evaluation, it is given there.
+    for &n in &r.nodes {
+        if ix.tree[n.index()].denied == 0 {
+            continue;
+        }
+        let at_n = ix.at_node.get(&n).into_iter().flatten();
+        r.denies.extend(at_n.filter_map(|&(_, fact)| match fact {
+            AtNode::Deny(i) if ix.folded.denies.contains(&i) => Some(i),
+            _ => None,
+        }));
+    }
 }
 
 /// The roles assignments and the model's creator and default rules can

@@ -7,11 +7,13 @@
 //!
 //! - *anchor* nodes, as [`super::reach`] selects them (the nodes of the facts
 //!   that can change one of its decisions), and every ancestor of those;
-//! - in [`Scope::Table`] mode, for every anchor `u` and every path of types
-//!   below `u`'s type, one *virtual* node standing for "a node reached from
-//!   `u` through nodes of these types that carry no facts about the
-//!   principal". Such nodes are indistinguishable to the program from the real
-//!   ones they stand for, so the table answers every node of the tree;
+//! - in [`Scope::Table`] mode, for every anchor `u`, every path of types
+//!   below `u`'s type and every set of actions denied to everyone
+//!   ([`super::index::Folded`]), one *virtual* node standing for "a node
+//!   reached from `u` through nodes of these types that carry no facts about
+//!   the principal, below denies of these actions to everyone". Such nodes
+//!   are indistinguishable to the program from the real ones they stand for,
+//!   so the table answers every node of the tree;
 //! - in [`Scope::Check`] and [`Scope::Explain`] mode, the real ancestry of
 //!   one resource, for a first check or an explanation.
 //!
@@ -75,8 +77,9 @@ pub struct Derived {
 /// Nodes of one evaluation: real ones keep their ids, virtual ones are
 /// numbered from the model's node count up.
 pub struct Universe {
-    /// For each virtual node (by `id - model.nodes.len()`): its anchor and the
-    /// index of its type path below the anchor.
+    /// For each virtual node (by `id - model.nodes.len()`): its anchor and
+    /// its slot below the anchor (the index of its type path times the
+    /// number of sets of folded denies, plus the index of its set).
     pub virtuals: Vec<(NodeId, u16)>,
     /// Real nodes included: the principal's anchors and their ancestors
     /// (with the scope's target). Its decision table is keyed by these.
@@ -113,22 +116,35 @@ pub fn evaluate(
     let mut virtuals = Vec::new();
     if let Scope::Table = scope {
         let base = m.nodes.len() as u32;
+        let folded = &*ix.folded;
+        let sets = folded.count();
         for &u in &real {
             let paths = &ix.type_paths[m.nodes[u.index()].ty.index()];
-            // paths[i] is bottom-up; its parent path drops the first element.
+            // One virtual node per path below u and set of folded denies the
+            // path can gather, at slot `path * sets + set`; paths[i] is
+            // bottom-up, its parent path drops the first element, and the
+            // parent is the one with no folded deny (a folded deny flows
+            // down to the resource, so the set gathered on the way is put on
+            // the last node).
             let first = base + virtuals.len() as u32;
+            let id = |slot: usize| NodeId(first + (slot - sets) as u32);
             for (i, path) in paths.paths.iter().enumerate().skip(1) {
-                let id = NodeId(first + i as u32 - 1);
-                rt.extend([Node(id, path[0], combine(m, path[0]))]);
                 let parent = if path.len() == 1 {
                     u
                 } else {
-                    let up = paths.lookup[&path[1..]];
-                    NodeId(first + up as u32 - 1)
+                    id(paths.lookup[&path[1..]] as usize * sets)
                 };
-                rt.extend([Parent(id, parent)]);
+                for set in 0..folded.sets_on(path) {
+                    let node = id(i * sets + set);
+                    rt.extend([Node(node, path[0], combine(m, path[0]))]);
+                    rt.extend([Parent(node, parent)]);
+                    if let (true, Some((s, f))) = (set > 0, folded.given) {
+                        rt.extend(folded.actions(set).map(|a| DenyIn(s, a, node, f)));
+                    }
+                }
             }
-            virtuals.extend((1..paths.paths.len()).map(|i| (u, i as u16)));
+            // Slots a path cannot gather stay unused (their bits clear).
+            virtuals.extend((sets..paths.paths.len() * sets).map(|slot| (u, slot as u16)));
         }
     }
     (Universe { virtuals, real }, run(rt))
