@@ -94,6 +94,9 @@ pub struct Link {
     pub ty: TypeId,
     /// Its folded denies, as an index into [`Folded::sets`] (0: none).
     pub denied: u16,
+    /// Whether a node below it has folded denies: only then can a check
+    /// gather a set on its way up to it.
+    pub denied_below: bool,
 }
 
 impl Link {
@@ -105,6 +108,7 @@ impl Link {
             parent: node.parent.map_or(Link::ROOT, |p| p.0),
             ty: node.ty,
             denied: 0,
+            denied_below: false,
         }
     }
 }
@@ -320,6 +324,11 @@ impl Index {
         let mut tree: ChunkVec<Link> = m.nodes.iter().map(Link::of).collect();
         for (n, set) in denied {
             tree[n.index()].denied = set;
+            for up in m.ancestry(n).skip(1) {
+                if std::mem::replace(&mut tree[up.index()].denied_below, true) {
+                    break;
+                }
+            }
         }
         Ok(Index {
             member_of: member_of.into_iter().collect(),

@@ -121,20 +121,23 @@ pub fn evaluate(
         for &u in &real {
             let paths = &ix.type_paths[m.nodes[u.index()].ty.index()];
             // One virtual node per path below u and set of folded denies the
-            // path can gather, at slot `path * sets + set`; paths[i] is
+            // path can gather (none, where no folded deny lies below u), at
+            // slot `path * sets + set`; paths[i] is
             // bottom-up, its parent path drops the first element, and the
             // parent is the one with no folded deny (a folded deny flows
             // down to the resource, so the set gathered on the way is put on
             // the last node).
             let first = base + virtuals.len() as u32;
             let id = |slot: usize| NodeId(first + (slot - sets) as u32);
+            let below = ix.tree[u.index()].denied_below;
             for (i, path) in paths.paths.iter().enumerate().skip(1) {
                 let parent = if path.len() == 1 {
                     u
                 } else {
                     id(paths.lookup[&path[1..]] as usize * sets)
                 };
-                for set in 0..folded.sets_on(path) {
+                let gathered = if below { folded.sets_on(path) } else { 1 };
+                for set in 0..gathered {
                     let node = id(i * sets + set);
                     rt.extend([Node(node, path[0], combine(m, path[0]))]);
                     rt.extend([Parent(node, parent)]);
