@@ -8,6 +8,10 @@ use grantlog::workload::{closure, roles, Holder, Workload};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
+/// Cedar given a whole policy set and entity store on every request: every
+/// linked policy of the organisation ([`Cedar::new`], the naive row) or a
+/// constant set with role holders in the entity hierarchy
+/// ([`Cedar::holders`]).
 pub struct Cedar {
     policies: PolicySet,
     entities: Entities,
@@ -389,24 +393,15 @@ impl SlicedCedar {
     }
 }
 
-/// Cedar with a constant set of policies: role holders in the entity
-/// hierarchy. Each assignment makes its holder (a user or a group) a member
-/// of a holder entity `Holder::"R@N"` (role R on node N); each node lists, in
-/// its `holders` record, the holder entities of each role on it and on its
-/// ancestors. One policy per role (`principal in resource.holders.R`), the
-/// creator rule, the ban and one `forbid` for the resources where
-/// `app.publish` is denied: 23 policies, whatever the size.
-pub struct HoldersCedar {
-    policies: PolicySet,
-    entities: Entities,
-    authorizer: Authorizer,
-    users: Vec<EntityUid>,
-    nodes: Vec<EntityUid>,
-    actions: HashMap<&'static str, EntityUid>,
-}
-
-impl HoldersCedar {
-    pub fn new(w: &Workload) -> HoldersCedar {
+impl Cedar {
+    /// Cedar with a constant set of policies: role holders in the entity
+    /// hierarchy. Each assignment makes its holder (a user or a group) a member
+    /// of a holder entity `Holder::"R@N"` (role R on node N); each node lists, in
+    /// its `holders` record, the holder entities of each role on it and on its
+    /// ancestors. One policy per role (`principal in resource.holders.R`), the
+    /// creator rule, the ban and one `forbid` for the resources where
+    /// `app.publish` is denied: 23 policies, whatever the size.
+    pub fn holders(w: &Workload) -> Cedar {
         let all = roles();
         let ids = Uids::new(w);
         let holder = |role: &str, node: usize| uid("Holder", &format!("{role}@{node}"));
@@ -488,7 +483,7 @@ impl HoldersCedar {
             "\nforbid(principal, action == Action::\"app.publish\", resource) when { resource has publish_denied };\n",
         );
         let policies: PolicySet = text.parse().expect("holder policies");
-        HoldersCedar {
+        Cedar {
             policies,
             entities,
             authorizer: Authorizer::new(),
@@ -498,13 +493,8 @@ impl HoldersCedar {
         }
     }
 
-    /// The number of policies (constant).
+    /// The number of policies.
     pub fn policy_count(&self) -> usize {
         self.policies.policies().count()
-    }
-
-    pub fn check(&self, &(user, action, node): &(usize, &'static str, usize)) -> bool {
-        let request = request(&self.users[user], &self.actions[action], &self.nodes[node]);
-        allows(&self.authorizer, &request, &self.policies, &self.entities)
     }
 }

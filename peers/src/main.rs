@@ -554,7 +554,7 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
         }
         "cedar-holders" => {
             let t = Instant::now();
-            let cedar = cedar_peer::HoldersCedar::new(&w);
+            let cedar = cedar_peer::Cedar::holders(&w);
             let load = t.elapsed();
             eprintln!("cedar-holders: {} policies", cedar.policy_count());
             let (decisions, times, _) = measure(n, |i| cedar.check(&w.requests[i]), budget);

@@ -122,11 +122,11 @@ pub fn evaluate(
             let paths = &ix.type_paths[m.nodes[u.index()].ty.index()];
             // One virtual node per path below u and set of folded denies the
             // path can gather (none, where no folded deny lies below u), at
-            // slot `path * sets + set`; paths[i] is
-            // bottom-up, its parent path drops the first element, and the
-            // parent is the one with no folded deny (a folded deny flows
-            // down to the resource, so the set gathered on the way is put on
-            // the last node).
+            // slot `path * sets + set`. paths[i] is bottom-up; its parent
+            // path drops the first element, and its parent node is that
+            // path's with no folded deny (a folded deny flows down to the
+            // resource, so the set gathered on the way sits on the last
+            // node).
             let first = base + virtuals.len() as u32;
             let id = |slot: usize| NodeId(first + (slot - sets) as u32);
             let below = ix.tree[u.index()].denied_below;
