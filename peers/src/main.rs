@@ -2,7 +2,9 @@
 //! organisations: load time, memory, check latency (median and p99), and
 //! agreement of every decision.
 //!
-//! Rows: `grantlog` (warm: each principal's table evaluated), `grantlog-cold`
+//! Rows: `grantlog` (warm: each principal's table evaluated),
+//! `grantlog-by-name` (the same, resolving the request's three names in each
+//! check), `grantlog-cold`
 //! (each principal's first check on a fresh snapshot, as an `Engine` makes
 //! it while warming: one run over the resource's ancestry),
 //! `grantlog-cold-table` (the same first checks evaluating each principal's
@@ -17,7 +19,10 @@
 //! on every request), `rego` (a data-driven RBAC policy in Rego, role
 //! bindings keyed by subject, evaluated by regorus), and `casbin`.
 //!
-//! Each check is timed alone, and every warm row by the same rule
+//! grantlog and Cedar receive a request as the workload's integer ids
+//! `(user, action, node)`, mapped to their own handles by tables built at
+//! load (Cedar's `EntityUid`s, grantlog's ids from `Snapshot::resolve`);
+//! Rego each request's input decoded ahead of time, Casbin names. Each check is timed alone, and every warm row by the same rule
 //! ([`measure`]): one untimed pass over the timed requests, then timed
 //! passes until the median settles (three passes without a 5% gain, at most
 //! 20, and none begun after `--pass-budget` seconds of timed checks); the
@@ -58,6 +63,7 @@ mod rego_peer;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
+use grantlog::compile::ids::{ActionId, NodeId, PrincipalId};
 use grantlog::workload::{Size, Workload};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -244,6 +250,31 @@ fn measure(
     (pass.0, pass.1, first)
 }
 
+/// Checks per second over the first `n` requests, repeated, on one thread
+/// and on two: the median of five runs of each, interleaved, so that a
+/// burst of noise on the machine lands on both.
+fn throughput(n: usize, check: impl Fn(usize) -> bool + Sync) -> (f64, f64) {
+    let run = |threads: usize| {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    for _ in 0..20 {
+                        for i in 0..n {
+                            std::hint::black_box(check(i));
+                        }
+                    }
+                });
+            }
+        });
+        (threads * 20 * n) as f64 / t.elapsed().as_secs_f64()
+    };
+    let (mut one, mut two): (Vec<f64>, Vec<f64>) = (0..5).map(|_| (run(1), run(2))).unzip();
+    one.sort_by(f64::total_cmp);
+    two.sort_by(f64::total_cmp);
+    (one[2], two[2])
+}
+
 fn percentile(times: &[Duration], p: f64) -> f64 {
     let mut ns: Vec<f64> = times.iter().map(|t| t.as_nanos() as f64).collect();
     ns.sort_by(f64::total_cmp);
@@ -322,6 +353,7 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
     let mut outcomes: Vec<Outcome> = Vec::new();
     for engine in [
         "grantlog",
+        "grantlog-by-name",
         "grantlog-cold",
         "grantlog-cold-table",
         "cedar-sliced",
@@ -407,8 +439,13 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
             r.agreed
         );
     }
-    if let Some(first) = rows[0].first_pass_median_ns {
-        println!("grantlog median in the pass right after evaluating the tables: {first:.0} ns");
+    for r in &rows {
+        if let Some(first) = r.first_pass_median_ns {
+            println!(
+                "{} median in the pass right after evaluating the tables: {first:.0} ns",
+                r.engine
+            );
+        }
     }
     if let Some((one, two)) = rows[0].throughput {
         println!(
@@ -426,17 +463,67 @@ fn compare(name: &str, size: Size, args: &Args) -> Vec<Row> {
     rows
 }
 
-/// Loads one engine and times its checks (in a child process).
-/// The workload's policy text parsed and checked to a ready snapshot, and
-/// how long that took (each principal's table is evaluated on its first
-/// check).
-fn load_grantlog(w: &Workload) -> (grantlog::Snapshot, Duration) {
+/// The workload's policy text parsed and checked to a ready snapshot, with
+/// the workload's ids mapped to the snapshot's, and how long that took
+/// (each principal's table is evaluated on its first check).
+fn load_grantlog(w: &Workload) -> (grantlog::Snapshot, Ids, Duration) {
     let t = Instant::now();
     let text = w.policy_text();
     let snapshot = grantlog::Snapshot::from_text("workload.policy", &text).expect("workload loads");
-    (snapshot, t.elapsed())
+    let ids = Ids::new(w, &snapshot);
+    (snapshot, ids, t.elapsed())
 }
 
+/// The workload's integer ids (users, nodes) and action names mapped to
+/// the snapshot's ids once, at load, as the Cedar rows map them to their
+/// `EntityUid`s: every engine but Casbin receives a request as the
+/// workload's `(user, action, node)`. The `grantlog-by-name` row resolves
+/// the three names in each check instead, as a service that keeps no ids
+/// does.
+struct Ids {
+    users: Vec<PrincipalId>,
+    nodes: Vec<NodeId>,
+    actions: std::collections::HashMap<&'static str, ActionId>,
+}
+
+impl Ids {
+    fn new(w: &Workload, snapshot: &grantlog::Snapshot) -> Ids {
+        let (&(_, action, node), _) = w.requests.split_first().expect("requests");
+        let node = w.nodes[node].key();
+        let resolve = |user: &str, action: &str, node: &str| {
+            snapshot
+                .resolve(user, action, node)
+                .unwrap_or_else(|e| panic!("{user} {action} {node}: {e}"))
+        };
+        let users = (0..w.users.len())
+            .map(|u| resolve(&format!("u{u}"), action, &node).0)
+            .collect();
+        let nodes = w
+            .nodes
+            .iter()
+            .map(|n| resolve("u0", action, &n.key()).2)
+            .collect();
+        let actions = w
+            .requests
+            .iter()
+            .map(|&(_, a, _)| (a, resolve("u0", a, &node).1))
+            .collect();
+        Ids {
+            users,
+            nodes,
+            actions,
+        }
+    }
+
+    fn of(
+        &self,
+        &(user, action, node): &(usize, &'static str, usize),
+    ) -> (PrincipalId, ActionId, NodeId) {
+        (self.users[user], self.actions[action], self.nodes[node])
+    }
+}
+
+/// Loads one engine and times its checks (in a child process).
 fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
     let w = Workload::generate(size, args.seed, true);
     let requests = w.request_strings();
@@ -461,49 +548,36 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
         agreed: String::new(),
     };
     match engine {
-        "grantlog" => {
+        "grantlog" | "grantlog-by-name" => {
             // Parse and check to a ready snapshot; each principal's table is
             // evaluated on its first check, in the untimed pass, so the timed
             // passes measure warm checks: the first right after the
             // evaluations, the reported one once the requests' data has
             // settled in the caches, as a service sees its recurring
             // principals.
-            let (snapshot, load) = load_grantlog(&w);
-            let check = |i: usize| {
-                let (p, a, r) = &requests[i];
-                snapshot.check(p, a, r).is_allowed()
+            let (snapshot, ids, load) = load_grantlog(&w);
+            let by_name = engine == "grantlog-by-name";
+            let check = |i: usize| match by_name {
+                true => {
+                    let (p, a, r) = &requests[i];
+                    snapshot.check(p, a, r).is_allowed()
+                }
+                false => {
+                    let (p, a, n) = ids.of(&w.requests[i]);
+                    snapshot.allowed(p, a, n)
+                }
             };
             let (decisions, times, first) = measure(n, check, budget);
-            // Throughput: the request set, repeated, on one thread and on two;
-            // the median of five runs of each, interleaved, so that a burst of
-            // noise on the machine lands on both.
-            let run = |threads: usize| {
-                let t = Instant::now();
-                std::thread::scope(|s| {
-                    for _ in 0..threads {
-                        s.spawn(|| {
-                            for _ in 0..20 {
-                                for (p, a, r) in &requests[..n] {
-                                    std::hint::black_box(snapshot.check(p, a, r));
-                                }
-                            }
-                        });
-                    }
-                });
-                (threads * 20 * n) as f64 / t.elapsed().as_secs_f64()
-            };
-            let (mut one, mut two): (Vec<f64>, Vec<f64>) = (0..5).map(|_| (run(1), run(2))).unzip();
-            one.sort_by(f64::total_cmp);
-            two.sort_by(f64::total_cmp);
-            let throughput = (one[2], two[2]);
-            let warm_all = (!args.skip.iter().any(|s| s == "warm-all")).then(|| {
-                let t = Instant::now();
-                snapshot.warm();
-                t.elapsed()
-            });
-            let mut r = row("grantlog", load, warm_all, n, &times);
-            r.throughput = Some(throughput);
+            let mut r = row(engine, load, None, n, &times);
             r.first_pass_median_ns = Some(first);
+            if !by_name {
+                r.throughput = Some(throughput(n, check));
+                r.warm_all_ms = (!args.skip.iter().any(|s| s == "warm-all")).then(|| {
+                    let t = Instant::now();
+                    snapshot.warm();
+                    t.elapsed().as_secs_f64() * 1e3
+                });
+            }
             Outcome { row: r, decisions }
         }
         "grantlog-cold" | "grantlog-cold-table" => {
@@ -512,25 +586,23 @@ fn run_engine(engine: &str, size: Size, args: &Args) -> Outcome {
             // reached the principal (one run of the program over the
             // resource's ancestry, the table left to warming), what a
             // service pays after a restart or an update; `grantlog-cold-table`
-            // evaluating the principal's whole table, as `Snapshot::check`
-            // (and an `Engine` with warming off) does. The request is built
-            // outside the timing, as a service receives it. Only first checks
+            // evaluating the principal's whole table, as `Snapshot::allowed`
+            // (and an `Engine` with warming off) does. Only first checks
             // are timed; every request is decided, for the agreement count.
-            let (snapshot, load) = load_grantlog(&w);
+            let (snapshot, ids, load) = load_grantlog(&w);
             let table = engine == "grantlog-cold-table";
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = vec![false; w.users.len()];
             let mut times = Vec::new();
-            let decisions = requests[..n]
+            let decisions = w.requests[..n]
                 .iter()
-                .map(|(p, a, r)| {
-                    let first = seen.insert(p.clone());
-                    let request = grantlog::Request::new(p.as_str(), *a, r.as_str());
+                .map(|request| {
+                    let first = !std::mem::replace(&mut seen[request.0], true);
                     let t = Instant::now();
+                    let (p, a, node) = ids.of(request);
                     let allowed = match table {
-                        true => snapshot.decide(&request),
-                        false => snapshot.decide_first(&request).0,
-                    }
-                    .is_allowed();
+                        true => snapshot.allowed(p, a, node),
+                        false => snapshot.allowed_first(p, a, node),
+                    };
                     if first {
                         times.push(t.elapsed());
                     }

@@ -39,51 +39,101 @@ use std::sync::{Arc, OnceLock, RwLock};
 /// below it and each set of actions denied to everyone on the way
 /// ([`super::index::Folded`]), the set of allowed actions as a bitset.
 ///
-/// One allocation, so that a check reads as few cache lines as it can: an
-/// open-addressed index of the anchors (`node << 32 | offset of its
-/// bitsets`, linear probing, at most half full), then the bitsets. The
-/// index's size sits beside the pointer, so that the line to probe is known
-/// before the allocation is read.
+/// One allocation, so that a check reads as few cache lines as it can: a
+/// filter of the anchors (one bit each, in one to four words: a clear bit
+/// means "not an anchor"), an open-addressed index of the anchors (`node <<
+/// 32 | offset of its bitsets`, linear probing, at most half full), then the
+/// bitsets. A check walks up from the resource to its nearest anchor, and
+/// most nodes it passes are none: their bits, in the filter's one line,
+/// spare it a probe of the index each. The index's size sits beside the
+/// pointer, so that the lines to read are known before the allocation is;
+/// and so does the top-level node every anchor lies under, when they share
+/// one (`root`: the tenant), so that a check on another tenant's resource is
+/// answered without reading the allocation at all.
 #[derive(Clone, Debug)]
 pub struct Table {
     words: Arc<[u64]>,
-    mask: usize,
+    mask: u32,
+    root: u32,
 }
 
 impl Table {
     const EMPTY: u64 = u64::MAX;
+    /// `root` of a table with no anchor: no resource has one above it.
+    const NOWHERE: u32 = u32::MAX;
+    /// `root` of a table whose anchors lie under more than one top-level
+    /// node.
+    const ANYWHERE: u32 = u32::MAX - 1;
+
+    /// A table over `words` laid out by [`Table::layout`], its anchors all
+    /// under `root` (a top-level node, [`Table::NOWHERE`] or
+    /// [`Table::ANYWHERE`]).
+    fn new(words: Vec<u64>, mask: usize, root: u32) -> Table {
+        Table {
+            words: words.into(),
+            mask: u32::try_from(mask).expect("an index of fewer than 2^32 slots"),
+            root,
+        }
+    }
 
     /// The words of a table over `anchors`, with the given number of words
     /// of bitsets for each, all bits clear; and the index's mask.
     fn layout(anchors: impl ExactSizeIterator<Item = (NodeId, usize)>) -> (Vec<u64>, usize) {
         let mask = (anchors.len() * 2).next_power_of_two() - 1;
-        let mut w = vec![Table::EMPTY; mask + 1];
+        let filter = Table::filter_words(mask);
+        let mut w = vec![0; filter];
+        w.resize(filter + mask + 1, Table::EMPTY);
         for (node, words) in anchors {
             let offset = w.len() as u64;
+            let (word, bit) = Table::filter_bit(node, mask);
+            w[word] |= bit;
             let mut i = Table::home(node, mask);
-            while w[i] != Table::EMPTY {
+            while w[filter + i] != Table::EMPTY {
                 i = (i + 1) & mask;
             }
-            w[i] = (node.0 as u64) << 32 | offset;
+            w[filter + i] = (node.0 as u64) << 32 | offset;
             w.resize(w.len() + words, 0);
         }
         (w, mask)
     }
 
+    fn hash(node: NodeId) -> u64 {
+        (node.0 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
     fn home(node: NodeId, mask: usize) -> usize {
-        ((node.0 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
+        (Table::hash(node) >> 32) as usize & mask
+    }
+
+    /// Words of the filter in front of an index of `mask + 1` slots: a
+    /// quarter of the index's bits, at most four words (half a cache line).
+    fn filter_words(mask: usize) -> usize {
+        ((mask + 1) / 16).clamp(1, 4)
+    }
+
+    /// The word of the filter and the bit in it that stand for `node`
+    /// (bits of the hash that [`Table::home`] does not use).
+    fn filter_bit(node: NodeId, mask: usize) -> (usize, u64) {
+        let bits = Table::filter_words(mask) * 64;
+        let i = (Table::hash(node) >> 16) as usize & (bits - 1);
+        (i / 64, 1 << (i % 64))
     }
 
     /// Where the bitsets of `node` start, if it is one of the anchors.
     fn anchor(&self, node: NodeId) -> Option<usize> {
-        Table::offset(&self.words, self.mask, node)
+        Table::offset(&self.words, self.mask as usize, node)
     }
 
     /// [`Table::anchor`] over a table's words while it is being filled.
     fn offset(words: &[u64], mask: usize, node: NodeId) -> Option<usize> {
+        let (word, bit) = Table::filter_bit(node, mask);
+        if words.get(word)? & bit == 0 {
+            return None;
+        }
+        let index = &words[Table::filter_words(mask)..];
         let mut i = Table::home(node, mask);
         loop {
-            let e = *words.get(i)?;
+            let e = *index.get(i)?;
             if e == Table::EMPTY {
                 return None;
             }
@@ -93,15 +143,20 @@ impl Table {
             i = (i + 1) & mask;
         }
     }
+
+    /// The index's entries: `node << 32 | offset`, or [`Table::EMPTY`].
+    #[cfg(test)]
+    fn index(&self) -> &[u64] {
+        let mask = self.mask as usize;
+        let filter = Table::filter_words(mask);
+        &self.words[filter..=filter + mask]
+    }
 }
 
 impl Default for Table {
     fn default() -> Table {
         let (words, mask) = Table::layout(std::iter::empty());
-        Table {
-            words: words.into(),
-            mask,
-        }
+        Table::new(words, mask, Table::NOWHERE)
     }
 }
 
@@ -502,10 +557,15 @@ impl Snapshot {
             };
             words[offset + slot as usize * self.words + a.index() / 64] |= 1 << (a.index() % 64);
         }
-        Table {
-            words: words.into(),
-            mask,
-        }
+        let mut roots = universe.real.iter().map(|&n| self.index.root(n));
+        let root = match roots.next() {
+            None => Table::NOWHERE,
+            Some(first) => match first.filter(|&r| roots.all(|other| other == Some(r))) {
+                Some(r) => r,
+                None => Table::ANYWHERE,
+            },
+        };
+        Table::new(words, mask, root)
     }
 
     /// Resolves the names of a request to ids.
@@ -619,12 +679,26 @@ impl Snapshot {
         resource: &str,
     ) -> (Decision, Option<PrincipalId>) {
         match self.resolve(principal, action, resource) {
-            Ok((p, a, n)) if !self.is_evaluated(p) => {
-                let context = || Context::read(&self.model, None);
-                (Decision::from(self.first_run(p, a, n, context)), Some(p))
-            }
-            Ok((p, a, n)) => (Decision::from(self.allowed_in(p, a, n, None)), Some(p)),
+            Ok((p, a, n)) => (Decision::from(self.first_or_table(p, a, n)), Some(p)),
             Err(e) => (Decision::invalid(e), None),
+        }
+    }
+
+    /// [`Snapshot::allowed`] as an `Engine` that is still warming decides
+    /// it: for a principal whose tables are not evaluated yet, one run of
+    /// the program over the resource's ancestry (see
+    /// [`Snapshot::decide_first`]), the tables left unevaluated; otherwise
+    /// the table. For services that keep the ids of [`Snapshot::resolve`].
+    pub fn allowed_first(&self, p: PrincipalId, a: ActionId, n: NodeId) -> bool {
+        self.first_or_table(p, a, n).unwrap_or(false)
+    }
+
+    /// The first check of `p` with no context, or its table's answer.
+    fn first_or_table(&self, p: PrincipalId, a: ActionId, n: NodeId) -> Result<bool, RequestError> {
+        self.known(p, a, n)?;
+        match self.is_evaluated(p) {
+            false => self.first_run(p, a, n, || Context::read(&self.model, None)),
+            true => self.allowed_in(p, a, n, None),
         }
     }
 
@@ -730,12 +804,41 @@ impl Snapshot {
         n: NodeId,
         context: Option<&Context>,
     ) -> Result<bool, RequestError> {
+        self.known(p, a, n)?;
         let table = self.table_for(p, n, context)?;
         Ok(self.lookup(&table, a, n))
     }
 
+    /// Whether ids passed in by a caller are this snapshot's (ids from
+    /// another snapshot's [`Snapshot::resolve`] may not be): a deny, never
+    /// another principal's table or another action's bit.
+    fn known(&self, p: PrincipalId, a: ActionId, n: NodeId) -> Result<(), RequestError> {
+        let m = &self.model;
+        let unknown = |what: &str, i: usize| format!("{what} #{i} (not of this snapshot)");
+        if p.index() >= self.tables.len() {
+            return Err(RequestError::UnknownPrincipal {
+                name: unknown("principal", p.index()),
+            });
+        }
+        if a.index() >= m.actions.len() {
+            return Err(RequestError::UnknownAction {
+                name: unknown("action", a.index()),
+            });
+        }
+        if n.index() >= m.nodes.len() {
+            return Err(RequestError::UnknownResource {
+                name: unknown("node", n.index()),
+            });
+        }
+        Ok(())
+    }
+
     fn lookup(&self, table: &Table, a: ActionId, n: NodeId) -> bool {
         let tree = &self.index.tree;
+        // Only a resource under the anchors' root can have one above it.
+        if table.root != Table::ANYWHERE && self.index.root(n) != Some(table.root) {
+            return false;
+        }
         let folded = &*self.index.folded;
         // Types of the nodes walked past, bottom-up: the path below the anchor.
         // A run of nodes of one type (a folder in a folder) counts once, as
@@ -816,13 +919,14 @@ mod tests {
         let anchors: Vec<(NodeId, usize)> = (0..40u32).map(|i| (NodeId(i * 64), 3)).collect();
         let (words, mask) = Table::layout(anchors.iter().copied());
         assert_eq!(mask, 127);
-        assert_eq!(words.len(), 128 + 40 * 3);
+        assert_eq!(Table::filter_words(mask), 4);
+        assert_eq!(words.len(), 4 + 128 + 40 * 3);
         let mut offsets: Vec<usize> = anchors
             .iter()
             .map(|&(n, _)| Table::offset(&words, mask, n).expect("an anchor"))
             .collect();
         offsets.sort_unstable();
-        let expected: Vec<usize> = (0..40).map(|i| 128 + i * 3).collect();
+        let expected: Vec<usize> = (0..40).map(|i| 4 + 128 + i * 3).collect();
         assert_eq!(offsets, expected);
         for n in [1, 63, 65, 40 * 64, u32::MAX] {
             assert_eq!(Table::offset(&words, mask, NodeId(n)), None, "node {n}");
@@ -836,7 +940,8 @@ mod tests {
         let Tables::Plain(table) = s.tables(id) else {
             panic!("no open condition here")
         };
-        let mut out: Vec<String> = table.words[..=table.mask]
+        let mut out: Vec<String> = table
+            .index()
             .iter()
             .filter(|&&e| e != Table::EMPTY)
             .map(|&e| s.model.node_key(NodeId((e >> 32) as u32)))
@@ -875,5 +980,86 @@ mod tests {
         assert!(allowed("ed", "app.view", "app:a"));
         assert_eq!(anchors(&s, "ed"), ["app:a", "org:o", "workspace:w"]);
         assert_eq!(s.index.folded.count(), 2);
+    }
+
+    #[test]
+    fn a_table_knows_the_tenant_of_its_anchors() {
+        let s = crate::Snapshot::from_text(
+            "t.policy",
+            "type org\ntype workspace in org\ntype app in workspace\n\
+             action app.view on app\n\
+             role viewer on org rank 1 { app.view }\n\
+             role member on workspace rank 1 { app.view }\n\
+             org o\norg p\nworkspace w in org:o\nworkspace v in org:o\nworkspace x in org:p\n\
+             app a in workspace:w\napp b in workspace:w\napp c in workspace:v\napp d in workspace:x\n\
+             user ann\nuser bob\nuser cat\nuser dan\n\
+             assign member on workspace:w to ann\n\
+             assign member on workspace:w to bob\nassign member on workspace:v to bob\n\
+             assign viewer on org:o to cat\nassign viewer on org:p to cat\n",
+        )
+        .expect("the policy loads");
+        let root = |p: &str| {
+            let id = s.model.names.principals.get(p).copied().expect("a user");
+            let Tables::Plain(table) = s.tables(id) else {
+                panic!("no open condition here")
+            };
+            match table.root {
+                Table::NOWHERE => "nowhere".to_string(),
+                Table::ANYWHERE => "anywhere".to_string(),
+                n => s.model.node_key(NodeId(n)),
+            }
+        };
+        assert_eq!(root("ann"), "org:o");
+        assert_eq!(root("bob"), "org:o");
+        assert_eq!(root("cat"), "anywhere");
+        assert_eq!(root("dan"), "nowhere");
+        let allowed = |p: &str, n: &str| s.check(p, "app.view", n).is_allowed();
+        let apps = ["app:a", "app:b", "app:c", "app:d"];
+        let row = |p: &str| apps.map(|n| allowed(p, n));
+        assert_eq!(row("ann"), [true, true, false, false]);
+        assert_eq!(row("bob"), [true, true, true, false]);
+        assert_eq!(row("cat"), [true, true, true, true]);
+        assert_eq!(row("dan"), [false, false, false, false]);
+    }
+
+    #[test]
+    fn checks_on_ids_agree_with_names_and_deny_ids_of_another_snapshot() {
+        let text = "type org\ntype app in org\naction app.view on app\n\
+                    role viewer on org rank 1 { app.view }\n\
+                    org o\napp a in org:o\nuser ann in org:o\nuser bob in org:o\n\
+                    assign viewer on org:o to ann\n";
+        let s = crate::Snapshot::from_text("t.policy", text).expect("the policy loads");
+        for user in ["ann", "bob"] {
+            let (p, a, n) = s.resolve(user, "app.view", "app:a").expect("known names");
+            let by_name = s.check(user, "app.view", "app:a").is_allowed();
+            // A first check runs once over the ancestry and leaves the table.
+            assert_eq!(s.allowed_first(p, a, n), by_name, "{user}");
+            assert_eq!(s.allowed(p, a, n), by_name, "{user}");
+            assert_eq!(s.allowed_first(p, a, n), by_name, "{user}, table evaluated");
+        }
+        assert!(s.check("ann", "app.view", "app:a").is_allowed());
+        // Ids from a larger snapshot: no other principal's table, no other
+        // action's bit, never a panic.
+        let bigger = crate::Snapshot::from_text(
+            "t.policy",
+            &format!("{text}user cat in org:o\napp b in org:o\naction app.edit on app\n"),
+        )
+        .expect("the policy loads");
+        let (p, a, n) = bigger
+            .resolve("cat", "app.edit", "app:b")
+            .expect("known names");
+        let (ann, view, app) = s.resolve("ann", "app.view", "app:a").expect("known names");
+        for (p, a, n) in [(p, view, app), (ann, a, app), (ann, view, n)] {
+            assert!(!s.allowed(p, a, n));
+            assert!(!s.allowed_first(p, a, n));
+            assert!(s.allowed_in(p, a, n, None).is_err());
+        }
+        let Err(e) = s.allowed_in(p, view, app, None) else {
+            panic!("a deny")
+        };
+        assert_eq!(
+            e.to_string(),
+            "unknown principal `principal #2 (not of this snapshot)`"
+        );
     }
 }
