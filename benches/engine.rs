@@ -102,6 +102,22 @@ fn stages(c: &mut Criterion) {
         });
         g.finish();
 
+        // The same requests on ids resolved once, as a service that keeps
+        // them checks.
+        let ids: Vec<_> = requests
+            .iter()
+            .map(|(p, a, r)| snapshot.resolve(p, a, r).unwrap())
+            .collect();
+        let mut g = c.benchmark_group("check_ids");
+        g.bench_function(BenchmarkId::from_parameter(&name), |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                let (p, a, n) = ids[i];
+                snapshot.allowed(black_box(p), black_box(a), black_box(n))
+            })
+        });
+        g.finish();
+
         // Conditional: the same organisation behind an IP allow list, so
         // that every principal has a condition on the request's context and
         // every check decides it. Tables warm, as for `check`. Each check

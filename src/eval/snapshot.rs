@@ -688,7 +688,8 @@ impl Snapshot {
     /// it: for a principal whose tables are not evaluated yet, one run of
     /// the program over the resource's ancestry (see
     /// [`Snapshot::decide_first`]), the tables left unevaluated; otherwise
-    /// the table. For services that keep the ids of [`Snapshot::resolve`].
+    /// the table. For services that keep the ids of [`Snapshot::resolve`]
+    /// (see [`Snapshot::allowed`] for how long they hold).
     pub fn allowed_first(&self, p: PrincipalId, a: ActionId, n: NodeId) -> bool {
         self.first_or_table(p, a, n).unwrap_or(false)
     }
@@ -791,6 +792,12 @@ impl Snapshot {
 
     /// The decision for resolved ids with no context: the `Allow` relation
     /// at the resource (a deny if the request cannot be decided).
+    ///
+    /// Ids are this snapshot's, from its [`Snapshot::resolve`]: they keep
+    /// naming the same principal, action and node in every snapshot made
+    /// from this one by updates (an update never reuses an id; a removed
+    /// principal's is a deny), but not across a reload of the policy, whose
+    /// ids are its own. An id past this snapshot's is a deny.
     pub fn allowed(&self, p: PrincipalId, a: ActionId, n: NodeId) -> bool {
         self.allowed_in(p, a, n, None).unwrap_or(false)
     }
@@ -809,9 +816,9 @@ impl Snapshot {
         Ok(self.lookup(&table, a, n))
     }
 
-    /// Whether ids passed in by a caller are this snapshot's (ids from
-    /// another snapshot's [`Snapshot::resolve`] may not be): a deny, never
-    /// another principal's table or another action's bit.
+    /// Whether ids passed in by a caller are within this snapshot's (those
+    /// of a later snapshot may not be): past them is a deny, never another
+    /// principal's table, another action's bit or a panic.
     fn known(&self, p: PrincipalId, a: ActionId, n: NodeId) -> Result<(), RequestError> {
         let m = &self.model;
         let unknown = |what: &str, i: usize| format!("{what} #{i} (not of this snapshot)");
@@ -1031,9 +1038,13 @@ mod tests {
         let s = crate::Snapshot::from_text("t.policy", text).expect("the policy loads");
         for user in ["ann", "bob"] {
             let (p, a, n) = s.resolve(user, "app.view", "app:a").expect("known names");
+            // A first check runs once over the ancestry and leaves the table
+            // to warming.
+            let first = s.allowed_first(p, a, n);
+            assert!(!s.is_evaluated(p), "{user}");
             let by_name = s.check(user, "app.view", "app:a").is_allowed();
-            // A first check runs once over the ancestry and leaves the table.
-            assert_eq!(s.allowed_first(p, a, n), by_name, "{user}");
+            assert!(s.is_evaluated(p), "{user}");
+            assert_eq!(first, by_name, "{user}");
             assert_eq!(s.allowed(p, a, n), by_name, "{user}");
             assert_eq!(s.allowed_first(p, a, n), by_name, "{user}, table evaluated");
         }
