@@ -21,9 +21,9 @@
 //!
 //! grantlog and Cedar receive a request as the workload's integer ids
 //! `(user, action, node)`, mapped to their own handles by tables built at
-//! load (Cedar's `EntityUid`s, grantlog's ids from `Snapshot::resolve`);
-//! Rego each request's input decoded ahead of time, Casbin names. Each check is timed alone, and every warm row by the same rule
-//! ([`measure`]): one untimed pass over the timed requests, then timed
+//! load (Cedar's `EntityUid`s, grantlog's ids); Rego each request's input
+//! decoded ahead of time, Casbin names. Each check is timed alone, and every
+//! warm row by the same rule ([`measure`]): one untimed pass over the timed requests, then timed
 //! passes until the median settles (three passes without a 5% gain, at most
 //! 20, and none begun after `--pass-budget` seconds of timed checks); the
 //! last pass is reported. The median of grantlog's first timed pass, with
@@ -64,6 +64,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 use grantlog::compile::ids::{ActionId, NodeId, PrincipalId};
+use grantlog::eval::snapshot::node_id;
 use grantlog::workload::{Size, Workload};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -475,11 +476,10 @@ fn load_grantlog(w: &Workload) -> (grantlog::Snapshot, Ids, Duration) {
 }
 
 /// The workload's integer ids (users, nodes) and action names mapped to
-/// the snapshot's ids once, at load, as the Cedar rows map them to their
-/// `EntityUid`s: every engine but Casbin receives a request as the
-/// workload's `(user, action, node)`. The `grantlog-by-name` row resolves
-/// the three names in each check instead, as a service that keeps no ids
-/// does.
+/// the snapshot's ids once, at load, by the model's own name lookups, as
+/// the Cedar rows map them to their `EntityUid`s. The `grantlog-by-name`
+/// row resolves the three names in each check instead, as a service that
+/// keeps no ids does.
 struct Ids {
     users: Vec<PrincipalId>,
     nodes: Vec<NodeId>,
@@ -488,30 +488,30 @@ struct Ids {
 
 impl Ids {
     fn new(w: &Workload, snapshot: &grantlog::Snapshot) -> Ids {
-        let (&(_, action, node), _) = w.requests.split_first().expect("requests");
-        let node = w.nodes[node].key();
-        let resolve = |user: &str, action: &str, node: &str| {
-            snapshot
-                .resolve(user, action, node)
-                .unwrap_or_else(|e| panic!("{user} {action} {node}: {e}"))
-        };
-        let users = (0..w.users.len())
-            .map(|u| resolve(&format!("u{u}"), action, &node).0)
-            .collect();
-        let nodes = w
-            .nodes
-            .iter()
-            .map(|n| resolve("u0", action, &n.key()).2)
-            .collect();
-        let actions = w
-            .requests
-            .iter()
-            .map(|&(_, a, _)| (a, resolve("u0", a, &node).1))
-            .collect();
+        let m = snapshot.model();
         Ids {
-            users,
-            nodes,
-            actions,
+            users: (0..w.users.len())
+                .map(|u| {
+                    m.principal_named(&format!("u{u}"))
+                        .expect("each workload user is in the policy")
+                })
+                .collect(),
+            nodes: w
+                .nodes
+                .iter()
+                .map(|n| node_id(m, &n.key()).expect("each workload node is in the policy"))
+                .collect(),
+            actions: w
+                .requests
+                .iter()
+                .map(|&(_, a, _)| {
+                    (
+                        a,
+                        m.action_named(a)
+                            .expect("each workload action is in the policy"),
+                    )
+                })
+                .collect(),
         }
     }
 

@@ -99,22 +99,6 @@ pub struct Link {
     pub denied_below: bool,
 }
 
-impl Index {
-    /// The top-level node above `node` (itself if it is one; `None` for an
-    /// id that is no node's).
-    pub fn root(&self, node: NodeId) -> Option<u32> {
-        let mut node = node.0;
-        for _ in 0..=crate::compile::MAX_DEPTH {
-            let link = self.tree.get(node as usize)?;
-            if link.parent == Link::ROOT {
-                return Some(node);
-            }
-            node = link.parent;
-        }
-        None
-    }
-}
-
 impl Link {
     /// The parent of a top-level node.
     pub const ROOT: u32 = u32::MAX;
@@ -554,6 +538,20 @@ impl Index {
 }
 
 impl Index {
+    /// The top-level node above `node` (itself if it is one; `None` for an
+    /// id that is no node's).
+    pub fn root(&self, node: NodeId) -> Option<u32> {
+        let mut node = node.0;
+        for _ in 0..=crate::compile::MAX_DEPTH {
+            let link = self.tree.get(node as usize)?;
+            if link.parent == Link::ROOT {
+                return Some(node);
+            }
+            node = link.parent;
+        }
+        None
+    }
+
     /// Adds to `out` every principal at or below the given subjects in the
     /// group tree (a group's members, transitively). `None` if one of them is
     /// a selector, which can reach anyone.

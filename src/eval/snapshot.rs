@@ -560,10 +560,9 @@ impl Snapshot {
         let mut roots = universe.real.iter().map(|&n| self.index.root(n));
         let root = match roots.next() {
             None => Table::NOWHERE,
-            Some(first) => match first.filter(|&r| roots.all(|other| other == Some(r))) {
-                Some(r) => r,
-                None => Table::ANYWHERE,
-            },
+            Some(first) => first
+                .filter(|&r| roots.all(|other| other == Some(r)))
+                .unwrap_or(Table::ANYWHERE),
         };
         Table::new(words, mask, root)
     }
@@ -697,10 +696,11 @@ impl Snapshot {
     /// The first check of `p` with no context, or its table's answer.
     fn first_or_table(&self, p: PrincipalId, a: ActionId, n: NodeId) -> Result<bool, RequestError> {
         self.known(p, a, n)?;
-        match self.is_evaluated(p) {
-            false => self.first_run(p, a, n, || Context::read(&self.model, None)),
-            true => self.allowed_in(p, a, n, None),
+        if !self.is_evaluated(p) {
+            return self.first_run(p, a, n, || Context::read(&self.model, None));
         }
+        let table = self.table_for(p, n, None)?;
+        Ok(self.lookup(&table, a, n))
     }
 
     /// [`Snapshot::decide`] for a principal whose tables are not evaluated
