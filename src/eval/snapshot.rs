@@ -49,12 +49,16 @@ use std::sync::{Arc, OnceLock, RwLock};
 /// pointer, so that the lines to read are known before the allocation is;
 /// and so does the top-level node every anchor lies under, when they share
 /// one (`root`: the tenant), so that a check on another tenant's resource is
-/// answered without reading the allocation at all.
+/// answered without reading the allocation at all. Beside them too, the
+/// actions the table allows anywhere (`actions`, bit `a % 64` for action
+/// `a`): a check of an action it allows nowhere is answered from the pointer
+/// alone as well.
 #[derive(Clone, Debug)]
 pub struct Table {
     words: Arc<[u64]>,
     mask: u32,
     root: u32,
+    actions: u64,
 }
 
 impl Table {
@@ -67,13 +71,22 @@ impl Table {
 
     /// A table over `words` laid out by [`Table::layout`], its anchors all
     /// under `root` (a top-level node, [`Table::NOWHERE`] or
-    /// [`Table::ANYWHERE`]).
-    fn new(words: Vec<u64>, mask: usize, root: u32) -> Table {
+    /// [`Table::ANYWHERE`]), allowing the actions `actions` folds (see
+    /// [`Table::action_bit`]) somewhere.
+    fn new(words: Vec<u64>, mask: usize, root: u32, actions: u64) -> Table {
         Table {
             words: words.into(),
             mask: u32::try_from(mask).expect("an index of fewer than 2^32 slots"),
             root,
+            actions,
         }
+    }
+
+    /// The bit of [`Table::actions`] that stands for `a`, shared by every
+    /// action of the same number modulo 64: a clear bit says that none of
+    /// them is allowed anywhere in the table.
+    fn action_bit(a: ActionId) -> u64 {
+        1 << (a.index() % 64)
     }
 
     /// The words of a table over `anchors`, with the given number of words
@@ -156,7 +169,7 @@ impl Table {
 impl Default for Table {
     fn default() -> Table {
         let (words, mask) = Table::layout(std::iter::empty());
-        Table::new(words, mask, Table::NOWHERE)
+        Table::new(words, mask, Table::NOWHERE, 0)
     }
 }
 
@@ -546,6 +559,7 @@ impl Snapshot {
             (n, self.index.type_paths[ty.index()].paths.len() * slots)
         }));
         let base = m.nodes.len() as u32;
+        let mut actions = 0;
         for Allow(_, a, n) in &derived.allow {
             let (anchor, slot) = if n.0 < base {
                 (*n, 0)
@@ -556,6 +570,7 @@ impl Snapshot {
                 continue;
             };
             words[offset + slot as usize * self.words + a.index() / 64] |= 1 << (a.index() % 64);
+            actions |= Table::action_bit(*a);
         }
         let mut roots = universe.real.iter().map(|&n| self.index.root(n));
         let root = match roots.next() {
@@ -564,7 +579,7 @@ impl Snapshot {
                 .filter(|&r| roots.all(|other| other == Some(r)))
                 .unwrap_or(Table::ANYWHERE),
         };
-        Table::new(words, mask, root)
+        Table::new(words, mask, root, actions)
     }
 
     /// Resolves the names of a request to ids.
@@ -842,6 +857,10 @@ impl Snapshot {
 
     fn lookup(&self, table: &Table, a: ActionId, n: NodeId) -> bool {
         let tree = &self.index.tree;
+        // An action allowed nowhere in the table is denied here too.
+        if table.actions & Table::action_bit(a) == 0 {
+            return false;
+        }
         // Only a resource under the anchors' root can have one above it.
         if table.root != Table::ANYWHERE && self.index.root(n) != Some(table.root) {
             return false;
@@ -1027,6 +1046,43 @@ mod tests {
         assert_eq!(row("bob"), [true, true, true, false]);
         assert_eq!(row("cat"), [true, true, true, true]);
         assert_eq!(row("dan"), [false, false, false, false]);
+    }
+
+    #[test]
+    fn a_table_knows_the_actions_it_allows_anywhere() {
+        // 70 actions, so that actions 1 and 65 share a bit of the summary.
+        let actions: String = (0..70)
+            .map(|i| format!("action app.a{i} on app\n"))
+            .collect();
+        let text = format!(
+            "type org\ntype app in org\n{actions}\
+             role runner on app rank 1 {{ app.a65 }}\n\
+             role viewer on org rank 1 {{ app.a2 }}\n\
+             org o\napp x in org:o\napp y in org:o\n\
+             user ann\nuser bob\nuser cat\n\
+             assign runner on app:x to ann\nassign viewer on org:o to bob\n"
+        );
+        let s = crate::Snapshot::from_text("t.policy", &text).expect("the policy loads");
+        let summary = |p: &str| {
+            let id = s.model.names.principals.get(p).copied().expect("a user");
+            let Tables::Plain(table) = s.tables(id) else {
+                panic!("no open condition here")
+            };
+            (0..64)
+                .filter(|b| table.actions & 1 << b != 0)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(summary("ann"), [1]);
+        assert_eq!(summary("bob"), [2]);
+        assert_eq!(summary("cat"), Vec::<u32>::new());
+        let row =
+            |p: &str, action: &str| ["app:x", "app:y"].map(|n| s.check(p, action, n).is_allowed());
+        // A bit shared with an allowed action leaves the decision to the table.
+        assert_eq!(row("ann", "app.a65"), [true, false]);
+        assert_eq!(row("ann", "app.a1"), [false, false]);
+        assert_eq!(row("bob", "app.a2"), [true, true]);
+        assert_eq!(row("bob", "app.a66"), [false, false]);
+        assert_eq!(row("cat", "app.a2"), [false, false]);
     }
 
     #[test]
