@@ -84,12 +84,16 @@ pub struct Index {
     pub group_closure: Arc<OnceLock<FxHashMap<GroupId, Arc<[GroupId]>>>>,
 }
 
-/// A node's place in the tree: its parent ([`Link::ROOT`] for none), type,
-/// and the set of actions denied to everyone on it ([`Folded`]).
+/// A node's place in the tree: its parent ([`Link::ROOT`] for none), the
+/// top-level node above it, its type, and the set of actions denied to
+/// everyone on it ([`Folded`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
     /// The parent node's id, or [`Link::ROOT`].
     pub parent: u32,
+    /// The top-level node above it (itself, if it is one): its tenant, read
+    /// in one load by a check that a table's anchors cannot answer.
+    pub root: u32,
     /// The node's type.
     pub ty: TypeId,
     /// Its folded denies, as an index into [`Folded::sets`] (0: none).
@@ -103,9 +107,11 @@ impl Link {
     /// The parent of a top-level node.
     pub const ROOT: u32 = u32::MAX;
 
-    fn of(node: &crate::compile::model::NodeDef) -> Link {
+    fn of(m: &Model, n: NodeId) -> Link {
+        let node = &m.nodes[n.index()];
         Link {
             parent: node.parent.map_or(Link::ROOT, |p| p.0),
+            root: m.ancestry(n).last().map_or(n.0, |r| r.0),
             ty: node.ty,
             denied: 0,
             denied_below: false,
@@ -321,7 +327,9 @@ impl Index {
             type_paths.push(self::type_paths(m, TypeId(t as u32))?);
         }
         let (folded, denied) = Folded::new(m);
-        let mut tree: ChunkVec<Link> = m.nodes.iter().map(Link::of).collect();
+        let mut tree: ChunkVec<Link> = (0..m.nodes.len() as u32)
+            .map(|n| Link::of(m, NodeId(n)))
+            .collect();
         for (n, set) in denied {
             tree[n.index()].denied = set;
             for up in m.ancestry(n).skip(1) {
@@ -383,7 +391,7 @@ impl Index {
                 let node = &m.nodes[i as usize];
                 while self.children.len() <= i as usize {
                     self.children.push(Vec::new());
-                    self.tree.push(Link::of(&m.nodes[self.tree.len()]));
+                    self.tree.push(Link::of(m, NodeId(self.tree.len() as u32)));
                 }
                 if let Some(parent) = node.parent {
                     self.children[parent.index()].push(NodeId(i));
@@ -541,15 +549,7 @@ impl Index {
     /// The top-level node above `node` (itself if it is one; `None` for an
     /// id that is no node's).
     pub fn root(&self, node: NodeId) -> Option<u32> {
-        let mut node = node.0;
-        for _ in 0..=crate::compile::MAX_DEPTH {
-            let link = self.tree.get(node as usize)?;
-            if link.parent == Link::ROOT {
-                return Some(node);
-            }
-            node = link.parent;
-        }
-        None
+        self.tree.get(node.index()).map(|link| link.root)
     }
 
     /// Adds to `out` every principal at or below the given subjects in the

@@ -1046,6 +1046,23 @@ mod tests {
         assert_eq!(row("bob"), [true, true, true, false]);
         assert_eq!(row("cat"), [true, true, true, true]);
         assert_eq!(row("dan"), [false, false, false, false]);
+        // Nodes an update adds know their tenant: under an old root, and
+        // under a new one.
+        let (s, _) = s
+            .apply(&crate::Batch::new().add(
+                "org q\nworkspace y in org:q\napp e in workspace:w\napp f in workspace:y\n\
+                 assign viewer on org:q to dan\n",
+            ))
+            .expect("the update applies");
+        let tenant = |n: &str| {
+            let id = s.model.names.nodes.get(n).copied().expect("a node");
+            s.model.node_key(NodeId(s.index.root(id).expect("a root")))
+        };
+        assert_eq!(tenant("app:e"), "org:o");
+        assert_eq!(tenant("app:f"), "org:q");
+        let allowed = |p: &str, n: &str| s.check(p, "app.view", n).is_allowed();
+        assert_eq!(["app:e", "app:f"].map(|n| allowed("ann", n)), [true, false]);
+        assert_eq!(["app:e", "app:f"].map(|n| allowed("dan", n)), [false, true]);
     }
 
     #[test]
