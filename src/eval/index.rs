@@ -91,8 +91,8 @@ pub struct Index {
 pub struct Link {
     /// The parent node's id, or [`Link::ROOT`].
     pub parent: u32,
-    /// The top-level node above it (itself, if it is one): its tenant, read
-    /// in one load by a check that a table's anchors cannot answer.
+    /// The top-level node above it (itself, if it is one): its tenant,
+    /// which a check compares with its table's in one read.
     pub root: u32,
     /// The node's type.
     pub ty: TypeId,
