@@ -23,10 +23,11 @@
 //! `(user, action, node)`, mapped to their own handles by tables built at
 //! load (Cedar's `EntityUid`s, grantlog's ids); Rego each request's input
 //! decoded ahead of time, Casbin names. Each check is timed alone, and every
-//! warm row by the same rule ([`measure`]): one untimed pass over the timed requests, then timed
-//! passes until the median settles (three passes without a 5% gain, at most
-//! 20, and none begun after `--pass-budget` seconds of timed checks); the
-//! last pass is reported. The median of grantlog's first timed pass, with
+//! warm row by the same rule ([`measure`]): one untimed pass over the timed
+//! requests, then timed passes until the median settles (three passes
+//! without a 5% gain, at most 20, and none begun after `--pass-budget`
+//! seconds of timed checks); the last pass is reported. The median of
+//! grantlog's first timed pass (and of `grantlog-by-name`'s), with
 //! the data mostly out of cache, is printed beside it, and `--memory-probe`
 //! prints what one dependent memory read costs on the machine at several
 //! working-set sizes (`--scattered-probe`: among a given number of cache
