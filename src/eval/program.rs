@@ -8,7 +8,7 @@
 //!
 //! Strata, bottom up: role closure (the one stratum that does not mention a
 //! principal, in [`roles`], evaluated once per snapshot and fed to every
-//! evaluation as `RoleReach` and `RoleAllows`) → subject matching (groups,
+//! evaluation as `RoleReach`, `RoleAllowsAnywhere` and `RoleAllowsOn`) → subject matching (groups,
 //! selectors) → held roles → defaults (need "holds nothing here") →
 //! applicable roles (flow down, override) → highest privilege → permissions
 //! → deny → allow.
@@ -49,17 +49,29 @@ crepe! {
     // Node(n, t, how): node n is of type t, where roles combine as `how` says.
     @input pub struct Node(pub NodeId, pub TypeId, pub Combine);
     @input pub struct Parent(pub NodeId, pub NodeId);
+    // Variant(v, n): v is a node of n's type under n's parent that carries
+    // nothing n does not, but denies (virtual nodes below denies to
+    // everyone, see `eval::universe`). It has no `Node` or `Parent` rows of
+    // its own: it is decided from n.
+    @input pub struct Variant(pub NodeId, pub NodeId);
+    // CreatedUnder(n, a): a is n, a node the principal created, or above it
+    // (the ancestry of its nodes, lowered from the tree).
+    @input pub struct CreatedUnder(pub NodeId, pub NodeId);
     // ---- inputs: roles ----------------------------------------------------
     // Role(r, rank, ladder)
     @input pub struct Role(pub RoleId, pub i64, pub Sym);
     @input pub struct RolePerm(pub RoleId, pub ActionId, pub FactId);
     @input pub struct Sticky(pub RoleId);
     // The role stratum's results ([`roles`]): role inclusion, reflexive and
-    // transitive, and the actions each role allows through what it includes.
+    // transitive; and the actions each role allows through what it
+    // includes: RoleAllowsAnywhere(r, a) of those declared without types,
+    // RoleAllowsOn(r, t, a) of those that apply to nodes of type t.
     @input pub struct RoleReach(pub RoleId, pub RoleId);
-    @input pub struct RoleAllows(pub RoleId, pub ActionId);
+    @input pub struct RoleAllowsAnywhere(pub RoleId, pub ActionId);
+    @input pub struct RoleAllowsOn(pub RoleId, pub TypeId, pub ActionId);
     // ActionOn(a, t): action a applies to nodes of type t; ActionAnywhere(a):
-    // a was declared without types and applies to every node.
+    // a was declared without types and applies to every node (what grants
+    // read; roles' actions come joined with them from the role stratum).
     @input pub struct ActionOn(pub ActionId, pub TypeId);
     @input pub struct ActionAnywhere(pub ActionId);
     // ---- inputs: rules and facts ------------------------------------------
@@ -106,11 +118,8 @@ crepe! {
     Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t, _), CreatorRole(t, r, f);
     // `... while assigned`: only while the creator holds an assigned role
     // on the node or a node above it.
-    struct CreatorUp(PrincipalId, NodeId, NodeId);
-    CreatorUp(p, n, n) <- CreatedBy(n, p, _), Node(n, t, _), CreatorRoleWhileAssigned(t, _, _);
-    CreatorUp(p, n, a) <- CreatorUp(p, n, c), Parent(c, a);
     struct AssignedAbove(PrincipalId, NodeId);
-    AssignedAbove(p, n) <- CreatorUp(p, n, a), Held(p, _, a, _, _);
+    AssignedAbove(p, n) <- CreatedBy(n, p, _), Node(n, t, _), CreatorRoleWhileAssigned(t, _, _), CreatedUnder(n, a), Held(p, _, a, _, _);
     Created(p, r, n, f, cf) <- CreatedBy(n, p, cf), Node(n, t, _), CreatorRoleWhileAssigned(t, r, f), AssignedAbove(p, n);
     // HasOwn(p, n): p holds an assigned or created role on n, one of the
     // nodes inside its homes (the only ones default rules read it at).
@@ -167,7 +176,8 @@ crepe! {
 
     // ---- permissions ------------------------------------------------------
     // p may a at n through an effective role whose closure lists a
-    // (`Effective`, `RoleAllows`), or through a grant (`Granted`).
+    // (`Effective`, `RoleAllowsAnywhere`, `RoleAllowsOn`), or through a
+    // grant (`Granted`).
     // Provenance for explanations: p may a at n through effective role r,
     // whose included role r2 lists a.
     @output pub struct FromRole(pub PrincipalId, pub ActionId, pub NodeId, pub RoleId, pub RoleId);
@@ -190,10 +200,13 @@ crepe! {
     // The decision: an effective role or a grant allows it, it applies to
     // the node's type, and no deny applies.
     @output pub struct Allow(pub PrincipalId, pub ActionId, pub NodeId);
-    Allow(p, a, n) <- Effective(p, r, n), RoleAllows(r, a), ActionAnywhere(a), !Blocked(p, a, n);
-    Allow(p, a, n) <- Effective(p, r, n), RoleAllows(r, a), Node(n, t, _), ActionOn(a, t), !Blocked(p, a, n);
+    Allow(p, a, n) <- Effective(p, r, n), RoleAllowsAnywhere(r, a), !Blocked(p, a, n);
+    Allow(p, a, n) <- Effective(p, r, n), Node(n, t, _), RoleAllowsOn(r, t, a), !Blocked(p, a, n);
     Allow(p, a, n) <- Granted(p, a, n, _, _, _), ActionAnywhere(a), !Blocked(p, a, n);
     Allow(p, a, n) <- Granted(p, a, n, _, _, _), Node(n, t, _), ActionOn(a, t), !Blocked(p, a, n);
+    // A variant has n's roles, grants and inherited denies (same parent and
+    // type, nothing of its own but denies): what n allows, less its denies.
+    Allow(p, a, v) <- Allow(p, a, n), Variant(v, n), !Blocked(p, a, v);
 }
 
 /// The role stratum: what each role includes and allows. It mentions no
@@ -207,6 +220,8 @@ pub mod roles {
         @input pub struct Role(pub RoleId);
         @input pub struct RoleIncludes(pub RoleId, pub RoleId);
         @input pub struct RolePerm(pub RoleId, pub ActionId);
+        @input pub struct ActionOn(pub ActionId, pub TypeId);
+        @input pub struct ActionAnywhere(pub ActionId);
         // Role inclusion is reflexive and transitive.
         @output pub struct RoleReach(pub RoleId, pub RoleId);
         RoleReach(r, r) <- Role(r);
@@ -215,6 +230,11 @@ pub mod roles {
         // (also what "what is missing" offers).
         @output pub struct RoleAllows(pub RoleId, pub ActionId);
         RoleAllows(r, a) <- RoleReach(r, r2), RolePerm(r2, a);
+        // ...by where they apply, as the program reads them.
+        @output pub struct RoleAllowsAnywhere(pub RoleId, pub ActionId);
+        RoleAllowsAnywhere(r, a) <- RoleAllows(r, a), ActionAnywhere(a);
+        @output pub struct RoleAllowsOn(pub RoleId, pub TypeId, pub ActionId);
+        RoleAllowsOn(r, t, a) <- RoleAllows(r, a), ActionOn(a, t);
     }
 }
 

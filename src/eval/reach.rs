@@ -10,12 +10,12 @@
 //! | --- | --- | --- |
 //! | `Matches` (groups, selectors) | memberships of the principal's groups, selector conditions, `HomeUnder` | nothing (inputs about the principal) |
 //! | `Held` | assignments to subjects the principal may match | each assignment's node |
-//! | `Created`, `CreatorUp`, `AssignedAbove` | `CreatedBy` for the principal, creator rules, held roles above | each node it created |
+//! | `Created`, `AssignedAbove` | `CreatedBy` and `CreatedUnder` (the ancestry of its nodes) for the principal, creator rules, held roles above | each node it created |
 //! | `Defaulted` | default rules, `Within` its homes | its homes, when the policy has a default rule; a node's own default at that node, when a home is at or above it |
 //! | `Applies`, `Overridden`, `Outranked`, `Effective` | `Parent`, `Node` | ancestors of every anchor |
 //! | `Granted` | grants to subjects it may match | each grant's node |
 //! | `DenyAt` | denies to subjects it may match | for a table, a deny's node where some rule reaching the principal that could allow the deny's action (whatever its conditions) is anchored at, above or below it (elsewhere the deny removes nothing), except a deny to everyone ([`super::index::Folded`]): no anchor, given on the nodes of the evaluation it sits on and carried by the virtual nodes below them; for a check, the resource's ancestry; a deny without `on` everywhere |
-//! | `Role`, `RoleAllows` (rows of the role stratum, [`super::roles`]) | the roles its assignments, and the creator and default rules, can give it | nothing |
+//! | `Role`, `RoleAllowsAnywhere`, `RoleAllowsOn` (rows of the role stratum, [`super::roles`]) | the roles its assignments, and the creator and default rules, can give it | nothing |
 //! | `ExplainAt`, `FromRole` | the resource being explained | the resource's ancestry only ([`Scope::Explain`]) |
 //!
 //! The groups a principal is in come from the index's group closure, which

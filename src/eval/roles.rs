@@ -7,7 +7,10 @@
 //! [`super::universe`]). Explanations read it whole, for the roles that
 //! would allow what was denied.
 
-use super::program::roles::{Crepe, Role, RoleAllows, RoleIncludes, RolePerm, RoleReach};
+use super::program::roles::{
+    ActionAnywhere, ActionOn, Crepe, Role, RoleAllows, RoleAllowsAnywhere, RoleAllowsOn,
+    RoleIncludes, RolePerm, RoleReach,
+};
 use crate::compile::ids::*;
 use crate::compile::model::Model;
 use rustc_hash::FxBuildHasher;
@@ -19,6 +22,12 @@ pub struct RoleClosure {
     reach: Vec<Vec<RoleId>>,
     /// `RoleAllows(r, a)`: for each role, the actions it allows, sorted.
     allows: Vec<Vec<ActionId>>,
+    /// `RoleAllowsAnywhere(r, a)`: for each role, those of its actions
+    /// declared without types, sorted.
+    anywhere: Vec<Vec<ActionId>>,
+    /// `RoleAllowsOn(r, t, a)`: for each role, those of its actions that
+    /// apply to nodes of some types, with each type, sorted.
+    on: Vec<Vec<(TypeId, ActionId)>>,
 }
 
 impl RoleClosure {
@@ -31,11 +40,28 @@ impl RoleClosure {
             rt.extend(r.includes.iter().map(|&(inc, _)| RoleIncludes(id, inc)));
             rt.extend(r.actions.iter().map(|&a| RolePerm(id, a)));
         }
-        let (reach, allows) = rt.run_with_hasher::<FxBuildHasher>();
+        for (a, types) in m.action_types.iter().enumerate() {
+            let a = ActionId(a as u32);
+            if types.is_empty() {
+                rt.extend([ActionAnywhere(a)]);
+            }
+            rt.extend(types.iter().map(|&t| ActionOn(a, t)));
+        }
+        let (reach, allows, anywhere, on) = rt.run_with_hasher::<FxBuildHasher>();
         let mut out = RoleClosure {
             reach: vec![Vec::new(); m.roles.len()],
             allows: vec![Vec::new(); m.roles.len()],
+            anywhere: vec![Vec::new(); m.roles.len()],
+            on: vec![Vec::new(); m.roles.len()],
         };
+        for RoleAllowsAnywhere(r, a) in anywhere {
+            out.anywhere[r.index()].push(a);
+        }
+        for RoleAllowsOn(r, t, a) in on {
+            out.on[r.index()].push((t, a));
+        }
+        out.anywhere.iter_mut().for_each(|x| x.sort_unstable());
+        out.on.iter_mut().for_each(|x| x.sort_unstable());
         for RoleReach(r, r2) in reach {
             out.reach[r.index()].push(r2);
         }
@@ -55,6 +81,17 @@ impl RoleClosure {
     /// The actions `r` allows.
     pub fn actions(&self, r: RoleId) -> &[ActionId] {
         self.allows.get(r.index()).map_or(&[], |x| x)
+    }
+
+    /// The actions `r` allows that were declared without types.
+    pub fn actions_anywhere(&self, r: RoleId) -> &[ActionId] {
+        self.anywhere.get(r.index()).map_or(&[], |x| x)
+    }
+
+    /// The actions `r` allows that apply to nodes of some types, with each
+    /// type they apply to.
+    pub fn actions_on(&self, r: RoleId) -> &[(TypeId, ActionId)] {
+        self.on.get(r.index()).map_or(&[], |x| x)
     }
 
     /// Whether `r` allows `a`.

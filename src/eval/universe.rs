@@ -13,7 +13,10 @@
 //!   reached from `u` through nodes of these types that carry no facts about
 //!   the principal, below denies of these actions to everyone". Such nodes
 //!   are indistinguishable to the program from the real ones they stand for,
-//!   so the table answers every node of the tree;
+//!   so the table answers every node of the tree. The node of a path below
+//!   a set of denies is given as a `Variant` of the path's node below none:
+//!   it has the same parent and type, so the program decides it from that
+//!   node's decisions and the denies on it alone;
 //! - in [`Scope::Check`] and [`Scope::Explain`] mode, the real ancestry of
 //!   one resource, for a first check or an explanation.
 //!
@@ -101,7 +104,9 @@ pub fn evaluate(
     let r = reach::relevant(m, ix, roles, p, scope);
     add_principal(m, ix, p, &r, &holds, &mut rt);
     add_roles(m, roles, &r.roles, scope, &mut rt);
-    add_actions(m, scope, &mut rt);
+    if !r.grants.is_empty() {
+        add_actions(m, scope, &mut rt);
+    }
     let real = r.nodes;
     if let Scope::Explain(_) = scope {
         rt.extend(real.iter().map(|&n| ExplainAt(n)));
@@ -137,11 +142,15 @@ pub fn evaluate(
                     id(paths.lookup[&path[1..]] as usize * sets)
                 };
                 let gathered = if below { folded.sets_on(path) } else { 1 };
-                for set in 0..gathered {
+                let plain = id(i * sets);
+                rt.extend([Node(plain, path[0], combine(m, path[0]))]);
+                rt.extend([Parent(plain, parent)]);
+                // The path's node below each set of folded denies differs
+                // from the one below none only by those denies on it.
+                for set in 1..gathered {
                     let node = id(i * sets + set);
-                    rt.extend([Node(node, path[0], combine(m, path[0]))]);
-                    rt.extend([Parent(node, parent)]);
-                    if let (true, Some((s, f))) = (set > 0, folded.given) {
+                    rt.extend([Variant(node, plain)]);
+                    if let Some((s, f)) = folded.given {
                         rt.extend(folded.actions(set).map(|a| DenyIn(s, a, node, f)));
                     }
                 }
@@ -191,6 +200,11 @@ fn add_principal(
     }
     rt.extend(r.home_under.iter().map(|&n| HomeUnder(p, n)));
     rt.extend(r.created.iter().map(|&(n, f)| CreatedBy(n, p, f)));
+    if m.creator_rules.iter().any(|c| c.while_assigned) {
+        for &(n, _) in &r.created {
+            rt.extend(m.ancestry(n).map(|a| CreatedUnder(n, a)));
+        }
+    }
     for &s in &r.subjects {
         for &e in ix.member_of.get(&s).into_iter().flatten() {
             let ms = &m.memberships[e as usize];
@@ -253,10 +267,23 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
         if r.sticky {
             rt.extend([Sticky(id)]);
         }
+        let anywhere = closure.actions_anywhere(id).iter();
+        let on = closure.actions_on(id).iter();
         match scope {
-            Scope::Check(a, _) => rt.extend(closure.allows(id, a).then_some(RoleAllows(id, a))),
+            Scope::Check(asked, _) => {
+                rt.extend(
+                    anywhere
+                        .filter(|&&a| a == asked)
+                        .map(|&a| RoleAllowsAnywhere(id, a)),
+                );
+                rt.extend(
+                    on.filter(|&&(_, a)| a == asked)
+                        .map(|&(t, a)| RoleAllowsOn(id, t, a)),
+                );
+            }
             Scope::Table | Scope::Explain(_) => {
-                rt.extend(closure.actions(id).iter().map(|&a| RoleAllows(id, a)));
+                rt.extend(anywhere.map(|&a| RoleAllowsAnywhere(id, a)));
+                rt.extend(on.map(|&(t, a)| RoleAllowsOn(id, t, a)));
             }
         }
         if let Scope::Explain(_) = scope {
@@ -266,7 +293,8 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
     }
 }
 
-/// Adds the model's actions (only the one asked, for a check).
+/// Adds where the model's actions apply (only the one asked, for a
+/// check), which grants read.
 fn add_actions(m: &Model, scope: Scope, rt: &mut Crepe) {
     for (a, types) in m.action_types.iter().enumerate() {
         let a = ActionId(a as u32);
