@@ -48,7 +48,9 @@ crepe! {
     // ---- inputs: the scope tree -------------------------------------------
     // Node(n, t, how): node n is of type t, where roles combine as `how` says.
     @input pub struct Node(pub NodeId, pub TypeId, pub Combine);
-    @input pub struct Parent(pub NodeId, pub NodeId);
+    // Parent(c, n, t, how): c is a child of n, of type t where roles combine
+    // as `how` says (c's `Node` row again, for the rules that walk down).
+    @input pub struct Parent(pub NodeId, pub NodeId, pub TypeId, pub Combine);
     // Variant(v, n): v is a node of n's type under n's parent that carries
     // nothing n does not, but denies (virtual nodes below denies to
     // everyone, see `eval::universe`). It has no `Node` or `Parent` rows of
@@ -107,7 +109,7 @@ crepe! {
     // Within(p, n, t): n, of type t, is inside (or is) one of p's home nodes.
     struct Within(PrincipalId, NodeId, TypeId);
     Within(p, n, t) <- Home(p, n), Node(n, t, _);
-    Within(p, c, t) <- Within(p, n, _), Parent(c, n), Node(c, t, _);
+    Within(p, c, t) <- Within(p, n, _), Parent(c, n, t, _);
 
     // ---- roles held on a node ---------------------------------------------
     // assign r on n to s: every principal matching s holds r on n.
@@ -149,18 +151,18 @@ crepe! {
     Applies(p, r, n, n) <- Created(p, r, n, _, _);
     Applies(p, r, n, n) <- Defaulted(p, r, n, _);
     // Roles flow to child nodes of types without override...
-    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, _, how), (!how.overrides);
+    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n, _, how), (!how.overrides);
     // ...and to children with override where p holds nothing of its own...
-    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Node(c, _, how), (how.overrides), !HasOwnRole(p, c);
+    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n, _, how), (how.overrides), !HasOwnRole(p, c);
     // ...and roles marked `not overridable` always flow.
-    Applies(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), Sticky(r);
+    Applies(p, r, c, src) <- Applies(p, r, n, src), Sticky(r), Parent(c, n, _, _);
     // Provenance for explanations: Overridden(p, r, c, src), an inherited
     // role dropped because p holds a role on c itself (AppliesAt: what
     // applies there all the same).
     struct AppliesAt(PrincipalId, RoleId, NodeId);
     AppliesAt(p, r, n) <- Applies(p, r, n, _), ExplainAt(n);
     @output pub struct Overridden(pub PrincipalId, pub RoleId, pub NodeId, pub NodeId);
-    Overridden(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n), ExplainAt(c), Node(c, _, how), (how.overrides), HasOwnRole(p, c), !AppliesAt(p, r, c);
+    Overridden(p, r, c, src) <- Applies(p, r, n, src), Parent(c, n, _, how), ExplainAt(c), (how.overrides), HasOwnRole(p, c), !AppliesAt(p, r, c);
 
     // ---- highest privilege ------------------------------------------------
     // At a type combined by `highest`, r is outranked by any applicable r2
@@ -186,7 +188,7 @@ crepe! {
     // keeping the node they were given on.
     @output pub struct Granted(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId, pub NodeId);
     Granted(p, a, n, f, s, n) <- GrantIn(s, a, n, f), Matches(p, s);
-    Granted(p, a, c, f, s, o) <- Granted(p, a, n, f, s, o), Parent(c, n);
+    Granted(p, a, c, f, s, o) <- Granted(p, a, n, f, s, o), Parent(c, n, _, _);
 
     // ---- deny wins --------------------------------------------------------
     // deny a on n to s: flows down from n, keeping n; without `on`, applies
@@ -194,7 +196,7 @@ crepe! {
     @output pub struct DenyAt(pub PrincipalId, pub ActionId, pub NodeId, pub FactId, pub SubjectId, pub Option<NodeId>);
     DenyAt(p, a, n, f, s, Some(n)) <- DenyIn(s, a, n, f), Matches(p, s);
     DenyAt(p, a, n, f, s, None) <- DenyEverywhere(s, a, f), Matches(p, s), Node(n, _, _);
-    DenyAt(p, a, c, f, s, o) <- DenyAt(p, a, n, f, s, o), Parent(c, n);
+    DenyAt(p, a, c, f, s, o) <- DenyAt(p, a, n, f, s, o), Parent(c, n, _, _);
     struct Blocked(PrincipalId, ActionId, NodeId);
     Blocked(p, a, n) <- DenyAt(p, a, n, _, _, _);
     // The decision: an effective role or a grant allows it, it applies to

@@ -113,9 +113,10 @@ pub fn evaluate(
     }
     for &n in &real {
         let node = &m.nodes[n.index()];
-        rt.extend([Node(n, node.ty, combine(m, node.ty))]);
+        let how = combine(m, node.ty);
+        rt.extend([Node(n, node.ty, how)]);
         if let Some(parent) = node.parent {
-            rt.extend([Parent(n, parent)]);
+            rt.extend([Parent(n, parent, node.ty, how)]);
         }
     }
     let mut virtuals = Vec::new();
@@ -143,8 +144,9 @@ pub fn evaluate(
                 };
                 let gathered = if below { folded.sets_on(path) } else { 1 };
                 let plain = id(i * sets);
-                rt.extend([Node(plain, path[0], combine(m, path[0]))]);
-                rt.extend([Parent(plain, parent)]);
+                let how = combine(m, path[0]);
+                rt.extend([Node(plain, path[0], how)]);
+                rt.extend([Parent(plain, parent, path[0], how)]);
                 // The path's node below each set of folded denies differs
                 // from the one below none only by those denies on it.
                 for set in 1..gathered {
