@@ -8,10 +8,11 @@
 //!
 //! Strata, bottom up: role closure (the one stratum that does not mention a
 //! principal, in [`roles`], evaluated once per snapshot and fed to every
-//! evaluation as `RoleReach`, `RoleAllowsAnywhere` and `RoleAllowsOn`) → subject matching (groups,
-//! selectors) → held roles → defaults (need "holds nothing here") →
-//! applicable roles (flow down, override) → highest privilege → permissions
-//! → deny → allow.
+//! evaluation as `RoleReach`, `RoleAllowsAnywhere` and `RoleAllowsOn`) →
+//! subject matching (groups, selectors) → held roles → defaults (need
+//! "holds nothing here") → applicable roles (flow down, override) → highest
+//! privilege → permissions → deny → allow (and the variants of virtual
+//! nodes below denies to everyone).
 //!
 //! crepe keeps, for every run, one index per relation and pattern of bound
 //! fields it is looked up with; the clauses are ordered so that each
