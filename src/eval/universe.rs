@@ -49,6 +49,15 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Whether an evaluation in this scope is given facts about action `a`
+    /// (a check, only about its own).
+    pub fn reads(self, a: ActionId) -> bool {
+        match self {
+            Scope::Check(asked, _) => asked == a,
+            Scope::Table | Scope::Explain(_) => true,
+        }
+    }
+
     /// The resource a check or an explanation is about.
     pub fn target(self) -> Option<NodeId> {
         match self {
@@ -270,24 +279,16 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
             rt.extend([Sticky(id)]);
         }
         let anywhere = closure.actions_anywhere(id).iter();
+        rt.extend(
+            anywhere
+                .filter(|&&a| scope.reads(a))
+                .map(|&a| RoleAllowsAnywhere(id, a)),
+        );
         let on = closure.actions_on(id).iter();
-        match scope {
-            Scope::Check(asked, _) => {
-                rt.extend(
-                    anywhere
-                        .filter(|&&a| a == asked)
-                        .map(|&a| RoleAllowsAnywhere(id, a)),
-                );
-                rt.extend(
-                    on.filter(|&&(_, a)| a == asked)
-                        .map(|&(t, a)| RoleAllowsOn(id, t, a)),
-                );
-            }
-            Scope::Table | Scope::Explain(_) => {
-                rt.extend(anywhere.map(|&a| RoleAllowsAnywhere(id, a)));
-                rt.extend(on.map(|&(t, a)| RoleAllowsOn(id, t, a)));
-            }
-        }
+        rt.extend(
+            on.filter(|&&(_, a)| scope.reads(a))
+                .map(|&(t, a)| RoleAllowsOn(id, t, a)),
+        );
         if let Scope::Explain(_) = scope {
             rt.extend(closure.reach(id).iter().map(|&r2| RoleReach(id, r2)));
             rt.extend(r.actions.iter().map(|&a| RolePerm(id, a, r.actions_fact)));
@@ -300,7 +301,7 @@ fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, r
 fn add_actions(m: &Model, scope: Scope, rt: &mut Crepe) {
     for (a, types) in m.action_types.iter().enumerate() {
         let a = ActionId(a as u32);
-        if matches!(scope, Scope::Check(asked, _) if asked != a) {
+        if !scope.reads(a) {
             continue;
         }
         if types.is_empty() {
