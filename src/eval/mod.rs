@@ -7,5 +7,6 @@ pub mod program;
 pub mod reach;
 pub mod roles;
 pub mod snapshot;
+pub mod subtree;
 pub mod universe;
 pub mod update;

@@ -23,6 +23,7 @@ use super::index::{Index, Link};
 use super::program::Allow;
 use super::reach;
 use super::roles::RoleClosure;
+use super::subtree::Subtrees;
 use super::universe::{evaluate, Derived, Scope};
 use crate::compile::ids::*;
 use crate::compile::model::CondId;
@@ -243,6 +244,8 @@ pub struct Snapshot {
     tables: ChunkVec<OnceLock<Tables>>,
     /// The role stratum, evaluated once for every evaluation to share.
     pub(crate) roles: Arc<RoleClosure>,
+    /// What virtual nodes allow below real ones, shared between tables.
+    subtrees: Subtrees,
     words: usize,
     revision: u64,
 }
@@ -266,6 +269,7 @@ impl Snapshot {
             model: Arc::new(model),
             index: Arc::new(index),
             tables,
+            subtrees: Subtrees::default(),
             words,
         }
     }
@@ -306,6 +310,7 @@ impl Snapshot {
             model: Arc::new(model),
             index: Arc::new(index),
             tables,
+            subtrees: Subtrees::default(),
             words: self.words,
             revision,
         }
@@ -571,6 +576,23 @@ impl Snapshot {
             };
             words[offset + slot as usize * self.words + a.index() / 64] |= 1 << (a.index() % 64);
             actions |= Table::action_bit(*a);
+        }
+        // The virtual slots of the nodes whose subtrees are shared follow
+        // their own slots (one per set of folded denies).
+        let shared = &universe.shared;
+        let below = self
+            .subtrees
+            .below(m, &self.index, &self.roles, shared, &derived, self.words);
+        let own = self.index.folded.count() * self.words;
+        for (&u, bits) in shared.iter().zip(&below) {
+            let Some(offset) = Table::offset(&words, mask, u) else {
+                continue;
+            };
+            for (w, &b) in words[offset + own..].iter_mut().zip(bits.iter()) {
+                *w |= b;
+                // Bit `a % 64` of word `a / 64` is action `a`'s.
+                actions |= b;
+            }
         }
         let mut roots = universe.real.iter().map(|&n| self.index.root(n));
         let root = match roots.next() {
@@ -1006,6 +1028,37 @@ mod tests {
         assert!(allowed("ed", "app.view", "app:a"));
         assert_eq!(anchors(&s, "ed"), ["app:a", "org:o", "workspace:w"]);
         assert_eq!(s.index.folded.count(), 2);
+    }
+
+    #[test]
+    fn virtual_nodes_below_the_same_inflow_are_evaluated_once() {
+        let s = crate::Snapshot::from_text(
+            "t.policy",
+            "type org\ntype workspace in org\ntype app in workspace\n\
+             action app.view, app.edit on app\n\
+             role viewer on workspace rank 1 { app.view }\n\
+             role editor on workspace rank 2 includes viewer { app.edit }\n\
+             org o\nworkspace w in org:o\nworkspace v in org:o\nworkspace x in org:o\n\
+             app a in workspace:w\napp b in workspace:v\napp c in workspace:x\n\
+             user ann\nuser bob\nuser cat\nuser dan\n\
+             assign viewer on workspace:w to ann\nassign viewer on workspace:v to bob\n\
+             assign editor on workspace:x to cat\nassign viewer on workspace:x to dan\n\
+             deny app.view on workspace:x to dan\n",
+        )
+        .expect("the policy loads");
+        s.warm();
+        let allowed = |p: &str, a: &str, n: &str| s.check(p, a, n).is_allowed();
+        assert!(allowed("ann", "app.view", "app:a"));
+        assert!(!allowed("ann", "app.edit", "app:a"));
+        assert!(!allowed("ann", "app.view", "app:b"));
+        assert!(allowed("bob", "app.view", "app:b"));
+        assert!(allowed("cat", "app.edit", "app:c"));
+        assert!(allowed("cat", "app.view", "app:c"));
+        assert!(!allowed("dan", "app.view", "app:c"));
+        // Below org:o nothing flows in for anyone; ann's and bob's
+        // workspaces receive the same role; cat's another; dan's the same
+        // role as theirs, and a deny.
+        assert_eq!(s.subtrees.len(), 4);
     }
 
     #[test]

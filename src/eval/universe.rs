@@ -16,7 +16,12 @@
 //!   so the table answers every node of the tree. The node of a path below
 //!   a set of denies is given as a `Variant` of the path's node below none:
 //!   it has the same parent and type, so the program decides it from that
-//!   node's decisions and the denies on it alone;
+//!   node's decisions and the denies on it alone. Only the virtual nodes
+//!   below a node inside one of the principal's homes, where a default rule
+//!   can apply, are made in the principal's own evaluation; those below any
+//!   other anchor receive nothing but what flows into it, and are evaluated
+//!   once per snapshot for every table with the same inflow
+//!   ([`super::subtree`], [`evaluate_below`]);
 //! - in [`Scope::Check`] and [`Scope::Explain`] mode, the real ancestry of
 //!   one resource, for a first check or an explanation.
 //!
@@ -96,6 +101,11 @@ pub struct Universe {
     /// Real nodes included: the principal's anchors and their ancestors
     /// (with the scope's target). Its decision table is keyed by these.
     pub real: Vec<NodeId>,
+    /// For a table, the real nodes with types below them whose virtual
+    /// nodes the evaluation left out, sorted: no default rule can apply
+    /// below them, so their virtual nodes are decided by what flows into
+    /// them alone ([`Inflow`], [`evaluate_below`]).
+    pub shared: Vec<NodeId>,
 }
 
 /// Runs the program for one principal, with the conditional rules that
@@ -129,48 +139,135 @@ pub fn evaluate(
         }
     }
     let mut virtuals = Vec::new();
+    let mut shared = Vec::new();
     if let Scope::Table = scope {
-        let base = m.nodes.len() as u32;
-        let folded = &*ix.folded;
-        let sets = folded.count();
+        // Below a node inside one of its homes, a default rule can give the
+        // principal a role on a virtual node; below any other, a virtual
+        // node gets only what flows into it from the real one, and its
+        // decisions are shared between tables ([`super::subtree`]).
+        let homes = &m.principals[p.index()].homes;
+        let defaults = !homes.is_empty() && m.defaults.iter().any(|d| d.node.is_none());
         for &u in &real {
-            let paths = &ix.type_paths[m.nodes[u.index()].ty.index()];
-            // One virtual node per path below u and set of folded denies the
-            // path can gather (none, where no folded deny lies below u), at
-            // slot `path * sets + set`. paths[i] is bottom-up; its parent
-            // path drops the first element, and its parent node is that
-            // path's with no folded deny (a folded deny flows down to the
-            // resource, so the set gathered on the way sits on the last
-            // node).
-            let first = base + virtuals.len() as u32;
-            let id = |slot: usize| NodeId(first + (slot - sets) as u32);
-            let below = ix.tree[u.index()].denied_below;
-            for (i, path) in paths.paths.iter().enumerate().skip(1) {
-                let parent = if path.len() == 1 {
-                    u
-                } else {
-                    id(paths.lookup[&path[1..]] as usize * sets)
-                };
-                let gathered = if below { folded.sets_on(path) } else { 1 };
-                let plain = id(i * sets);
-                let how = combine(m, path[0]);
-                rt.extend([Node(plain, path[0], how)]);
-                rt.extend([Parent(plain, parent, path[0], how)]);
-                // The path's node below each set of folded denies differs
-                // from the one below none only by those denies on it.
-                for set in 1..gathered {
-                    let node = id(i * sets + set);
-                    rt.extend([Variant(node, plain)]);
-                    if let Some((s, f)) = folded.given {
-                        rt.extend(folded.actions(set).map(|a| DenyIn(s, a, node, f)));
-                    }
-                }
+            if ix.type_paths[m.nodes[u.index()].ty.index()].paths.len() < 2 {
+                continue;
             }
-            // Slots a path cannot gather stay unused (their bits clear).
-            virtuals.extend((sets..paths.paths.len() * sets).map(|slot| (u, slot as u16)));
+            if defaults && m.ancestry(u).any(|a| homes.contains(&a)) {
+                add_virtuals(m, ix, u, ix.folded.given, &mut virtuals, &mut rt);
+            } else {
+                shared.push(u);
+            }
         }
     }
-    (Universe { virtuals, real }, run(rt))
+    let universe = Universe {
+        virtuals,
+        real,
+        shared,
+    };
+    (universe, run(rt))
+}
+
+/// What flows into a real node from above and from the node itself, which
+/// is all its virtual nodes receive when no default rule applies below it:
+/// the roles that apply at it, the actions granted and denied at it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Inflow {
+    pub roles: Vec<RoleId>,
+    pub grants: Vec<ActionId>,
+    pub denies: Vec<ActionId>,
+}
+
+/// Runs the program over the virtual nodes below `roots` alone, each root
+/// given its inflow as facts of its own (roles held on it, grants and
+/// denies on it) to a principal that has nothing else: what the program
+/// derives below a real node of a table whose inflow is the same
+/// ([`super::subtree`]).
+pub fn evaluate_below(
+    m: &Model,
+    ix: &Index,
+    closure: &RoleClosure,
+    roots: &[(NodeId, &Inflow)],
+) -> (Universe, Derived) {
+    let mut rt = Crepe::new();
+    let p = PrincipalId(0);
+    let s = SubjectId::principal(p);
+    // Tables keep no provenance: every given fact names the first one.
+    let f = FactId(0);
+    rt.extend([IsPrincipal(p, s)]);
+    let mut roles: Vec<RoleId> = Vec::new();
+    let mut virtuals = Vec::new();
+    for &(u, inflow) in roots {
+        let ty = m.nodes[u.index()].ty;
+        rt.extend([Node(u, ty, combine(m, ty))]);
+        rt.extend(inflow.roles.iter().map(|&r| Assign(s, r, u, f)));
+        rt.extend(inflow.grants.iter().map(|&a| GrantIn(s, a, u, f)));
+        rt.extend(inflow.denies.iter().map(|&a| DenyIn(s, a, u, f)));
+        roles.extend(&inflow.roles);
+        // The folded denies on the variants are given to the principal
+        // itself: it has no subject but its own.
+        let folded = ix.folded.given.map(|_| (s, f));
+        add_virtuals(m, ix, u, folded, &mut virtuals, &mut rt);
+    }
+    roles.sort_unstable();
+    roles.dedup();
+    add_roles(m, closure, &roles, Scope::Table, &mut rt);
+    if roots.iter().any(|(_, inflow)| !inflow.grants.is_empty()) {
+        add_actions(m, Scope::Table, &mut rt);
+    }
+    let universe = Universe {
+        virtuals,
+        real: roots.iter().map(|&(u, _)| u).collect(),
+        shared: Vec::new(),
+    };
+    (universe, run(rt))
+}
+
+/// Adds the virtual nodes below `u`: one per path of types below `u` and
+/// set of folded denies the path can gather (none, where no folded deny
+/// lies below `u`), at slot `path * sets + set`, numbered on from those in
+/// `virtuals`; the folded denies on them are given as `folded` says (the
+/// subject and fact they name).
+fn add_virtuals(
+    m: &Model,
+    ix: &Index,
+    u: NodeId,
+    folded_to: Option<(SubjectId, FactId)>,
+    virtuals: &mut Vec<(NodeId, u16)>,
+    rt: &mut Crepe,
+) {
+    let base = m.nodes.len() as u32;
+    let folded = &*ix.folded;
+    let sets = folded.count();
+    let paths = &ix.type_paths[m.nodes[u.index()].ty.index()];
+    // paths[i] is bottom-up; its parent path drops the first element, and
+    // its parent node is that path's with no folded deny (a folded deny
+    // flows down to the resource, so the set gathered on the way sits on
+    // the last node).
+    let first = base + virtuals.len() as u32;
+    let id = |slot: usize| NodeId(first + (slot - sets) as u32);
+    let below = ix.tree[u.index()].denied_below;
+    for (i, path) in paths.paths.iter().enumerate().skip(1) {
+        let parent = if path.len() == 1 {
+            u
+        } else {
+            id(paths.lookup[&path[1..]] as usize * sets)
+        };
+        let gathered = if below { folded.sets_on(path) } else { 1 };
+        let plain = id(i * sets);
+        let how = combine(m, path[0]);
+        rt.extend([Node(plain, path[0], how)]);
+        rt.extend([Parent(plain, parent, path[0], how)]);
+        // The path's node below each set of folded denies differs from the
+        // one below none only by those denies on it.
+        for set in 1..gathered {
+            let node = id(i * sets + set);
+            rt.extend([Variant(node, plain)]);
+            if let Some((s, f)) = folded_to {
+                rt.extend(folded.actions(set).map(|a| DenyIn(s, a, node, f)));
+            }
+        }
+    }
+    // Slots a path cannot gather stay unused (their bits clear).
+    virtuals.extend((sets..paths.paths.len() * sets).map(|slot| (u, slot as u16)));
 }
 
 /// Adds what is known about one principal (its selectors' conditions with

@@ -1,0 +1,161 @@
+//! What the virtual nodes below a real node allow, evaluated once per
+//! snapshot for every table to share.
+//!
+//! A virtual node of a table stands for nodes that carry no fact about the
+//! principal (see [`super::universe`]). Unless a default rule can give the
+//! principal a role on one (below one of its homes), what the program
+//! derives there depends on nothing but the path of types to it, the folded
+//! denies on the way, and what flows into the real node `u` it hangs from:
+//! every rule that reaches a virtual node reaches it down `Parent` from `u`
+//! (`Applies`, `Granted`, `DenyAt`), or reads the model alone (`Node`,
+//! `Role`, the role stratum, folded denies). That inflow ([`Inflow`]: the
+//! roles that apply at `u`, the actions granted and denied at `u`) is
+//! read off the table's own evaluation; so for `u` of a given type, the
+//! virtual nodes' decisions are a function of the inflow.
+//!
+//! [`Subtrees`] keeps that function's values met so far. On a miss, the
+//! program is run over the virtual nodes below the real nodes that missed,
+//! each given its inflow as facts of its own ([`evaluate_below`]); the
+//! decisions are the program's either way. Principals share few facts, but
+//! at each node they share few inflows (a role or two of a ladder, the
+//! same denies), so most tables find every subtree they need here.
+
+use super::index::Index;
+use super::program::{Allow, Applies};
+use super::roles::RoleClosure;
+use super::universe::{evaluate_below, Derived, Inflow};
+use crate::compile::ids::*;
+use crate::compile::model::Model;
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, RwLock};
+
+/// The bitsets of the virtual slots below a real node of one type with
+/// one inflow, as they sit in a table after the node's own slots (slot
+/// `sets..`, `words` words each).
+pub type Bits = Arc<[u64]>;
+
+/// Most inflows kept; past this, a miss is evaluated for its table alone.
+const MAX_KEPT: usize = 1 << 16;
+
+/// The virtual subtrees evaluated so far, by the type of their real node,
+/// whether a folded deny lies below it, and its inflow.
+#[derive(Debug, Default)]
+pub struct Subtrees {
+    kept: RwLock<FxHashMap<(TypeId, bool, Inflow), Bits>>,
+}
+
+impl Subtrees {
+    /// The bits of the virtual slots below each of `shared`, real nodes of
+    /// the evaluation that gave `derived`, in the same order.
+    pub fn below(
+        &self,
+        m: &Model,
+        ix: &Index,
+        closure: &RoleClosure,
+        shared: &[NodeId],
+        derived: &Derived,
+        words: usize,
+    ) -> Vec<Bits> {
+        let inflows = inflows(shared, derived);
+        let key = |i: usize| {
+            let u = shared[i];
+            let below = ix.tree[u.index()].denied_below;
+            (m.nodes[u.index()].ty, below, inflows[i].clone())
+        };
+        let mut found: Vec<Option<Bits>> = {
+            let kept = self.kept.read().unwrap_or_else(|e| e.into_inner());
+            (0..shared.len())
+                .map(|i| kept.get(&key(i)).cloned())
+                .collect()
+        };
+        let missed: Vec<usize> = (0..shared.len()).filter(|&i| found[i].is_none()).collect();
+        if !missed.is_empty() {
+            let roots: Vec<(NodeId, &Inflow)> =
+                missed.iter().map(|&i| (shared[i], &inflows[i])).collect();
+            let evaluated = evaluate(m, ix, closure, &roots, words);
+            let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
+            for (&i, bits) in missed.iter().zip(evaluated) {
+                if kept.len() < MAX_KEPT {
+                    kept.insert(key(i), bits.clone());
+                }
+                found[i] = Some(bits);
+            }
+        }
+        found.into_iter().flatten().collect()
+    }
+
+    /// How many inflows are kept.
+    pub fn len(&self) -> usize {
+        self.kept.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The inflow of each of `shared` (sorted), read off an evaluation's
+/// `Applies`, `Granted` and `DenyAt` rows at it.
+fn inflows(shared: &[NodeId], derived: &Derived) -> Vec<Inflow> {
+    let mut inflows = vec![Inflow::default(); shared.len()];
+    let at = |n: NodeId| shared.binary_search(&n).ok();
+    for Applies(_, r, n, _) in &derived.applies {
+        if let Some(i) = at(*n) {
+            inflows[i].roles.push(*r);
+        }
+    }
+    for g in &derived.granted {
+        if let Some(i) = at(g.node()) {
+            inflows[i].grants.push(g.action());
+        }
+    }
+    for d in &derived.deny_at {
+        if let Some(i) = at(d.node()) {
+            inflows[i].denies.push(d.action());
+        }
+    }
+    for inflow in &mut inflows {
+        for list in [&mut inflow.grants, &mut inflow.denies] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        inflow.roles.sort_unstable();
+        inflow.roles.dedup();
+    }
+    inflows
+}
+
+/// The bits below each of `roots`, from one run of the program over their
+/// virtual nodes.
+fn evaluate(
+    m: &Model,
+    ix: &Index,
+    closure: &RoleClosure,
+    roots: &[(NodeId, &Inflow)],
+    words: usize,
+) -> Vec<Bits> {
+    let (universe, derived) = evaluate_below(m, ix, closure, roots);
+    let sets = ix.folded.count();
+    let mut bits: Vec<Vec<u64>> = roots
+        .iter()
+        .map(|&(u, _)| {
+            let paths = ix.type_paths[m.nodes[u.index()].ty.index()].paths.len();
+            vec![0; (paths - 1) * sets * words]
+        })
+        .collect();
+    let base = m.nodes.len() as u32;
+    for Allow(_, a, n) in &derived.allow {
+        let Some(&(u, slot)) =
+            n.0.checked_sub(base)
+                .and_then(|v| universe.virtuals.get(v as usize))
+        else {
+            continue;
+        };
+        let Ok(root) = roots.binary_search_by_key(&u, |&(r, _)| r) else {
+            continue;
+        };
+        bits[root][(slot as usize - sets) * words + a.index() / 64] |= 1 << (a.index() % 64);
+    }
+    bits.into_iter().map(Bits::from).collect()
+}
