@@ -577,18 +577,16 @@ impl Snapshot {
             words[offset + slot as usize * self.words + a.index() / 64] |= 1 << (a.index() % 64);
             actions |= Table::action_bit(*a);
         }
-        // The virtual slots of the nodes whose subtrees are shared follow
-        // their own slots (one per set of folded denies).
+        // The nodes whose decisions are shared, with their virtual nodes.
         let shared = &universe.shared;
         let below = self
             .subtrees
             .below(m, &self.index, &self.roles, shared, &derived, self.words);
-        let own = self.index.folded.count() * self.words;
         for (&u, bits) in shared.iter().zip(&below) {
             let Some(offset) = Table::offset(&words, mask, u) else {
                 continue;
             };
-            for (w, &b) in words[offset + own..].iter_mut().zip(bits.iter()) {
+            for (w, &b) in words[offset..].iter_mut().zip(bits.iter()) {
                 *w |= b;
                 // Bit `a % 64` of word `a / 64` is action `a`'s.
                 actions |= b;

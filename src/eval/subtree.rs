@@ -1,5 +1,5 @@
-//! What the virtual nodes below a real node allow, evaluated once per
-//! snapshot for every table to share.
+//! What a real node of a table and the virtual nodes below it allow,
+//! evaluated once per snapshot for every table to share.
 //!
 //! A virtual node of a table stands for nodes that carry no fact about the
 //! principal (see [`super::universe`]). Unless a default rule can give the
@@ -8,17 +8,21 @@
 //! denies on the way, and what flows into the real node `u` it hangs from:
 //! every rule that reaches a virtual node reaches it down `Parent` from `u`
 //! (`Applies`, `Granted`, `DenyAt`), or reads the model alone (`Node`,
-//! `Role`, the role stratum, folded denies). That inflow ([`Inflow`]: the
-//! roles that apply at `u`, the actions granted and denied at `u`) is
-//! read off the table's own evaluation; so for `u` of a given type, the
-//! virtual nodes' decisions are a function of the inflow.
+//! `Role`, the role stratum, folded denies). And `u`'s own decisions are
+//! read off the same rows at `u` (`Effective` from `Applies` and the
+//! ranks, `Allow` from `Effective`, `Granted` and `DenyAt`). That inflow
+//! ([`Inflow`]: the roles that apply at `u`, the actions granted and
+//! denied at `u`) is what a table's evaluation derives; so for `u` of a
+//! given type, the decisions at `u` and below it are a function of the
+//! inflow.
 //!
 //! [`Subtrees`] keeps that function's values met so far. On a miss, the
-//! program is run over the virtual nodes below the real nodes that missed,
-//! each given its inflow as facts of its own ([`evaluate_below`]); the
-//! decisions are the program's either way. Principals share few facts, but
-//! at each node they share few inflows (a role or two of a ladder, the
-//! same denies), so most tables find every subtree they need here.
+//! program is run over the real nodes that missed and their virtual nodes,
+//! each node given its inflow as facts of its own ([`evaluate_below`]);
+//! the decisions are the program's either way. Principals share few facts,
+//! but at each node they share few inflows (a role or two of a ladder, the
+//! same denies), so most tables find every node they need here, and their
+//! own evaluation stops at the inflows.
 
 use super::index::Index;
 use super::program::{Allow, Applies};
@@ -29,24 +33,25 @@ use crate::compile::model::Model;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, RwLock};
 
-/// The bitsets of the virtual slots below a real node of one type with
-/// one inflow, as they sit in a table after the node's own slots (slot
-/// `sets..`, `words` words each).
+/// The bitsets of a real node of one type with one inflow and of its
+/// virtual nodes, as they sit in a table (slot by slot, `words` words
+/// each).
 pub type Bits = Arc<[u64]>;
 
 /// Most inflows kept; past this, a miss is evaluated for its table alone.
 const MAX_KEPT: usize = 1 << 16;
 
-/// The virtual subtrees evaluated so far, by the type of their real node,
-/// whether a folded deny lies below it, and its inflow.
+/// The real nodes' and their virtual nodes' decisions evaluated so far, by
+/// the type of the real node, whether a folded deny lies below it, and its
+/// inflow.
 #[derive(Debug, Default)]
 pub struct Subtrees {
     kept: RwLock<FxHashMap<(TypeId, bool, Inflow), Bits>>,
 }
 
 impl Subtrees {
-    /// The bits of the virtual slots below each of `shared`, real nodes of
-    /// the evaluation that gave `derived`, in the same order.
+    /// The bits of each of `shared`, real nodes of the evaluation that gave
+    /// `derived`, and of its virtual nodes, in the same order.
     pub fn below(
         &self,
         m: &Model,
@@ -126,8 +131,8 @@ fn inflows(shared: &[NodeId], derived: &Derived) -> Vec<Inflow> {
     inflows
 }
 
-/// The bits below each of `roots`, from one run of the program over their
-/// virtual nodes.
+/// The bits of each of `roots` and its virtual nodes, from one run of the
+/// program over them.
 fn evaluate(
     m: &Model,
     ix: &Index,
@@ -141,21 +146,19 @@ fn evaluate(
         .iter()
         .map(|&(u, _)| {
             let paths = ix.type_paths[m.nodes[u.index()].ty.index()].paths.len();
-            vec![0; (paths - 1) * sets * words]
+            vec![0; paths * sets * words]
         })
         .collect();
     let base = m.nodes.len() as u32;
     for Allow(_, a, n) in &derived.allow {
-        let Some(&(u, slot)) =
-            n.0.checked_sub(base)
-                .and_then(|v| universe.virtuals.get(v as usize))
-        else {
-            continue;
+        let (u, slot) = match n.0.checked_sub(base) {
+            None => (*n, 0),
+            Some(v) => universe.virtuals[v as usize],
         };
         let Ok(root) = roots.binary_search_by_key(&u, |&(r, _)| r) else {
             continue;
         };
-        bits[root][(slot as usize - sets) * words + a.index() / 64] |= 1 << (a.index() % 64);
+        bits[root][slot as usize * words + a.index() / 64] |= 1 << (a.index() % 64);
     }
     bits.into_iter().map(Bits::from).collect()
 }

@@ -19,9 +19,11 @@
 //!   node's decisions and the denies on it alone. Only the virtual nodes
 //!   below a node inside one of the principal's homes, where a default rule
 //!   can apply, are made in the principal's own evaluation; those below any
-//!   other anchor receive nothing but what flows into it, and are evaluated
-//!   once per snapshot for every table with the same inflow
-//!   ([`super::subtree`], [`evaluate_below`]);
+//!   other node receive nothing but what flows into it, and are evaluated
+//!   once per snapshot for every table with the same inflow, as are the
+//!   decisions at that node itself ([`super::subtree`], [`evaluate_below`]).
+//!   When no virtual node is made, the evaluation is given no rows of what
+//!   roles and grants allow: it derives the inflows and no `Allow`;
 //! - in [`Scope::Check`] and [`Scope::Explain`] mode, the real ancestry of
 //!   one resource, for a first check or an explanation.
 //!
@@ -101,10 +103,10 @@ pub struct Universe {
     /// Real nodes included: the principal's anchors and their ancestors
     /// (with the scope's target). Its decision table is keyed by these.
     pub real: Vec<NodeId>,
-    /// For a table, the real nodes with types below them whose virtual
-    /// nodes the evaluation left out, sorted: no default rule can apply
-    /// below them, so their virtual nodes are decided by what flows into
-    /// them alone ([`Inflow`], [`evaluate_below`]).
+    /// For a table, the real nodes whose decisions, and those of their
+    /// virtual nodes, the evaluation left out, sorted: no default rule can
+    /// apply below them, so they are decided by what flows into them alone
+    /// ([`Inflow`], [`evaluate_below`]).
     pub shared: Vec<NodeId>,
 }
 
@@ -122,10 +124,6 @@ pub fn evaluate(
     let holds = |cond| truth.holds(m, p, cond);
     let r = reach::relevant(m, ix, roles, p, scope);
     add_principal(m, ix, p, &r, &holds, &mut rt);
-    add_roles(m, roles, &r.roles, scope, &mut rt);
-    if !r.grants.is_empty() {
-        add_actions(m, scope, &mut rt);
-    }
     let real = r.nodes;
     if let Scope::Explain(_) = scope {
         rt.extend(real.iter().map(|&n| ExplainAt(n)));
@@ -140,23 +138,34 @@ pub fn evaluate(
     }
     let mut virtuals = Vec::new();
     let mut shared = Vec::new();
+    let mut decides = true;
     if let Scope::Table = scope {
         // Below a node inside one of its homes, a default rule can give the
-        // principal a role on a virtual node; below any other, a virtual
-        // node gets only what flows into it from the real one, and its
-        // decisions are shared between tables ([`super::subtree`]).
+        // principal a role on a virtual node, which is made here; below any
+        // other, a virtual node gets only what flows into the real one, and
+        // its decisions are shared between tables ([`super::subtree`]).
         let homes = &m.principals[p.index()].homes;
         let defaults = !homes.is_empty() && m.defaults.iter().any(|d| d.node.is_none());
+        let mut own = Vec::new();
         for &u in &real {
             if ix.type_paths[m.nodes[u.index()].ty.index()].paths.len() < 2 {
                 continue;
             }
             if defaults && m.ancestry(u).any(|a| homes.contains(&a)) {
                 add_virtuals(m, ix, u, ix.folded.given, &mut virtuals, &mut rt);
-            } else {
-                shared.push(u);
+                own.push(u);
             }
         }
+        // So are the decisions at a real node itself: they too follow from
+        // its type and inflow. With no virtual node of its own to decide,
+        // the evaluation derives only the inflows (not given what roles
+        // and grants allow, it derives no `Allow`).
+        decides = !own.is_empty();
+        shared = real.iter().copied().filter(|u| !own.contains(u)).collect();
+    }
+    add_roles(m, roles, &r.roles, scope, decides, &mut rt);
+    if decides && !r.grants.is_empty() {
+        add_actions(m, scope, &mut rt);
     }
     let universe = Universe {
         virtuals,
@@ -176,11 +185,11 @@ pub struct Inflow {
     pub denies: Vec<ActionId>,
 }
 
-/// Runs the program over the virtual nodes below `roots` alone, each root
-/// given its inflow as facts of its own (roles held on it, grants and
-/// denies on it) to a principal that has nothing else: what the program
-/// derives below a real node of a table whose inflow is the same
-/// ([`super::subtree`]).
+/// Runs the program over `roots` and the virtual nodes below them alone,
+/// each root given its inflow as facts of its own (roles held on it,
+/// grants and denies on it) to a principal that has nothing else: what the
+/// program derives at and below a real node of a table whose inflow is
+/// the same ([`super::subtree`]).
 pub fn evaluate_below(
     m: &Model,
     ix: &Index,
@@ -209,7 +218,7 @@ pub fn evaluate_below(
     }
     roles.sort_unstable();
     roles.dedup();
-    add_roles(m, closure, &roles, Scope::Table, &mut rt);
+    add_roles(m, closure, &roles, Scope::Table, true, &mut rt);
     if roots.iter().any(|(_, inflow)| !inflow.grants.is_empty()) {
         add_actions(m, Scope::Table, &mut rt);
     }
@@ -365,16 +374,26 @@ fn add_principal(
     }
 }
 
-/// Adds the roles an evaluation can meet: their ranks and stickiness, and
-/// their rows of the role stratum (with each reached role's own actions,
-/// for an explanation's provenance).
-fn add_roles(m: &Model, closure: &RoleClosure, roles: &[RoleId], scope: Scope, rt: &mut Crepe) {
+/// Adds the roles an evaluation can meet: their stickiness, and when it
+/// `decides`, their ranks and their rows of the role stratum (with each
+/// reached role's own actions, for an explanation's provenance).
+fn add_roles(
+    m: &Model,
+    closure: &RoleClosure,
+    roles: &[RoleId],
+    scope: Scope,
+    decides: bool,
+    rt: &mut Crepe,
+) {
     for &id in roles {
         let r = &m.roles[id.index()];
-        rt.extend([Role(id, r.rank, r.ladder)]);
         if r.sticky {
             rt.extend([Sticky(id)]);
         }
+        if !decides {
+            continue;
+        }
+        rt.extend([Role(id, r.rank, r.ladder)]);
         let anywhere = closure.actions_anywhere(id).iter();
         rt.extend(
             anywhere
