@@ -7,7 +7,7 @@ use crate::compile::ids::*;
 use crate::compile::model::Model;
 use crate::error::{Code, Diagnostic};
 use crate::shared::{ChunkVec, ShardMap};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, OnceLock};
 
 /// Most distinct type paths below one type (the bound keeps per-principal
@@ -151,6 +151,11 @@ pub struct Folded {
     /// The types of the nodes folded denies sit on: only a path through
     /// one of them can gather a set.
     pub types: Vec<TypeId>,
+    /// For each subject given folded denies, its denies on a node that are
+    /// not folded (conditional ones): all of its denies a table may need to
+    /// anchor. Such a subject is a selector, whose rules change only by
+    /// loading the policy again, which folds afresh.
+    pub rest: FxHashMap<SubjectId, Vec<u32>>,
 }
 
 impl Default for Folded {
@@ -161,6 +166,7 @@ impl Default for Folded {
             union: vec![0],
             given: None,
             types: Vec::new(),
+            rest: FxHashMap::default(),
         }
     }
 }
@@ -241,6 +247,24 @@ impl Folded {
         folded.types = at.keys().map(|n| m.nodes[n.index()].ty).collect();
         folded.types.sort_unstable();
         folded.types.dedup();
+        let subjects: FxHashSet<SubjectId> = folded
+            .denies
+            .iter()
+            .map(|&i| m.denies[i as usize].subject)
+            .collect();
+        for (i, d) in m.denies.iter().enumerate() {
+            let i = i as u32;
+            if d.live
+                && subjects.contains(&d.subject)
+                && d.node.is_some()
+                && !folded.denies.contains(&i)
+            {
+                folded.rest.entry(d.subject).or_default().push(i);
+            }
+        }
+        for s in subjects {
+            folded.rest.entry(s).or_default();
+        }
         (folded, nodes)
     }
 

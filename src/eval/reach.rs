@@ -250,10 +250,59 @@ fn table_nodes(
             .map(|&i| m.assignments[i as usize].node),
     );
     anchors.extend(r.grants.iter().map(|&i| m.grants[i as usize].node));
-    // A deny flows down from its node and removes only its action: it
-    // matters where a rule that reaches the principal could allow that
-    // action (whatever the rule's conditions) at, above or below the deny's
-    // node, and nowhere else.
+    // The denies that may be anchors: a subject's, or for a selector given
+    // folded denies (to everyone), those not folded.
+    let candidates: Vec<u32> = r
+        .subjects
+        .iter()
+        .flat_map(|s| match ix.folded.rest.get(s) {
+            Some(rest) => &rest[..],
+            None => ix.denies.get(s).map_or(&[][..], |d| &d[..]),
+        })
+        .copied()
+        .filter(|&i| m.denies[i as usize].live)
+        .collect();
+    if !candidates.is_empty() {
+        anchor_denies(
+            m,
+            closure,
+            &default_anchors,
+            created,
+            &candidates,
+            r,
+            &mut anchors,
+        );
+    }
+    r.nodes = ancestors(m, &anchors).into_iter().collect();
+    r.nodes.sort_unstable();
+    // A folded deny (to everyone) is no anchor: below the anchors, the
+    // virtual nodes carry it; on a node of the evaluation, it is given there.
+    for &n in &r.nodes {
+        if ix.tree[n.index()].denied == 0 {
+            continue;
+        }
+        let at_n = ix.at_node.get(&n).into_iter().flatten();
+        r.denies.extend(at_n.filter_map(|&(_, fact)| match fact {
+            AtNode::Deny(i) if ix.folded.denies.contains(&i) => Some(i),
+            _ => None,
+        }));
+    }
+}
+
+/// Adds to `r.denies` and `anchors` those of `candidates` that can change
+/// one of the principal's decisions. A deny flows down from its node and
+/// removes only its action: it matters where a rule that reaches the
+/// principal could allow that action (whatever the rule's conditions) at,
+/// above or below the deny's node, and nowhere else.
+fn anchor_denies(
+    m: &Model,
+    closure: &RoleClosure,
+    default_anchors: &[NodeId],
+    created: &[(NodeId, FactId)],
+    candidates: &[u32],
+    r: &mut Relevant,
+    anchors: &mut Vec<NodeId>,
+) {
     let words = m.actions.len().div_ceil(64).max(1);
     let mut at: FxHashMap<NodeId, Vec<u64>> = FxHashMap::default();
     let mut mark = |n: NodeId, actions: &[ActionId]| {
@@ -267,7 +316,7 @@ fn table_nodes(
     };
     let defaulted = actions_of(&mut m.defaults.iter().map(|d| d.role));
     let creator = actions_of(&mut m.creator_rules.iter().map(|c| c.role));
-    for &n in &default_anchors {
+    for &n in default_anchors {
         mark(n, &defaulted);
     }
     for &(n, _) in created {
@@ -294,32 +343,13 @@ fn table_nodes(
         map.get(&n)
             .is_some_and(|bits| bits[a.index() / 64] & (1 << (a.index() % 64)) != 0)
     };
-    for s in &r.subjects {
-        for &i in ix.denies.get(s).into_iter().flatten() {
-            let d = &m.denies[i as usize];
-            let Some(n) = d.node else { continue };
-            if ix.folded.denies.contains(&i) {
-                continue;
-            }
-            if has(&under, n, d.action) || m.ancestry(n).any(|y| has(&at, y, d.action)) {
-                r.denies.push(i);
-                anchors.push(n);
-            }
+    for &i in candidates {
+        let d = &m.denies[i as usize];
+        let Some(n) = d.node else { continue };
+        if has(&under, n, d.action) || m.ancestry(n).any(|y| has(&at, y, d.action)) {
+            r.denies.push(i);
+            anchors.push(n);
         }
-    }
-    r.nodes = ancestors(m, &anchors).into_iter().collect();
-    r.nodes.sort_unstable();
-    // A folded deny (to everyone) is no anchor: below the anchors, the
-    // virtual nodes carry it; on a node of the evaluation, it is given there.
-    for &n in &r.nodes {
-        if ix.tree[n.index()].denied == 0 {
-            continue;
-        }
-        let at_n = ix.at_node.get(&n).into_iter().flatten();
-        r.denies.extend(at_n.filter_map(|&(_, fact)| match fact {
-            AtNode::Deny(i) if ix.folded.denies.contains(&i) => Some(i),
-            _ => None,
-        }));
     }
 }
 
