@@ -173,9 +173,11 @@ crepe! {
     // Provenance for explanations: r2 outranks r.
     @output pub struct Outranked(pub PrincipalId, pub RoleId, pub NodeId, pub RoleId);
     Outranked(p, r, n, r2) <- OutrankedAny(p, r, n), ExplainAt(n), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l2), (l2 == l), (k2 > k);
-    // Effective roles: applicable and not outranked.
+    // Effective roles: applicable and not outranked (of the roles the
+    // evaluation is given, which a table's evaluation that stops at the
+    // inflows is not: see `eval::subtree`).
     @output pub struct Effective(pub PrincipalId, pub RoleId, pub NodeId);
-    Effective(p, r, n) <- Applies(p, r, n, _), !OutrankedAny(p, r, n);
+    Effective(p, r, n) <- Applies(p, r, n, _), Role(r, _, _), !OutrankedAny(p, r, n);
 
     // ---- permissions ------------------------------------------------------
     // p may a at n through an effective role whose closure lists a
