@@ -31,6 +31,7 @@ use super::universe::{evaluate_below, Derived, Inflow};
 use crate::compile::ids::*;
 use crate::compile::model::Model;
 use rustc_hash::FxHashMap;
+use std::ops::Range;
 use std::sync::{Arc, RwLock};
 
 /// The bitsets of a real node of one type with one inflow and of its
@@ -42,11 +43,10 @@ pub type Bits = Arc<[u64]>;
 const MAX_KEPT: usize = 1 << 16;
 
 /// The real nodes' and their virtual nodes' decisions evaluated so far, by
-/// the type of the real node, whether a folded deny lies below it, and its
-/// inflow.
+/// inflow ([`Inflow`]: it names the real node's type too).
 #[derive(Debug, Default)]
 pub struct Subtrees {
-    kept: RwLock<FxHashMap<(TypeId, bool, Inflow), Bits>>,
+    kept: RwLock<FxHashMap<Box<[u32]>, Bits>>,
 }
 
 impl Subtrees {
@@ -61,27 +61,25 @@ impl Subtrees {
         derived: &Derived,
         words: usize,
     ) -> Vec<Bits> {
-        let inflows = inflows(shared, derived);
-        let key = |i: usize| {
-            let u = shared[i];
-            let below = ix.tree[u.index()].denied_below;
-            (m.nodes[u.index()].ty, below, inflows[i].clone())
-        };
+        let (keys, spans) = inflows(m, ix, shared, derived);
+        let key = |i: usize| &keys[spans[i].clone()];
         let mut found: Vec<Option<Bits>> = {
             let kept = self.kept.read().unwrap_or_else(|e| e.into_inner());
             (0..shared.len())
-                .map(|i| kept.get(&key(i)).cloned())
+                .map(|i| kept.get(key(i)).cloned())
                 .collect()
         };
         let missed: Vec<usize> = (0..shared.len()).filter(|&i| found[i].is_none()).collect();
         if !missed.is_empty() {
-            let roots: Vec<(NodeId, &Inflow)> =
-                missed.iter().map(|&i| (shared[i], &inflows[i])).collect();
+            let roots: Vec<(NodeId, Inflow)> = missed
+                .iter()
+                .map(|&i| (shared[i], Inflow(key(i))))
+                .collect();
             let evaluated = evaluate(m, ix, closure, &roots, words);
             let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
             for (&i, bits) in missed.iter().zip(evaluated) {
                 if kept.len() < MAX_KEPT {
-                    kept.insert(key(i), bits.clone());
+                    kept.insert(key(i).into(), bits.clone());
                 }
                 found[i] = Some(bits);
             }
@@ -101,34 +99,50 @@ impl Subtrees {
 }
 
 /// The inflow of each of `shared` (sorted), read off an evaluation's
-/// `Applies`, `Granted` and `DenyAt` rows at it.
-fn inflows(shared: &[NodeId], derived: &Derived) -> Vec<Inflow> {
-    let mut inflows = vec![Inflow::default(); shared.len()];
-    let at = |n: NodeId| shared.binary_search(&n).ok();
-    for Applies(_, r, n, _) in &derived.applies {
-        if let Some(i) = at(*n) {
-            inflows[i].roles.push(*r);
+/// `Applies`, `Granted` and `DenyAt` rows at it, packed one after another
+/// (see [`Inflow`]), with the span of each.
+fn inflows(
+    m: &Model,
+    ix: &Index,
+    shared: &[NodeId],
+    derived: &Derived,
+) -> (Vec<u32>, Vec<Range<usize>>) {
+    // (the node's place in `shared`, the list, the role's or action's id)
+    let mut rows: Vec<(u32, u32, u32)> = Vec::new();
+    let mut push = |n: NodeId, list: u32, id: u32| {
+        if let Ok(i) = shared.binary_search(&n) {
+            rows.push((i as u32, list, id));
         }
+    };
+    for Applies(_, r, n, _) in &derived.applies {
+        push(*n, Inflow::ROLES, r.0);
     }
     for g in &derived.granted {
-        if let Some(i) = at(g.node()) {
-            inflows[i].grants.push(g.action());
-        }
+        push(g.node(), Inflow::GRANTS, g.action().0);
     }
     for d in &derived.deny_at {
-        if let Some(i) = at(d.node()) {
-            inflows[i].denies.push(d.action());
-        }
+        push(d.node(), Inflow::DENIES, d.action().0);
     }
-    for inflow in &mut inflows {
-        for list in [&mut inflow.grants, &mut inflow.denies] {
-            list.sort_unstable();
-            list.dedup();
+    rows.sort_unstable();
+    rows.dedup();
+    let mut rows = rows.into_iter().peekable();
+    let mut keys = Vec::with_capacity(shared.len() * 5 + rows.len());
+    let mut spans = Vec::with_capacity(shared.len());
+    for (i, &u) in shared.iter().enumerate() {
+        let start = keys.len();
+        keys.push(m.nodes[u.index()].ty.0);
+        keys.push(ix.tree[u.index()].denied_below as u32);
+        for list in [Inflow::ROLES, Inflow::GRANTS, Inflow::DENIES] {
+            let len = keys.len();
+            keys.push(0);
+            while let Some((_, _, id)) = rows.next_if(|&(j, l, _)| j == i as u32 && l == list) {
+                keys.push(id);
+            }
+            keys[len] = (keys.len() - len - 1) as u32;
         }
-        inflow.roles.sort_unstable();
-        inflow.roles.dedup();
+        spans.push(start..keys.len());
     }
-    inflows
+    (keys, spans)
 }
 
 /// The bits of each of `roots` and its virtual nodes, from one run of the
@@ -137,7 +151,7 @@ fn evaluate(
     m: &Model,
     ix: &Index,
     closure: &RoleClosure,
-    roots: &[(NodeId, &Inflow)],
+    roots: &[(NodeId, Inflow)],
     words: usize,
 ) -> Vec<Bits> {
     let (universe, derived) = evaluate_below(m, ix, closure, roots);

@@ -176,13 +176,39 @@ pub fn evaluate(
 }
 
 /// What flows into a real node from above and from the node itself, which
-/// is all its virtual nodes receive when no default rule applies below it:
-/// the roles that apply at it, the actions granted and denied at it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Inflow {
-    pub roles: Vec<RoleId>,
-    pub grants: Vec<ActionId>,
-    pub denies: Vec<ActionId>,
+/// is all it and its virtual nodes receive when no default rule applies
+/// below it: the roles that apply at it, the actions granted and denied at
+/// it. Packed in one key with what else decides its table slots: the
+/// node's type, whether a folded deny lies below it (1 or 0), then the
+/// roles, the actions granted and the actions denied, each list sorted and
+/// after its length.
+#[derive(Clone, Copy, Debug)]
+pub struct Inflow<'a>(pub &'a [u32]);
+
+impl<'a> Inflow<'a> {
+    pub const ROLES: u32 = 0;
+    pub const GRANTS: u32 = 1;
+    pub const DENIES: u32 = 2;
+
+    fn list(self, which: u32) -> &'a [u32] {
+        let mut at = 2;
+        for _ in 0..which {
+            at += 1 + self.0[at] as usize;
+        }
+        &self.0[at + 1..][..self.0[at] as usize]
+    }
+
+    pub fn roles(self) -> impl Iterator<Item = RoleId> + 'a {
+        self.list(Inflow::ROLES).iter().map(|&r| RoleId(r))
+    }
+
+    pub fn grants(self) -> impl Iterator<Item = ActionId> + 'a {
+        self.list(Inflow::GRANTS).iter().map(|&a| ActionId(a))
+    }
+
+    pub fn denies(self) -> impl Iterator<Item = ActionId> + 'a {
+        self.list(Inflow::DENIES).iter().map(|&a| ActionId(a))
+    }
 }
 
 /// Runs the program over `roots` and the virtual nodes below them alone,
@@ -194,7 +220,7 @@ pub fn evaluate_below(
     m: &Model,
     ix: &Index,
     closure: &RoleClosure,
-    roots: &[(NodeId, &Inflow)],
+    roots: &[(NodeId, Inflow)],
 ) -> (Universe, Derived) {
     let mut rt = Crepe::new();
     let p = PrincipalId(0);
@@ -207,10 +233,10 @@ pub fn evaluate_below(
     for &(u, inflow) in roots {
         let ty = m.nodes[u.index()].ty;
         rt.extend([Node(u, ty, combine(m, ty))]);
-        rt.extend(inflow.roles.iter().map(|&r| Assign(s, r, u, f)));
-        rt.extend(inflow.grants.iter().map(|&a| GrantIn(s, a, u, f)));
-        rt.extend(inflow.denies.iter().map(|&a| DenyIn(s, a, u, f)));
-        roles.extend(&inflow.roles);
+        rt.extend(inflow.roles().map(|r| Assign(s, r, u, f)));
+        rt.extend(inflow.grants().map(|a| GrantIn(s, a, u, f)));
+        rt.extend(inflow.denies().map(|a| DenyIn(s, a, u, f)));
+        roles.extend(inflow.roles());
         // The folded denies on the variants are given to the principal
         // itself: it has no subject but its own.
         let folded = ix.folded.given.map(|_| (s, f));
@@ -219,7 +245,7 @@ pub fn evaluate_below(
     roles.sort_unstable();
     roles.dedup();
     add_roles(m, closure, &roles, Scope::Table, true, &mut rt);
-    if roots.iter().any(|(_, inflow)| !inflow.grants.is_empty()) {
+    if roots.iter().any(|(_, inflow)| inflow.grants().next().is_some()) {
         add_actions(m, Scope::Table, &mut rt);
     }
     let universe = Universe {
