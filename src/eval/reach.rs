@@ -250,8 +250,8 @@ fn table_nodes(
             .map(|&i| m.assignments[i as usize].node),
     );
     anchors.extend(r.grants.iter().map(|&i| m.grants[i as usize].node));
-    // The denies that may be anchors: a subject's, or for a selector given
-    // folded denies (to everyone), those not folded.
+    // The denies on a node that may be anchors: a subject's, or for a
+    // selector given folded denies (to everyone), those not folded.
     let candidates: Vec<u32> = r
         .subjects
         .iter()
@@ -260,7 +260,7 @@ fn table_nodes(
             None => ix.denies.get(s).map_or(&[][..], |d| &d[..]),
         })
         .copied()
-        .filter(|&i| m.denies[i as usize].live)
+        .filter(|&i| m.denies[i as usize].live && m.denies[i as usize].node.is_some())
         .collect();
     if !candidates.is_empty() {
         anchor_denies(
