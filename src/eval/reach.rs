@@ -273,8 +273,7 @@ fn table_nodes(
             &mut anchors,
         );
     }
-    r.nodes = ancestors(m, &anchors).into_iter().collect();
-    r.nodes.sort_unstable();
+    r.nodes = ancestors(m, &anchors);
     // A folded deny (to everyone) is no anchor: below the anchors, the
     // virtual nodes carry it; on a node of the evaluation, it is given there.
     for &n in &r.nodes {
@@ -391,21 +390,14 @@ fn home_under(
         .copied()
         .filter(|&h| m.is_live_node(h))
         .collect();
-    let mut under: Vec<NodeId> = ancestors(m, &homes).into_iter().collect();
-    under.sort_unstable();
-    under
+    ancestors(m, &homes)
 }
 
-/// `nodes` and every node above them.
-fn ancestors(m: &Model, nodes: &[NodeId]) -> FxHashSet<NodeId> {
-    let mut out: FxHashSet<NodeId> = FxHashSet::default();
-    for &a in nodes {
-        for n in m.ancestry(a) {
-            if !out.insert(n) {
-                break;
-            }
-        }
-    }
+/// `nodes` and every node above them, sorted.
+fn ancestors(m: &Model, nodes: &[NodeId]) -> Vec<NodeId> {
+    let mut out: Vec<NodeId> = nodes.iter().flat_map(|&a| m.ancestry(a)).collect();
+    out.sort_unstable();
+    out.dedup();
     out
 }
 

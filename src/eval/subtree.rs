@@ -107,11 +107,12 @@ fn inflows(
     shared: &[NodeId],
     derived: &Derived,
 ) -> (Vec<u32>, Vec<Range<usize>>) {
-    // (the node's place in `shared`, the list, the role's or action's id)
-    let mut rows: Vec<(u32, u32, u32)> = Vec::new();
+    // The node's place in `shared`, the list and the role's or action's id,
+    // packed so that sorting groups them in key order.
+    let mut rows: Vec<u64> = Vec::new();
     let mut push = |n: NodeId, list: u32, id: u32| {
         if let Ok(i) = shared.binary_search(&n) {
-            rows.push((i as u32, list, id));
+            rows.push((i as u64) << 34 | (list as u64) << 32 | id as u64);
         }
     };
     for Applies(_, r, n, _) in &derived.applies {
@@ -135,8 +136,9 @@ fn inflows(
         for list in [Inflow::ROLES, Inflow::GRANTS, Inflow::DENIES] {
             let len = keys.len();
             keys.push(0);
-            while let Some((_, _, id)) = rows.next_if(|&(j, l, _)| j == i as u32 && l == list) {
-                keys.push(id);
+            let of = (i as u64) << 2 | list as u64;
+            while let Some(row) = rows.next_if(|&row| row >> 32 == of) {
+                keys.push(row as u32);
             }
             keys[len] = (keys.len() - len - 1) as u32;
         }
