@@ -169,7 +169,7 @@ crepe! {
     // At a type combined by `highest`, r is outranked by any applicable r2
     // of higher rank on the same ladder.
     struct OutrankedAny(PrincipalId, RoleId, NodeId);
-    OutrankedAny(p, r, n) <- Applies(p, r, n, _), Node(n, _, how), (how.highest), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l2), (l2 == l), (k2 > k);
+    OutrankedAny(p, r, n) <- Applies(p, r, n, _), Role(r, k, l), Node(n, _, how), (how.highest), Applies(p, r2, n, _), Role(r2, k2, l2), (l2 == l), (k2 > k);
     // Provenance for explanations: r2 outranks r.
     @output pub struct Outranked(pub PrincipalId, pub RoleId, pub NodeId, pub RoleId);
     Outranked(p, r, n, r2) <- OutrankedAny(p, r, n), ExplainAt(n), Applies(p, r2, n, _), Role(r, k, l), Role(r2, k2, l2), (l2 == l), (k2 > k);
