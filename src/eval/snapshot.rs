@@ -579,10 +579,10 @@ impl Snapshot {
         }
         // The nodes whose decisions are shared, with their virtual nodes.
         let shared = &universe.shared;
-        let below = self
-            .subtrees
-            .below(m, &self.index, &self.roles, shared, &derived, self.words);
-        for (&u, bits) in shared.iter().zip(&below) {
+        let decided =
+            self.subtrees
+                .decisions(m, &self.index, &self.roles, shared, &derived, self.words);
+        for (&u, bits) in shared.iter().zip(&decided) {
             let Some(offset) = Table::offset(&words, mask, u) else {
                 continue;
             };

@@ -52,7 +52,7 @@ pub struct Subtrees {
 impl Subtrees {
     /// The bits of each of `shared`, real nodes of the evaluation that gave
     /// `derived`, and of its virtual nodes, in the same order.
-    pub fn below(
+    pub fn decisions(
         &self,
         m: &Model,
         ix: &Index,

@@ -245,7 +245,10 @@ pub fn evaluate_below(
     roles.sort_unstable();
     roles.dedup();
     add_roles(m, closure, &roles, Scope::Table, true, &mut rt);
-    if roots.iter().any(|(_, inflow)| inflow.grants().next().is_some()) {
+    if roots
+        .iter()
+        .any(|(_, inflow)| inflow.grants().next().is_some())
+    {
         add_actions(m, Scope::Table, &mut rt);
     }
     let universe = Universe {
