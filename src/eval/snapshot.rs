@@ -1060,6 +1060,48 @@ mod tests {
     }
 
     #[test]
+    fn tables_with_defaults_inside_a_home_and_shared_decisions_outside_agree_with_first_checks() {
+        let s = crate::Snapshot::from_text(
+            "t.policy",
+            "type org\ntype workspace in org\ntype app in workspace\n\
+             action app.view, app.edit, app.publish\n\
+             role viewer on workspace, app rank 1 { app.view }\n\
+             role editor on workspace, app rank 2 includes viewer { app.edit, app.publish }\n\
+             default viewer on app\n\
+             org o\nworkspace w in org:o\nworkspace v in org:o\n\
+             app a in workspace:w\napp b in workspace:v\napp c in workspace:v\n\
+             user ann in workspace:w\nuser bob in workspace:w\n\
+             assign editor on workspace:v to ann\nassign editor on workspace:v to bob\n\
+             deny app.publish on app:c to everyone\n\
+             deny app.edit on workspace:v to bob\n",
+        )
+        .expect("the policy loads");
+        s.warm();
+        let m = s.model();
+        let mut allowed = 0;
+        for p in 0..m.principals.len() as u32 {
+            for a in 0..m.actions.len() as u32 {
+                for n in 0..m.nodes.len() as u32 {
+                    let (p, a, n) = (PrincipalId(p), ActionId(a), NodeId(n));
+                    let table = s.allowed(p, a, n);
+                    assert_eq!(table, s.allowed_first(p, a, n), "{p:?} {a:?} {n:?}");
+                    allowed += table as usize;
+                }
+            }
+        }
+        let check = |p: &str, a: &str, n: &str| s.check(p, a, n).is_allowed();
+        // Inside ann's home the default applies to an app below it; in the
+        // workspace she edits, her role flows down, less the denies.
+        assert!(check("ann", "app.view", "app:a"));
+        assert!(!check("ann", "app.edit", "app:a"));
+        assert!(check("ann", "app.publish", "app:b"));
+        assert!(!check("ann", "app.publish", "app:c"));
+        assert!(!check("bob", "app.edit", "app:b"));
+        assert!(check("bob", "app.view", "app:b"));
+        assert_eq!(allowed, 15);
+    }
+
+    #[test]
     fn a_table_knows_the_tenant_of_its_anchors() {
         let s = crate::Snapshot::from_text(
             "t.policy",
