@@ -20,9 +20,10 @@
 //! program is run over the real nodes that missed and their virtual nodes,
 //! each node given its inflow as facts of its own ([`evaluate_below`]);
 //! the decisions are the program's either way. Principals share few facts,
-//! but at each node they share few inflows (a role or two of a ladder, the
-//! same denies), so most tables find every node they need here, and their
-//! own evaluation stops at the inflows.
+//! but the inflows at their nodes recur (a role or two of a ladder, the
+//! same denies: the 100,000 tables of the generated M organisation meet
+//! 7,887), so most tables find every node they need here, and their own
+//! evaluation stops at the inflows.
 
 use super::index::Index;
 use super::program::{Allow, Applies};
