@@ -244,7 +244,8 @@ pub struct Snapshot {
     tables: ChunkVec<OnceLock<Tables>>,
     /// The role stratum, evaluated once for every evaluation to share.
     pub(crate) roles: Arc<RoleClosure>,
-    /// What virtual nodes allow below real ones, shared between tables.
+    /// What real nodes and the virtual nodes below them allow, by inflow,
+    /// shared between tables.
     subtrees: Subtrees,
     words: usize,
     revision: u64,
@@ -554,7 +555,9 @@ impl Snapshot {
     }
 
     /// One evaluation of the program for `p`, as its decision table: for
-    /// each anchor and each type path below it, the allowed actions.
+    /// each anchor and each type path below it, the allowed actions (those
+    /// at and below the nodes the evaluation leaves to [`Subtrees`] copied
+    /// from there).
     fn build_table(&self, p: PrincipalId, truth: Truth<'_>) -> Table {
         let m = &*self.model;
         let (universe, derived) = evaluate(m, &self.index, &self.roles, p, Scope::Table, truth);
@@ -563,14 +566,9 @@ impl Snapshot {
             let ty = m.nodes[n.index()].ty;
             (n, self.index.type_paths[ty.index()].paths.len() * slots)
         }));
-        let base = m.nodes.len() as u32;
         let mut actions = 0;
         for Allow(_, a, n) in &derived.allow {
-            let (anchor, slot) = if n.0 < base {
-                (*n, 0)
-            } else {
-                universe.virtuals[(n.0 - base) as usize]
-            };
+            let (anchor, slot) = universe.slot(m, *n);
             let Some(offset) = Table::offset(&words, mask, anchor) else {
                 continue;
             };

@@ -166,12 +166,8 @@ fn evaluate(
             vec![0; paths * sets * words]
         })
         .collect();
-    let base = m.nodes.len() as u32;
     for Allow(_, a, n) in &derived.allow {
-        let (u, slot) = match n.0.checked_sub(base) {
-            None => (*n, 0),
-            Some(v) => universe.virtuals[v as usize],
-        };
+        let (u, slot) = universe.slot(m, *n);
         let Ok(root) = roots.binary_search_by_key(&u, |&(r, _)| r) else {
             continue;
         };

@@ -110,6 +110,17 @@ pub struct Universe {
     pub shared: Vec<NodeId>,
 }
 
+impl Universe {
+    /// Where node `n` of the evaluation sits in a table: the real node it
+    /// is or hangs from, and its slot there (0 for a real node).
+    pub fn slot(&self, m: &Model, n: NodeId) -> (NodeId, u16) {
+        match n.0.checked_sub(m.nodes.len() as u32) {
+            None => (n, 0),
+            Some(v) => self.virtuals[v as usize],
+        }
+    }
+}
+
 /// Runs the program for one principal, with the conditional rules that
 /// `truth` says hold.
 pub fn evaluate(
